@@ -1,0 +1,135 @@
+"""Changes and the fold: how a record's current values follow from its change set.
+
+A change sets some fields of one record. For each field, a change supersedes every change in its
+base chain (what its editor had seen); among the changes left (the heads) the winner is the
+greatest (at, device_id, change_id). Heads with different values are a conflict. The fold is a
+pure function of the set of changes, so any order or grouping of merges gives the same records.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import uuid
+from dataclasses import dataclass, field
+from typing import Any, Iterable
+
+DELETED = "_deleted"  # the field a tombstone sets: its value is the reason, null restores
+
+
+def now() -> str:
+    """The current UTC time in the change log's format."""
+    return dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def new_id() -> str:
+    """A fresh record or change id."""
+    return str(uuid.uuid4())
+
+
+def dumps(value: Any) -> str:
+    """Canonical JSON: the one way values are written to the log and hashed."""
+    return json.dumps(value, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+
+
+@dataclass(frozen=True)
+class Change:
+    """One row of the change log."""
+
+    change_id: str
+    device_id: str
+    seq: int
+    record_type: str
+    record_id: str
+    fields: dict[str, Any]
+    base: dict[str, Any] = field(default_factory=dict)
+    at: str = ""
+    by: str = ""
+    note: str | None = None
+
+    @property
+    def order(self) -> tuple:
+        return (self.at, self.device_id, self.change_id)
+
+    def bases(self, name: str) -> list[str]:
+        """The change ids this change had seen for field `name`."""
+        b = self.base.get(name)
+        if b is None:
+            return []
+        return [b] if isinstance(b, str) else list(b)
+
+    def row(self) -> tuple:
+        return (self.change_id, self.device_id, self.seq, self.record_type, self.record_id,
+                dumps(self.fields), dumps(self.base), self.at, self.by, self.note)
+
+    def as_dict(self) -> dict:
+        return {"change_id": self.change_id, "device_id": self.device_id, "seq": self.seq,
+                "record_type": self.record_type, "record_id": self.record_id,
+                "fields": self.fields, "base": self.base, "at": self.at, "by": self.by,
+                "note": self.note}
+
+    @classmethod
+    def from_row(cls, row) -> Change:
+        return cls(change_id=row[0], device_id=row[1], seq=row[2], record_type=row[3],
+                   record_id=row[4], fields=json.loads(row[5]), base=json.loads(row[6]),
+                   at=row[7], by=row[8], note=row[9])
+
+    @classmethod
+    def from_dict(cls, d: dict) -> Change:
+        return cls(**{k: d.get(k) for k in ("change_id", "device_id", "seq", "record_type",
+                                             "record_id", "fields", "base", "at", "by", "note")})
+
+
+@dataclass
+class State:
+    """A record's current state as the fold of its changes."""
+
+    values: dict[str, Any]
+    heads: dict[str, list[Change]]      # field -> its head changes, winner first
+    created: Change | None = None
+    updated: Change | None = None
+
+    def winner(self, name: str) -> Change | None:
+        heads = self.heads.get(name)
+        return heads[0] if heads else None
+
+    @property
+    def deleted(self) -> str | None:
+        return self.values.get(DELETED)
+
+    def conflicts(self) -> dict[str, list[Change]]:
+        """Fields whose heads disagree on the value, with those heads (winner first)."""
+        out = {}
+        for name, heads in self.heads.items():
+            if len({dumps(h.fields[name]) for h in heads}) > 1:
+                out[name] = heads
+        return out
+
+
+def fold(changes: Iterable[Change]) -> State:
+    """Fold one record's changes into its current state (order of input does not matter)."""
+    changes = sorted(changes, key=lambda c: c.order)
+    by_id = {c.change_id: c for c in changes}
+    touching: dict[str, list[Change]] = {}
+    for c in changes:
+        for name in c.fields:
+            touching.setdefault(name, []).append(c)
+    values, heads = {}, {}
+    for name, cands in touching.items():
+        superseded: set[str] = set()
+        for c in cands:
+            stack = c.bases(name)
+            while stack:
+                cid = stack.pop()
+                if cid in superseded:
+                    continue
+                superseded.add(cid)
+                prior = by_id.get(cid)
+                if prior is not None and name in prior.fields:
+                    stack.extend(prior.bases(name))
+        live = [c for c in cands if c.change_id not in superseded] or cands  # a forged cycle
+        live = sorted(live, key=lambda c: c.order, reverse=True)
+        heads[name] = live
+        values[name] = live[0].fields[name]
+    return State(values=values, heads=heads, created=changes[0] if changes else None,
+                 updated=changes[-1] if changes else None)
