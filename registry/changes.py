@@ -11,8 +11,9 @@ from __future__ import annotations
 import datetime as dt
 import json
 import uuid
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any, Iterable
+from typing import Any
 
 DELETED = "_deleted"  # the field a tombstone sets: its value is the reason, null restores
 

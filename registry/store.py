@@ -264,6 +264,10 @@ class Registry:
         current = {k: v for k, v in state.values.items() if k != DELETED}
         meta_fields = {k: v for k, v in values.items() if k == DELETED}
         data = {k: v for k, v in values.items() if k != DELETED}
+        if not state.values:  # a new record starts from the definition's defaults
+            for f in self.definition.record(record_type).columns:
+                if f.default is not None and data.get(f.name) in (None, ""):
+                    data[f.name] = f.default
         clean, errors = validate(self.definition, record_type, data,
                                  partial=not full and bool(state.values), current=current)
         if errors:

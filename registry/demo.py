@@ -1,0 +1,235 @@
+"""A realistic synthetic project: zones, households, members, visits and planted abuses.
+
+Built with Faker's zh_CN locale from one seed, so the same seed gives the same registry digest.
+Change times are simulated over the past weeks so that progress figures have a history.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import random
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+
+from faker import Faker
+
+from .changes import Change
+from .store import InvalidChange, Registry, transaction
+from .validation import id_check_char, validate
+
+AREA_CODES = ("110105", "110108", "440524", "370102", "420106", "510104", "330106", "610113")
+ZONES = ("东关片区A地块", "东关片区B地块", "西门片区", "北街片区", "南岸片区C地块", "老城片区")
+STRUCTURES = (("brick_concrete", 45), ("brick_wood", 30), ("simple", 15), ("steel_concrete", 10))
+# The workflow path and the share of households that reached each stage.
+PATH = ("unsurveyed", "surveyed", "published", "valued", "signed", "handed_over", "demolished")
+STAGE_WEIGHTS = (6, 14, 12, 18, 24, 16, 10)
+HARDSHIP = ("dibao", "tekun", "disability", "elderly_alone", "serious_illness")
+DAY = dt.timedelta(days=1)
+
+
+def resident_id(rng: random.Random, born: dt.date, male: bool | None = None) -> str:
+    """A valid 18-character resident ID for a birth date."""
+    seq = rng.randrange(0, 500) * 2 + (rng.randrange(2) if male is None else int(male))
+    body = f"{rng.choice(AREA_CODES)}{born:%Y%m%d}{seq:03d}"
+    return body + id_check_char(body)
+
+
+class DemoBuilder:
+    """Writes a synthetic project's changes straight into a registry, in one transaction."""
+
+    def __init__(self, reg: Registry, seed: int, devices: int, today: dt.date):
+        self.reg = reg
+        self.rng = random.Random(seed)
+        self.fake = Faker("zh_CN")
+        self.fake.seed_instance(seed)
+        self.today = today
+        self.devices = [str(uuid.UUID(int=self.rng.getrandbits(128), version=4))
+                        for _ in range(max(devices, 1))]
+        self.seq = dict.fromkeys(self.devices, 0)
+        self.last: dict[tuple[str, str], str] = {}
+        self.pending: list[Change] = []
+        self.surveyors = [f"surveyor{i + 1}" for i in range(max(devices, 1) * 2)]
+        self.cadres = [self.fake.name() for _ in range(12)]
+
+    def uid(self) -> str:
+        return str(uuid.UUID(int=self.rng.getrandbits(128), version=4))
+
+    def at(self, day: dt.date) -> str:
+        """A simulated time of day on a given date."""
+        secs = self.rng.randrange(8 * 3600, 18 * 3600)
+        moment = dt.datetime.combine(day, dt.time()) + dt.timedelta(seconds=secs,
+                                                                      microseconds=self.rng
+                                                                      .randrange(10**6))
+        return moment.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+    def emit(self, record_type: str, record_id: str, values: dict, day: dt.date, by: str,
+             device: str, full: bool = False) -> None:
+        """Validate values like any write path and queue them as one change."""
+        clean, errors = validate(self.reg.definition, record_type, values, partial=not full)
+        if errors:
+            raise InvalidChange(record_type, errors)
+        self.seq[device] += 1
+        cid = self.uid()
+        base = {k: self.last.get((record_id, k)) for k in clean}
+        for k in clean:
+            self.last[(record_id, k)] = cid
+        self.pending.append(Change(change_id=cid, device_id=device, seq=self.seq[device],
+                                   record_type=record_type, record_id=record_id, fields=clean,
+                                   base=base, at=self.at(day), by=by))
+
+    def settings(self, households: int) -> dict:
+        """Zones with targets and deadlines, the freeze date, signing period, teams and cadres."""
+        zones = []
+        per_zone = max(households // len(ZONES), 1)
+        for i, name in enumerate(ZONES):
+            zones.append({"name": name, "code": chr(ord("A") + i),
+                          "target": per_zone, "deadline": str(self.today + (20 + 10 * i) * DAY)})
+        teams = [{"name": f"第{n}工作组", "cadres": self.cadres[i * 4:(i + 1) * 4]}
+                 for i, n in enumerate("一二三")]
+        return {"zones": zones, "freeze_date": str(self.today - 120 * DAY),
+                "signing_start": str(self.today - 40 * DAY),
+                "survey_start": str(self.today - 60 * DAY), "teams": teams}
+
+    def household(self, zone: dict, number: int) -> tuple[str, list[tuple]]:
+        """Queue one household with members and visits; return its id and (member id, id_no)."""
+        rng, fake = self.rng, self.fake
+        hid = self.uid()
+        device = rng.choice(self.devices)
+        surveyor = rng.choice(self.surveyors)
+        stage = rng.choices(range(len(PATH)), STAGE_WEIGHTS)[0]
+        start = self.today - 56 * DAY
+        survey_day = start + rng.randrange(0, 40) * DAY
+        structure = rng.choices([s for s, _ in STRUCTURES], [w for _, w in STRUCTURES])[0]
+        cert = round(rng.uniform(18, 140), 2)
+        owner_born = dt.date(rng.randrange(1935, 1995), rng.randrange(1, 13), rng.randrange(1, 29))
+        owner_name = fake.name()
+        base = {"house_no": f"{zone['code']}-{number:04d}", "zone": zone["name"],
+                "address": f"{zone['name'][:2]}{fake.street_name()}{rng.randrange(1, 300)}号",
+                "structure": structure, "owner_name": owner_name, "status": "unsurveyed",
+                "cadre": rng.choice(self.cadres)}
+        self.emit("household", hid, base, survey_day - rng.randrange(1, 10) * DAY, "admin",
+                  device)
+        ids = []
+        if stage == 0:
+            return hid, ids
+        use = rng.choices(["residential", "mixed", "non_residential"], [85, 10, 5])[0]
+        hardship = (rng.sample(HARDSHIP, rng.randrange(1, 3)) if rng.random() < 0.08 else [])
+        survey = {
+            "property_cert_no": f"鲁(2019)第{rng.randrange(10**6, 10**7)}号"
+            if rng.random() < 0.8 else None,
+            "land_type": rng.choices(["state", "collective"], [90, 10])[0],
+            "year_built": rng.randrange(1958, 2012), "floors": rng.choice([1, 1, 1, 2, 2, 3]),
+            "registered_use": "residential" if use != "non_residential" else use,
+            "actual_use": use, "cert_area": cert,
+            "surveyed_area": round(cert * rng.uniform(0.97, 1.06), 2),
+            "unregistered_area": round(rng.uniform(3, 25), 2) if rng.random() < 0.3 else None,
+            "decoration": rng.choice(["none", "simple", "simple", "medium", "fine"]),
+            "location": f"{36.65 + rng.uniform(-0.02, 0.02):.6f},"
+                        f"{117.0 + rng.uniform(-0.02, 0.02):.6f}",
+            "owner_id_no": resident_id(rng, owner_born),
+            "owner_phone": f"1{rng.choice('3456789')}{rng.randrange(10**9):09d}",
+            "hardship": hardship,
+            "disability_grade": str(rng.randrange(1, 5)) if "disability" in hardship else None,
+            "compensation_mode": rng.choice(["money", "swap"]),
+            "survey_date": str(survey_day), "status": "surveyed",
+        }
+        if survey["compensation_mode"] == "swap":
+            survey["preferred_flat_size"] = rng.choice([60, 75, 90, 110])
+        members = [("head", owner_name, owner_born)]
+        for _ in range(rng.choice([0, 1, 1, 2, 2, 3, 4])):
+            rel = rng.choice(["spouse", "child", "child", "parent", "grandchild"])
+            born = dt.date(rng.randrange(1940, 2020), rng.randrange(1, 13), rng.randrange(1, 29))
+            members.append((rel, fake.name(), born))
+        survey["registered_count"] = len(members)
+        survey["resident_count"] = max(1, len(members) - rng.randrange(0, 2))
+        self.emit("household", hid, survey, survey_day, surveyor, device)
+        freeze = dt.date.fromisoformat(self.reg_settings["freeze_date"])
+        for rel, name, born in members:
+            mid = self.uid()
+            id_no = resident_id(rng, born)
+            on = max(born, freeze - rng.randrange(200, 9000) * DAY)
+            self.emit("member", mid, {"household_id": hid, "name": name, "id_no": id_no,
+                                      "relation": rel, "registered_on": str(on)},
+                      survey_day, surveyor, device, full=True)
+            ids.append((mid, id_no))
+        for k in range(rng.randrange(1, 4)):
+            day = survey_day - (k * rng.randrange(1, 6)) * DAY
+            outcome = "surveyed" if k == 0 else rng.choice(["not_home", "refused", "not_home"])
+            self.emit("visit", self.uid(), {"household_id": hid, "visit_date": str(day),
+                                            "surveyor": surveyor, "outcome": outcome,
+                                            "note": fake.sentence()[:60]},
+                      day, surveyor, device, full=True)
+        day = survey_day
+        for status in PATH[2:stage + 1]:
+            day = min(day + rng.randrange(1, 6) * DAY, self.today)
+            extra = {"status": status}
+            if status == "valued":
+                extra["valuation_commissioned"] = str(day - 7 * DAY)
+                extra["valuation_date"] = str(day)
+            self.emit("household", hid, extra, day, "supervisor", device)
+        if stage >= 2 and rng.random() < 0.03:
+            self.emit("household", hid, {"status": "disputed"},
+                      min(day + DAY, self.today), "supervisor", device)
+        return hid, ids
+
+    def plant_abuses(self, households: list[tuple[str, list]]) -> None:
+        """One person in two households, a member registered after the freeze, one title twice."""
+        surveyed = [(h, m) for h, m in households if m]
+        if len(surveyed) < 3:
+            return
+        (h1, m1), (h2, m2), (h3, m3) = surveyed[:3]
+        dev, day = self.devices[0], self.today - 3 * DAY
+        # One person in two households: h2 lists h1's head again.
+        self.emit("member", self.uid(), {"household_id": h2, "name": self.fake.name(),
+                                         "id_no": m1[0][1], "relation": "other",
+                                         "registered_on": str(self.today - 400 * DAY)},
+                  day, "surveyor1", dev, full=True)
+        # A member registered at the address after the freeze date (突击落户).
+        freeze = dt.date.fromisoformat(self.reg_settings["freeze_date"])
+        self.emit("member", self.uid(), {
+            "household_id": h3, "name": self.fake.name(),
+            "id_no": resident_id(self.rng, dt.date(1990, 5, 17)), "relation": "other",
+            "registered_on": str(freeze + 30 * DAY)}, day, "surveyor1", dev, full=True)
+        # One title certificate in two households.
+        cert = f"鲁(2019)第{9000000 + self.rng.randrange(10**5)}号"
+        for hid in (h1, h3):
+            self.emit("household", hid, {"property_cert_no": cert}, day, "surveyor1", dev)
+
+    def build(self, households: int, progress: Callable[[int], None] | None = None) -> None:
+        """Generate and write the whole project in one transaction."""
+        self.reg_settings = self.settings(households)
+        made = []
+        zones = self.reg_settings["zones"]
+        for i in range(households):
+            zone = zones[i % len(zones)]
+            made.append(self.household(zone, i // len(zones) + 1))
+            if progress and i % 500 == 499:
+                progress(500)
+        self.plant_abuses(made)
+        with transaction(self.reg.conn):
+            self.reg.set_meta("settings", json.dumps(self.reg_settings, ensure_ascii=False))
+            self.reg.apply(self.pending)
+
+
+def build_demo(directory: str | Path, *, households: int = 2000, devices: int = 3,
+               seed: int = 1, today: dt.date | None = None,
+               progress: Callable[[int], None] | None = None) -> Path:
+    """Create DIR/registry.db holding a synthetic project; return its path."""
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    path = directory / "registry.db"
+    # The project id derives from the seed so that the same seed gives the same project.
+    rng = random.Random(f"project-{seed}")
+    reg = Registry.create(path, project="安居示范项目", role="central", device_name="central",
+                          project_id=str(uuid.UUID(int=rng.getrandbits(128), version=4)))
+    try:
+        DemoBuilder(reg, seed, devices, today or dt.date.today()).build(households, progress)
+        from .users import add_user
+        for name, role in (("admin", "admin"), ("supervisor", "supervisor"),
+                           ("surveyor1", "surveyor")):
+            add_user(reg, name, "anju-demo", role)
+    finally:
+        reg.close()
+    return path
