@@ -133,6 +133,20 @@ def demo(directory: str, households: int, devices: int, seed: int) -> None:
     click.echo("demo logins: admin / supervisor / surveyor1, password anju-demo")
 
 
+@main.command()
+@click.argument("db", type=click.Path(dir_okay=False))
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", type=click.IntRange(1, 65535), default=5000, show_default=True)
+def collect(db: str, host: str, port: int) -> None:
+    """Run the web app on DB (the surveyor's collector, or the central office's screens)."""
+    from collector import create_app
+    open_registry(db).close()
+    app = create_app(db)
+    click.echo(f"anju web app on http://{host}:{port}/ (Ctrl+C stops it)")
+    # threaded, no reloader, no fork: the same server on Windows laptops.
+    app.run(host=host, port=port, threaded=True, use_reloader=False, debug=False)
+
+
 def _progress_file():
     """Progress bars go to a terminal only; scripts stay quiet."""
     import io

@@ -1,0 +1,21 @@
+"""The registry of the current request, opened once per request and closed on teardown."""
+
+from __future__ import annotations
+
+from flask import current_app, g
+
+from registry.store import Registry
+
+
+def get_registry() -> Registry:
+    """The open registry for this request."""
+    if "registry" not in g:
+        g.registry = Registry.open(current_app.config["DATABASE"])
+    return g.registry
+
+
+def close_registry(exc: BaseException | None = None) -> None:
+    """Close the request's registry, if one was opened."""
+    reg = g.pop("registry", None)
+    if reg is not None:
+        reg.close()
