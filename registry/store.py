@@ -21,7 +21,9 @@ from .definition import Definition
 from .validation import validate
 
 MIGRATIONS = Path(__file__).resolve().parent.parent / "schema" / "migrations"
-SCHEMA_VERSION = len(list(MIGRATIONS.glob("[0-9][0-9][0-9]_*.sql")))
+# The highest migration number: engineers own separate numbers, so a gap must not lower it.
+SCHEMA_VERSION = max((int(p.name[:3]) for p in MIGRATIONS.glob("[0-9][0-9][0-9]_*.sql")),
+                     default=0)
 
 
 class StoreError(Exception):
