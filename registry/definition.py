@@ -133,8 +133,23 @@ def load(path: str | Path | None = None) -> Definition:
     return parse(text, str(path))
 
 
+# Parsed definitions by their text: every request of the web app opens the registry, and parsing
+# the YAML each time would cost more than the save itself. A Definition is immutable.
+_PARSED: dict[str, Definition] = {}
+
+
 def parse(text: str, origin: str = "survey definition") -> Definition:
-    """Build a Definition from YAML text, checking every field."""
+    """Build a Definition from YAML text, checking every field (cached by text)."""
+    cached = _PARSED.get(text)
+    if cached is None:
+        cached = _parse(text, origin)
+        if len(_PARSED) >= 16:
+            _PARSED.clear()
+        _PARSED[text] = cached
+    return cached
+
+
+def _parse(text: str, origin: str) -> Definition:
     try:
         raw = yaml.safe_load(text)
     except yaml.YAMLError as exc:
