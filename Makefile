@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 DEMO := demo
 
-.PHONY: run test lint bench clean
+.PHONY: run test lint bench clean bundle
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -20,6 +20,12 @@ run: $(STAMP)
 test: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/pytest -q
+
+# The offline install bundle for laptops (Linux, Windows, macOS): wheels + install scripts.
+BUNDLE ?= dist/anju-bundle
+bundle: $(STAMP)
+	rm -rf $(BUNDLE)
+	$(BIN)/anju bundle --out $(BUNDLE)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -130,6 +130,10 @@ def demo(directory: str, households: int, devices: int, seed: int) -> None:
         counts = {name: reg.conn.execute(f"SELECT count(*) FROM [{name}]").fetchone()[0]
                   for name in reg.definition.records}
     click.echo(f"built {path}: " + ", ".join(f"{n} {k}" for k, n in counts.items()))
+    from .publish import publish as publish_db
+    with open_registry(str(path)) as reg:
+        summary = publish_db(reg, target / "public.db")
+    click.echo(f"published {target / 'public.db'}: {summary['households']} households")
     click.echo("demo logins: admin / supervisor / surveyor1, password anju-demo")
 
 
@@ -145,6 +149,42 @@ def collect(db: str, host: str, port: int) -> None:
     click.echo(f"anju web app on http://{host}:{port}/ (Ctrl+C stops it)")
     # threaded, no reloader, no fork: the same server on Windows laptops.
     app.run(host=host, port=port, threaded=True, use_reloader=False, debug=False)
+
+
+# -- publication: the public database and the Datasette sites (registry/publish.py, serve.py) --
+@main.command()
+@click.argument("db", type=click.Path(dir_okay=False))
+@click.option("--out", "out", type=click.Path(dir_okay=False), required=True,
+              help="The public database to write (replaced atomically).")
+def publish(db: str, out: str) -> None:
+    """Build the privacy-safe public database of DB into OUT."""
+    from .publish import PublishError
+    from .publish import publish as build
+    with open_registry(db) as reg:
+        total = reg.conn.execute("SELECT count(*) FROM household").fetchone()[0]
+        try:
+            with click.progressbar(length=total, label="publishing",
+                                   file=_progress_file()) as bar:
+                summary = build(reg, out, progress=bar.update)
+        except PublishError as exc:
+            raise Abort(str(exc)) from None
+    click.echo(f"published {summary['households']} households to {out} in "
+               f"{summary['seconds']} s (registry digest {summary['registry_digest'][:16]})")
+
+
+@main.command()
+@click.argument("db", type=click.Path(dir_okay=False))
+@click.option("--staff", is_flag=True,
+              help="Serve a registry to staff behind a login instead of a public database.")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", type=click.IntRange(1, 65535), default=8001, show_default=True)
+def serve(db: str, staff: bool, host: str, port: int) -> None:
+    """Run Datasette on a public database (or, with --staff, on a registry)."""
+    from .serve import ServeError, run
+    try:
+        run(db, host=host, port=port, staff=staff, echo=click.echo)
+    except ServeError as exc:
+        raise Abort(str(exc)) from None
 
 
 # -- field deployment: backups and the offline install bundle (registry/backup.py, bundle.py) --
@@ -336,6 +376,89 @@ def report(db: str, out: str | None) -> None:
         click.echo(text_summary(reg))
     if out:
         click.echo(f"wrote {out}", err=True)
+
+
+@main.group("compensation")
+@click.argument("db", type=click.Path(dir_okay=False))
+@click.pass_context
+def compensation_cmd(ctx: click.Context, db: str) -> None:
+    """Compensation rules and breakdowns: anju compensation DB show|set FILE|calc HOUSE_NO."""
+    ctx.obj = db
+
+
+@compensation_cmd.command("show")
+@click.pass_obj
+def compensation_show(db: str) -> None:
+    """Print the project's compensation rules (YAML)."""
+    from .compensation import RulesError, rules_are_stored, rules_of
+    with open_registry(db) as reg:
+        try:
+            rules = rules_of(reg)
+        except RulesError as exc:
+            raise Abort(f"stored compensation rules are invalid: {exc}") from None
+        if not rules_are_stored(reg):
+            click.echo("# no rules stored yet: the example schema/compensation.yaml is in use",
+                       err=True)
+        click.echo(rules.text, nl=not rules.text.endswith("\n"))
+
+
+@compensation_cmd.command("set")
+@click.argument("file", type=click.Path(dir_okay=False))
+@click.pass_obj
+def compensation_set(db: str, file: str) -> None:
+    """Check the rules in FILE and store them as the project's rules."""
+    from .compensation import RulesError, missing_zones, set_rules
+    try:
+        text = Path(file).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise Abort(f"{file}: cannot read ({getattr(exc, 'strerror', None) or exc})") from None
+    with open_registry(db) as reg:
+        try:
+            rules = set_rules(reg, text)
+        except RulesError as exc:
+            raise Abort(f"{file}: {exc}") from None
+        click.echo(f"stored compensation rules {rules.name} (version {rules.version})")
+        for zone in missing_zones(reg, rules):
+            click.echo(f"warning: zone {zone} has no unit prices", err=True)
+
+
+@compensation_cmd.command("calc")
+@click.argument("house_no")
+@click.option("--mode", type=click.Choice(["money", "swap", "both"]), default="both",
+              show_default=True)
+@click.option("--on", "on", help="Signing date YYYY-MM-DD (default: today).")
+@click.option("--flat", help="Resettlement flat code for a swap (default: nearest the wish).")
+@click.option("--transition-flat", is_flag=True, help="The household lives in a transition flat.")
+@click.pass_obj
+def compensation_calc(db: str, house_no: str, mode: str, on: str | None, flat: str | None,
+                      transition_flat: bool) -> None:
+    """Print the breakdown of household HOUSE_NO (its agreement, if signed, comes first)."""
+    import datetime as dt
+
+    from .agreements import agreements_of
+    from .compensation import RulesError, breakdown_for, breakdown_text
+    try:
+        day = dt.date.fromisoformat(on) if on else dt.date.today()
+    except ValueError:
+        raise Abort(f"--on {on}: not a date YYYY-MM-DD") from None
+    with open_registry(db) as reg:
+        row = reg.conn.execute("SELECT id FROM household WHERE house_no = ? AND deleted IS NULL",
+                               (house_no,)).fetchone()
+        if row is None:
+            raise Abort(f"no household with house number {house_no}")
+        for agreement in agreements_of(reg, row[0]):
+            state = "in force" if agreement["in_force"] else \
+                f"amended by {agreement['amended_by']}"
+            click.echo(f"agreement {agreement['number']} signed {agreement['signed_on']} "
+                       f"({state}):")
+            click.echo(breakdown_text(agreement["breakdown"]))
+        try:
+            for m in (("money", "swap") if mode == "both" else (mode,)):
+                b = breakdown_for(reg, row[0], m, day, flat=flat if m == "swap" else None,
+                                  transition_flat=transition_flat)
+                click.echo(breakdown_text(b))
+        except RulesError as exc:
+            raise Abort(f"stored compensation rules are invalid: {exc}") from None
 
 
 def _progress_file():
