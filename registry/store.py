@@ -25,6 +25,9 @@ MIGRATIONS = Path(__file__).resolve().parent.parent / "schema" / "migrations"
 SCHEMA_VERSION = max((int(p.name[:3]) for p in MIGRATIONS.glob("[0-9][0-9][0-9]_*.sql")),
                      default=0)
 
+# Record types written once and never changed: a signed agreement is amended by a new record.
+WRITE_ONCE = frozenset({"agreement"})
+
 
 class StoreError(Exception):
     """A database that cannot be opened or written as asked; the message is for people."""
@@ -263,6 +266,9 @@ class Registry:
         """
         record_id = record_id or new_id()
         state = self.state(record_id)
+        if record_type in WRITE_ONCE and state.values:
+            raise StoreError(f"{record_type} {record_id} is signed and cannot be changed; "
+                             "record an amendment instead")
         current = {k: v for k, v in state.values.items() if k != DELETED}
         meta_fields = {k: v for k, v in values.items() if k == DELETED}
         data = {k: v for k, v in values.items() if k != DELETED}

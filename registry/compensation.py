@@ -1,0 +1,499 @@
+"""Compensation: a project's rules (补偿方案) and each household's breakdown (分户补偿测算).
+
+The rules are YAML (schema/compensation.yaml is the example), kept per project in the registry's
+meta 'compensation' and checked with marshmallow: a bad key or value is refused with a message
+naming the key and the problem. `calculate` turns one household's survey (recognised area,
+zone, structure, decoration) and a signing date into a breakdown for money (货币补偿) or a flat
+swap (产权调换): each item with its basis, its formula in words and its amount, in exact decimal
+yuan rounded to the fen. The same inputs always give the same breakdown; nothing here reads the
+clock.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+from dataclasses import asdict, dataclass, field
+from decimal import ROUND_HALF_UP, Decimal
+from pathlib import Path
+from typing import Any
+
+import yaml
+from marshmallow import ValidationError
+
+from . import definition as definition_mod
+from .compensation_rules import RULE_MESSAGES, rules_schema
+
+DEFAULT_PATH = Path(__file__).resolve().parent.parent / "schema" / "compensation.yaml"
+META_KEY = "compensation"
+FEN = Decimal("0.01")
+HUNDRED = Decimal(100)
+MODES = ("money", "swap")
+MODE_LABELS = {"money": ("货币补偿", "Money"), "swap": ("产权调换", "Flat swap")}
+STRUCTURE_ZH = {"steel_concrete": "钢混", "brick_concrete": "砖混", "brick_wood": "砖木",
+                "simple": "简易"}
+DECORATION_ZH = {"none": "毛坯", "simple": "简装", "medium": "中档", "fine": "精装"}
+AREA_BASIS_ZH = {"cert_area": "证载面积", "surveyed_area": "测绘面积",
+                 "smaller": "证载与测绘面积的较小者"}
+
+
+class RulesError(ValueError):
+    """Compensation rules that cannot be used; `problems` lists (key path, problem) pairs."""
+
+    def __init__(self, problems: list[tuple[str, str]], lang: str = "en"):
+        self.problems = problems
+        super().__init__(self.text("en"))
+
+    def text(self, lang: str = "en") -> str:
+        """All problems in one line per key, in Chinese or English."""
+        return "; ".join(f"{key}: {_problem(code, lang)}" if key else _problem(code, lang)
+                         for key, code in self.problems)
+
+
+def _problem(code: str, lang: str) -> str:
+    name, _, param = code.partition("|")
+    zh, en = RULE_MESSAGES.get(name, (name, name))
+    return (en if lang == "en" else zh).format(param)
+
+
+def q(value: Decimal) -> Decimal:
+    """Round to the fen, half up: the one rounding of money in anju."""
+    return value.quantize(FEN, rounding=ROUND_HALF_UP)
+
+
+def dec(value: Any) -> Decimal:
+    """An exact decimal from a stored number (a REAL column's 85.3 is the decimal 85.3)."""
+    return Decimal(str(value))
+
+
+def money(value: Decimal | None) -> str:
+    """An amount as printed: thousands separated, two decimals (1,234,567.80)."""
+    return "" if value is None else f"{q(Decimal(value)):,.2f}"
+
+
+def num(value: Decimal) -> str:
+    """A rate or area as printed: no needless trailing zeros (12, 0.5, 85.3)."""
+    text = f"{value:f}"
+    return text.rstrip("0").rstrip(".") if "." in text else text
+
+
+# -- rules ------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Rules:
+    """A checked set of compensation rules and the YAML text it came from."""
+
+    data: dict
+    text: str
+
+    @property
+    def hash(self) -> str:
+        return hashlib.sha256(self.text.encode()).hexdigest()[:16]
+
+    @property
+    def name(self) -> str:
+        return self.data["name"]
+
+    @property
+    def version(self) -> str:
+        return self.data["version"]
+
+    def flat(self, code: str) -> dict | None:
+        return next((f for f in self.data["flats"] if f["code"] == code), None)
+
+
+def parse_rules(text: str, definition: definition_mod.Definition | None = None) -> Rules:
+    """Check YAML rules text; raise RulesError naming each bad key and its problem."""
+    try:
+        raw = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"line {mark.line + 1}" if mark else ""
+        raise RulesError([(where, "yaml")]) from None
+    if not isinstance(raw, dict):
+        raise RulesError([("", "mapping")])
+    defn = definition or definition_mod.load()
+    household = defn.record("household")
+    context = {name: [c.value for c in household.field(name).choices]
+               for name in ("structure", "decoration") if household.has(name)}
+    try:
+        data = rules_schema(context).load(raw)
+    except ValidationError as exc:
+        raise RulesError(sorted(_flatten(exc.messages))) from None
+    return Rules(data=data, text=text)
+
+
+def _flatten(errors: Any, path: tuple = ()) -> list[tuple[str, str]]:
+    """marshmallow's nested error dict as (dotted key, code) pairs."""
+    if isinstance(errors, dict):
+        out = []
+        for key, sub in errors.items():
+            # Dict fields nest under "key"/"value"; schema-wide errors under "_schema".
+            step = () if key in ("key", "value", "_schema") else (key,)
+            out += _flatten(sub, path + step)
+        return out
+    if isinstance(errors, list) and errors and all(isinstance(e, str) for e in errors):
+        return [(_dotted(path), code) for code in errors]
+    if isinstance(errors, list):
+        return [p for e in errors for p in _flatten(e, path)]
+    return [(_dotted(path), str(errors))]
+
+
+def _dotted(path: tuple) -> str:
+    out = ""
+    for step in path:
+        out += f"[{step}]" if isinstance(step, int) else (f".{step}" if out else str(step))
+    return out
+
+
+def default_rules_text() -> str:
+    """The example rules shipped in schema/compensation.yaml."""
+    return DEFAULT_PATH.read_text(encoding="utf-8")
+
+
+def rules_of(reg) -> Rules:
+    """The project's rules: meta 'compensation' of the registry, or the example when absent."""
+    return parse_rules(reg.meta(META_KEY) or default_rules_text(), reg.definition)
+
+
+def rules_are_stored(reg) -> bool:
+    """Whether the project has its own rules (otherwise the example file is in use)."""
+    return bool(reg.meta(META_KEY))
+
+
+def set_rules(reg, text: str) -> Rules:
+    """Check and store a project's rules; nothing is written when they are invalid."""
+    rules = parse_rules(text, reg.definition)
+    reg.set_meta(META_KEY, text)
+    return rules
+
+
+def missing_zones(reg, rules: Rules) -> list[str]:
+    """Zones of the project settings that the rules give no unit prices for."""
+    return [z["name"] for z in reg.settings.get("zones", [])
+            if z.get("name") and z["name"] not in rules.data["unit_prices"]]
+
+
+# -- the calculator ---------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Item:
+    """One line of a breakdown: what it is, what it rests on, how it is computed, the amount."""
+
+    key: str
+    label: str
+    basis: str
+    formula: str
+    amount: Decimal
+
+
+@dataclass
+class Breakdown:
+    """A household's compensation for one mode on one date; `missing` lists absent inputs."""
+
+    mode: str
+    on: str
+    house: dict
+    area: Decimal | None = None
+    area_basis: str = ""
+    items: list[Item] = field(default_factory=list)
+    total: Decimal = Decimal("0.00")
+    flat: dict | None = None
+    difference: Decimal | None = None
+    options: dict = field(default_factory=dict)
+    missing: list[str] = field(default_factory=list)
+    rules: dict = field(default_factory=dict)
+
+    @property
+    def complete(self) -> bool:
+        return not self.missing
+
+    @property
+    def mode_label(self) -> str:
+        return MODE_LABELS[self.mode][0]
+
+    @property
+    def difference_text(self) -> str:
+        """The swap's price difference in words: who pays whom."""
+        if self.difference is None:
+            return ""
+        if self.difference > 0:
+            return f"被征收人应补缴差价 {money(self.difference)} 元"
+        if self.difference < 0:
+            return f"应向被征收人支付差价 {money(-self.difference)} 元"
+        return "无差价"
+
+    def to_dict(self) -> dict:
+        """Plain JSON-ready values; amounts as exact decimal strings."""
+        out = asdict(self)
+        for name in ("area", "total", "difference"):
+            out[name] = None if out[name] is None else str(out[name])
+        out["items"] = [{**i, "amount": str(i["amount"])} for i in out["items"]]
+        if out["flat"]:
+            out["flat"] = {k: (str(v) if isinstance(v, Decimal) else v)
+                           for k, v in out["flat"].items()}
+        return out
+
+    def to_json(self) -> str:
+        """Canonical JSON: the form an agreement freezes."""
+        return json.dumps(self.to_dict(), ensure_ascii=False, sort_keys=True,
+                          separators=(",", ":"))
+
+    @classmethod
+    def from_json(cls, text: str) -> Breakdown:
+        """A breakdown read back from its frozen JSON."""
+        raw = json.loads(text)
+        for name in ("area", "total", "difference"):
+            raw[name] = None if raw.get(name) is None else Decimal(raw[name])
+        raw["items"] = [Item(**{**i, "amount": Decimal(i["amount"])}) for i in raw["items"]]
+        if raw.get("flat"):
+            raw["flat"] = {k: (Decimal(v) if k in ("area", "unit_price", "value") else v)
+                           for k, v in raw["flat"].items()}
+        return cls(**raw)
+
+
+def calculate(rules: Rules, household: dict, mode: str, on: dt.date | str, *,
+              settings: dict | None = None, flat: str | None = None,
+              transition_flat: bool = False) -> Breakdown:
+    """A household's breakdown for `mode` ("money" or "swap") if signed on date `on`.
+
+    `settings` are the project settings (signing_start, freeze_date); `flat` the code of the
+    chosen resettlement flat for a swap (default: the one nearest the household's preferred size);
+    `transition_flat` whether the household lives in a transition flat (no temporary fee).
+    """
+    if mode not in MODES:
+        raise ValueError(f"mode must be one of {', '.join(MODES)}")
+    on = dt.date.fromisoformat(on) if isinstance(on, str) else on
+    settings = settings or {}
+    data = rules.data
+    house = {k: household.get(k) for k in ("house_no", "zone", "address", "structure",
+                                            "decoration", "cert_area", "surveyed_area",
+                                            "unregistered_area", "year_built")}
+    out = Breakdown(mode=mode, on=on.isoformat(), house=house,
+                    options={"flat": None, "transition_flat": bool(transition_flat)},
+                    rules={"name": rules.name, "version": rules.version, "hash": rules.hash})
+    area, area_basis, missing = recognised_area(data["area"], household, settings)
+    zone, structure = household.get("zone"), household.get("structure")
+    price = data["unit_prices"].get(zone, {}).get(structure) if zone and structure else None
+    if not structure:
+        missing.append("房屋结构")
+    elif price is None:
+        missing.append(f"评估单价({zone or '无片区'}·{STRUCTURE_ZH.get(structure, structure)})")
+    decoration = household.get("decoration")
+    if not decoration:
+        missing.append("装修情况")
+    elif decoration not in data["decoration"]:
+        missing.append(f"装修补偿标准({DECORATION_ZH.get(decoration, decoration)})")
+    start = data["incentive"].get("start") or settings.get("signing_start")
+    if data["incentive"]["tiers"] and not start:
+        missing.append("签约期起始日期")
+    chosen = None
+    if mode == "swap":
+        chosen = rules.flat(flat) if flat else _nearest_flat(data["flats"], household, area)
+        if chosen is None:
+            missing.append(f"安置房型({flat})" if flat else "安置房型")
+    out.area, out.area_basis, out.missing = area, area_basis, missing
+    if missing:
+        return out
+    value = q(area * price)
+    items = [Item("house_value", "被征收房屋价值补偿",
+                  f"认定面积 {num(area)}㎡;评估单价 {money(price)} 元/㎡({zone}·"
+                  f"{STRUCTURE_ZH.get(structure, structure)})",
+                  f"认定面积 × 评估单价 = {num(area)} × {money(price)}", value)]
+    moves, months_key = 1, "money"
+    if chosen is not None:
+        out.options["flat"] = chosen["code"]
+        out.flat = dict(chosen)
+        flat_value = q(chosen["area"] * chosen["unit_price"])
+        out.flat["value"] = flat_value
+        items.append(Item("flat_value", "安置房价款(抵扣)",
+                          f"{chosen['label']}:面积 {num(chosen['area'])}㎡;单价 "
+                          f"{money(chosen['unit_price'])} 元/㎡",
+                          f"-(安置房面积 × 安置房单价) = -({num(chosen['area'])} × "
+                          f"{money(chosen['unit_price'])})", -flat_value))
+        out.difference = flat_value - value
+        moves, months_key = (1, "swap_ready") if chosen["ready"] else (2, "swap_future")
+    rate = data["decoration"][decoration]
+    items.append(Item("decoration", "装修补偿",
+                      f"装修情况:{DECORATION_ZH.get(decoration, decoration)};补偿标准 "
+                      f"{money(rate)} 元/㎡", f"认定面积 × 装修补偿标准 = {num(area)} × "
+                      f"{money(rate)}", q(area * rate)))
+    items.append(_moving(data["moving"], area, moves, mode, chosen))
+    items.append(_temporary(data["temporary"], area, months_key, transition_flat))
+    items.append(_incentive(data["incentive"]["tiers"], start, on, value))
+    out.items = items
+    out.total = sum((i.amount for i in items), Decimal("0.00"))
+    return out
+
+
+def recognised_area(rule: dict, household: dict,
+                    settings: dict) -> tuple[Decimal | None, str, list[str]]:
+    """认定面积 by the rules: (area, how it was found in words, missing inputs)."""
+    cert, surveyed = household.get("cert_area"), household.get("surveyed_area")
+    basis = rule["basis"]
+    need = {"cert_area": [("证载面积", cert)], "surveyed_area": [("测绘面积", surveyed)],
+            "smaller": [("证载面积", cert), ("测绘面积", surveyed)]}[basis]
+    missing = [name for name, value in need if value is None]
+    if missing:
+        return None, "", missing
+    if basis == "smaller":
+        base = min(dec(cert), dec(surveyed))
+    else:
+        base = dec(cert if basis == "cert_area" else surveyed)
+    words = f"{AREA_BASIS_ZH[basis]} {num(base)}㎡"
+    unregistered = dec(household.get("unregistered_area") or 0)
+    counted = Decimal(0)
+    if unregistered > 0:
+        freeze = settings.get("freeze_date")
+        year = household.get("year_built")
+        if (rule["unregistered_built_after_freeze"] is False and freeze and year
+                and int(year) >= dt.date.fromisoformat(freeze).year):
+            words += f";无证面积 {num(unregistered)}㎡ 建于冻结年份及以后,不予认定"
+        else:
+            counted = min(unregistered * rule["unregistered_share"], rule["unregistered_max"])
+            share = num(rule["unregistered_share"] * 100)
+            words += (f" + 无证面积 {num(unregistered)}㎡ × {share}%"
+                      f"(最多 {num(rule['unregistered_max'])}㎡)= {num(q(base + counted))}㎡")
+    return q(base + counted), words, []
+
+
+def _nearest_flat(flats: list[dict], household: dict, area: Decimal | None) -> dict | None:
+    """The flat nearest the preferred size, else the smallest at least the recognised area."""
+    if not flats:
+        return None
+    wanted = household.get("preferred_flat_size")
+    if wanted:
+        return min(flats, key=lambda f: (abs(f["area"] - dec(wanted)), f["area"], f["code"]))
+    if area is not None:
+        big_enough = [f for f in flats if f["area"] >= area]
+        if big_enough:
+            return min(big_enough, key=lambda f: (f["area"], f["code"]))
+    return max(flats, key=lambda f: (f["area"], f["code"]))
+
+
+def _moving(rule: dict, area: Decimal, moves: int, mode: str, flat: dict | None) -> Item:
+    per_move = q(max(area * rule["rate"], rule["minimum"]))
+    why = ("货币补偿,搬迁一次" if mode == "money" else
+           "产权调换现房,搬迁一次" if moves == 1 else "产权调换期房,搬迁两次(搬出、回迁)")
+    return Item("moving", "搬迁费",
+                f"{why};标准 {money(rule['rate'])} 元/㎡,每次不低于 {money(rule['minimum'])} 元",
+                f"每次 max(认定面积 × 标准, 最低额) × 次数 = max({num(area)} × "
+                f"{money(rule['rate'])}, {money(rule['minimum'])}) × {moves} = "
+                f"{money(per_move)} × {moves}", per_move * moves)
+
+
+def _temporary(rule: dict, area: Decimal, months_key: str, transition_flat: bool) -> Item:
+    months = rule["months"][months_key]
+    if transition_flat:
+        return Item("temporary", "临时安置费", "使用周转房过渡,不计临时安置费", "不计",
+                    Decimal("0.00"))
+    paid_area = max(area, rule["minimum_area"])
+    limit = rule.get("double_after")
+    normal = months if limit is None else min(months, limit)
+    doubled = months - normal
+    area_words = (f"认定面积 {num(area)}㎡" if area >= rule["minimum_area"] else
+                  f"认定面积 {num(area)}㎡ 不足 {num(rule['minimum_area'])}㎡,按 "
+                  f"{num(rule['minimum_area'])}㎡ 计")
+    kind = {"money": "货币补偿", "swap_ready": "产权调换现房",
+            "swap_future": "产权调换期房"}[months_key]
+    basis = f"{area_words};标准 {money(rule['rate'])} 元/㎡/月;{kind}过渡 {months} 个月"
+    words = "计费面积 × 标准 × 月数"
+    numbers = f"{num(paid_area)} × {money(rule['rate'])} × {normal}"
+    amount = paid_area * rule["rate"] * normal
+    if doubled:
+        factor = rule["double_factor"]
+        basis += f";第 {limit + 1} 个月起按 {num(factor)} 倍计"
+        words = (f"计费面积 × 标准 × 前 {limit} 个月 + 计费面积 × 标准 × {num(factor)} × "
+                 f"其后 {doubled} 个月")
+        numbers += f" + {num(paid_area)} × {money(rule['rate'])} × {num(factor)} × {doubled}"
+        amount += paid_area * rule["rate"] * factor * doubled
+    formula = f"{words} = {numbers}"
+    return Item("temporary", "临时安置费", basis, formula, q(amount))
+
+
+def _incentive(tiers: list[dict], start: str | None, on: dt.date, value: Decimal) -> Item:
+    if not tiers:
+        return Item("incentive", "签约奖励", "本方案未设签约奖励", "不计", Decimal("0.00"))
+    start_day = dt.date.fromisoformat(str(start))
+    day = (on - start_day).days + 1
+    when = f"签约日期 {on.isoformat()},签约期 {start_day.isoformat()} 起第 {day} 天"
+    if day < 1:
+        return Item("incentive", "签约奖励", f"签约日期 {on.isoformat()} 早于签约期起始日 "
+                    f"{start_day.isoformat()}", "不计", Decimal("0.00"))
+    first = 1
+    for tier in tiers:
+        if day <= tier["until_day"]:
+            span = f"第 {first}–{tier['until_day']} 天"
+            if "amount" in tier:
+                return Item("incentive", "签约奖励", f"{when}({span}档)",
+                            f"定额 {money(tier['amount'])}", q(tier["amount"]))
+            return Item("incentive", "签约奖励", f"{when}({span}档)",
+                        f"房屋价值补偿 × {num(tier['percent'])}% = {money(value)} × "
+                        f"{num(tier['percent'])}%", q(value * tier["percent"] / HUNDRED))
+        first = tier["until_day"] + 1
+    return Item("incentive", "签约奖励", f"{when},已过第 {tiers[-1]['until_day']} 天",
+                "不计", Decimal("0.00"))
+
+
+def breakdown_for(reg, household_id: str, mode: str, on: dt.date | str,
+                  **options) -> Breakdown:
+    """The breakdown of one household of a registry under the project's rules."""
+    household = reg.get("household", household_id)
+    if household is None:
+        raise LookupError(f"no household {household_id}")
+    return calculate(rules_of(reg), household, mode, on, settings=reg.settings, **options)
+
+
+def breakdown_text(b: Breakdown) -> str:
+    """A breakdown as plain text lines, for the command line and audit files."""
+    head = f"{b.house.get('house_no') or ''} {b.house.get('zone') or ''} {b.mode_label}" \
+           f" (按 {b.on} 签约计)"
+    if not b.complete:
+        return f"{head}\n  资料不全,无法计算: {'、'.join(b.missing)}"
+    lines = [head, f"  认定面积: {b.area_basis or num(b.area)}"]
+    for i in b.items:
+        lines.append(f"  {i.label}: {money(i.amount)} 元")
+        lines.append(f"      依据: {i.basis}")
+        lines.append(f"      算法: {i.formula}")
+    if b.difference is not None:
+        lines.append(f"  产权调换差价: {b.difference_text}")
+    lines.append(f"  合计: {money(b.total)} 元")
+    return "\n".join(lines)
+
+
+def public_rows(reg) -> dict[str, dict]:
+    """Compensation of each SIGNED household for the public database: {household_id: columns}.
+
+    Only agreed figures are published (the agreement in force, frozen at signing): an estimate
+    changes with the signing date and the rules, and a published number nobody agreed to would
+    invite disputes. Columns: agreement_no, signed_on, compensation_mode (货币补偿|产权调换),
+    compensation_total, recognised_area, house_value, price_difference (swap: flat minus house,
+    positive when the household pays). Amounts are floats of exact two-decimal values.
+    """
+    from .agreements import agreements_in_force
+    rows = {}
+    for household_id, agreement in agreements_in_force(reg).items():
+        b = agreement["breakdown"]
+        value = next((i.amount for i in b.items if i.key == "house_value"), None)
+        rows[household_id] = {
+            "agreement_no": agreement["number"], "signed_on": agreement["signed_on"],
+            "compensation_mode": MODE_LABELS[agreement["mode"]][0],
+            "compensation_total": float(agreement["total"]),
+            "recognised_area": None if b.area is None else float(b.area),
+            "house_value": None if value is None else float(value),
+            "price_difference": None if b.difference is None else float(b.difference),
+        }
+    return rows
+
+
+def public_columns() -> dict[str, dict]:
+    """Labels and kinds of the columns `public_rows` gives, for the public site."""
+    return {
+        "agreement_no": {"zh": "协议编号", "en": "Agreement no.", "kind": "text"},
+        "signed_on": {"zh": "签约日期", "en": "Signed on", "kind": "date"},
+        "compensation_mode": {"zh": "补偿方式", "en": "Compensation mode", "kind": "text"},
+        "compensation_total": {"zh": "补偿合计(元)", "en": "Total (yuan)", "kind": "money"},
+        "recognised_area": {"zh": "认定面积(㎡)", "en": "Recognised area (m²)", "kind": "area"},
+        "house_value": {"zh": "房屋价值补偿(元)", "en": "House value (yuan)", "kind": "money"},
+        "price_difference": {"zh": "产权调换差价(元)", "en": "Swap price difference (yuan)",
+                             "kind": "money"},
+    }
