@@ -1,0 +1,104 @@
+"""Devices of the central registry: enrol a laptop (download its enrolment file), see each
+device's last pack, counts and last-seen time, revoke a device so its later packs are rejected.
+
+Enrolment and revocation are the packs engineer's (registry/enrollment.py); this page calls them.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+
+from flask import Blueprint, Response, flash, redirect, render_template, request, url_for
+
+from registry.store import Registry, StoreError
+
+from .auth import has_role, role_required
+from .db import get_registry
+from .i18n import t
+
+bp = Blueprint("devices", __name__)
+NAV = [("devices.index", "设备", "Devices", "supervisor")]
+
+
+def device_rows(reg: Registry) -> list[dict]:
+    """Every device with its change counts, last pack and last-seen time."""
+    cols = {r[1] for r in reg.conn.execute("PRAGMA table_info(device)")}
+    role = "d.role" if "role" in cols else "NULL"
+    devices = [dict(zip(("device_id", "name", "enrolled_at", "revoked_at", "role"), r))
+               for r in reg.conn.execute(f"SELECT d.device_id, d.name, d.enrolled_at, "
+                                         f"d.revoked_at, {role} FROM device d "
+                                         "ORDER BY d.enrolled_at, d.name")]
+    stats = {r[0]: r[1:] for r in reg.conn.execute(
+        "SELECT device_id, count(*), sum(record_type = 'household'), max(at), max(received_at) "
+        "FROM change GROUP BY device_id")}
+    has_packs = reg.conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'pack_received'"
+                                 ).fetchone()
+    for d in devices:
+        changes, households, last_change, received = stats.get(d["device_id"],
+                                                               (0, 0, None, None))
+        d.update(changes=changes, household_changes=households or 0, last_change=last_change,
+                 last_received=received, packs=0, last_pack=None)
+        if has_packs:
+            row = reg.conn.execute(
+                "SELECT file_name, made_at, changes, new, conflicts, last_seen_at, "
+                "(SELECT count(*) FROM pack_received WHERE device_id = ?) FROM pack_received "
+                "WHERE device_id = ? ORDER BY last_seen_at DESC LIMIT 1",
+                (d["device_id"], d["device_id"])).fetchone()
+            if row:
+                d["last_pack"] = dict(zip(("file_name", "made_at", "changes", "new",
+                                           "conflicts", "last_seen_at"), row[:6]))
+                d["packs"] = row[6]
+        d["self"] = d["device_id"] == reg.device_id
+        # Last seen: the latest of its last pack and its newest change we hold.
+        d["last_seen"] = max(filter(None, [d["last_pack"] and d["last_pack"]["last_seen_at"],
+                                           d["last_change"]]), default=None)
+    return devices
+
+
+@bp.route("/devices")
+@role_required("supervisor")
+def index():
+    """The devices list, with the enrol form for admins."""
+    reg = get_registry()
+    return render_template("devices/index.html", devices=device_rows(reg),
+                           central=reg.meta("role") == "central", admin=has_role("admin"))
+
+
+@bp.route("/devices/enroll", methods=("POST",))
+@role_required("admin")
+def enroll():
+    """Enrol a laptop and download its enrolment file (keep it secret: it holds its keys)."""
+    from registry.enrollment import enroll_device
+    name = request.form.get("name", "").strip()
+    reg = get_registry()
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp) / f"{name or 'device'}.enrol"
+        try:
+            enroll_device(reg, name, out)
+        except StoreError as exc:
+            flash(t("未能登记设备：", "Device not enrolled: ") + str(exc))
+            return redirect(url_for("devices.index"))
+        data = out.read_bytes()
+    return Response(data, headers={
+        "Content-Type": "application/json",
+        "Content-Disposition": f'attachment; filename="anju-enrol-{name}.json"',
+        "Cache-Control": "no-store"})
+
+
+@bp.route("/devices/<name>/revoke", methods=("POST",))
+@role_required("admin")
+def revoke(name: str):
+    """Revoke a device: packs it makes from now on are rejected."""
+    from registry.enrollment import revoke_device
+    if request.form.get("confirm") != "1":
+        flash(t("请勾选确认后再吊销", "Tick the confirmation box to revoke"))
+        return redirect(url_for("devices.index"))
+    try:
+        revoke_device(get_registry(), name)
+    except StoreError as exc:
+        flash(t("未能吊销：", "Not revoked: ") + str(exc))
+    else:
+        flash(t(f"已吊销设备 {name}，其后的数据包将被拒收",
+                f"Device {name} revoked; its later packs will be rejected"))
+    return redirect(url_for("devices.index"))
