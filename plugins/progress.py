@@ -1,0 +1,77 @@
+"""The progress dashboard (/-/progress): figures and server-drawn SVG charts from the public
+totals of the published database (zone, progress and choice_total tables)."""
+
+from __future__ import annotations
+
+from datasette import Forbidden, Response, hookimpl
+
+from plugins import charts, common
+
+
+async def _figures(datasette) -> dict:
+    """Everything the dashboard shows, computed once per (immutable) database."""
+    c = common.cache(datasette)
+    if "dashboard" in c:
+        return c["dashboard"]
+    db = datasette.get_database(common.database_name(datasette))
+    zones = [dict(r) for r in (await db.execute("SELECT * FROM zone")).rows]
+    progress = [dict(r) for r in (await db.execute(
+        "SELECT zone, status, status_code, status_order, households FROM progress "
+        "ORDER BY status_order")).rows]
+    choices = [dict(r) for r in (await db.execute(
+        "SELECT zone, field, field_label, choice, choice_label, households FROM choice_total "
+        "ORDER BY field, zone")).rows]
+    provenance = {r["key"]: r["value"] for r in (await db.execute(
+        "SELECT key, value FROM provenance")).rows}
+    by_status: dict[str, list] = {}
+    for r in progress:
+        entry = by_status.setdefault(r["status_code"], [r["status"], 0, r["status_order"]])
+        entry[1] += r["households"]
+    statuses = sorted(by_status.items(), key=lambda kv: kv[1][2])
+    per_zone = []
+    for z in zones:
+        segs = [(r["status_code"], r["status"], r["households"]) for r in progress
+                if r["zone"] == z["zone"]]
+        per_zone.append((z["zone"], segs))
+    totals = {k: sum(z[k] or 0 for z in zones)
+              for k in ("households", "surveyed", "signed", "handed_over", "disputed")}
+    target = sum(z["target"] or z["households"] or 0 for z in zones)
+    fields: dict[str, dict] = {}
+    for r in choices:
+        f = fields.setdefault(r["field"], {"label": r["field_label"], "choices": [],
+                                           "rows": {}})
+        if r["choice_label"] not in f["choices"]:
+            f["choices"].append(r["choice_label"])
+        f["rows"].setdefault(r["zone"], {})[r["choice_label"]] = r["households"]
+    figures = {
+        "totals": totals, "target": target,
+        "signed_pct": round(100 * totals["signed"] / target, 1) if target else None,
+        "zones": zones, "fields": fields, "provenance": provenance,
+        "status_chart": charts.columns(
+            [(v[0], v[1], common.STATUS_COLOURS.get(k, "#999")) for k, v in statuses],
+            "各状态户数"),
+        "zone_chart": charts.stacked_bars(per_zone, common.STATUS_COLOURS, "各片区状态分布"),
+        "target_chart": charts.progress_bars(
+            [(z["zone"], z["signed"] or 0, z["target"] or z["households"] or 0,
+              f"期限 {z['deadline']}" if z["deadline"] else "") for z in zones],
+            "各片区签约进度"),
+        "min_group": provenance.get("min_group", "5"),
+    }
+    c["dashboard"] = figures
+    return figures
+
+
+async def progress_page(datasette, request):
+    if not await datasette.permission_allowed(request.actor, "view-instance", default=True):
+        raise Forbidden("view-instance")
+    figures = await _figures(datasette)
+    return Response.html(await datasette.render_template(
+        "anju_progress.html", {**figures, "db": common.database_name(datasette)},
+        request=request))
+
+
+@hookimpl
+def register_routes(datasette):
+    if common.mode(datasette) != "public":
+        return []
+    return [(r"^/-/progress$", progress_page)]

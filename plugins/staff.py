@@ -1,0 +1,111 @@
+"""The staff site's gate: a Chinese login page, anonymous visitors sent to it, secrets blanked.
+
+Accounts: the datasette-auth-passwords account configured from ANJU_STAFF_PASSWORD_HASH (a
+pbkdf2_sha256 hash from `datasette hash-password`), and the registry's own admin and supervisor
+users (registry.users.authenticate), so the central office logs in with the same password as in
+the web app. Only active on the staff site (plugin setting anju.mode = staff).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import sqlite3
+import types
+
+from datasette import Response, hookimpl
+
+from plugins import common
+
+STAFF_ROLES = ("admin", "supervisor")
+# Columns no one reads through the staff site's SQL: they come back as NULL.
+SECRET_TABLES = {"keyring"}
+SECRET_COLUMN = re.compile(r"password|secret|private|token", re.IGNORECASE)
+
+
+def _registry_user(path: str, name: str, password: str) -> dict | None:
+    """The registry account if the name and password match an admin or supervisor."""
+    from registry.users import authenticate
+    conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    try:
+        user = authenticate(types.SimpleNamespace(conn=conn), name, password)
+    except sqlite3.Error:
+        return None
+    finally:
+        conn.close()
+    if user and user["role"] in STAFF_ROLES:
+        return {"id": user["name"], "role": user["role"]}
+    return None
+
+
+def _configured_user(datasette, name: str, password: str) -> dict | None:
+    """The datasette-auth-passwords account if the name and password match its hash."""
+    from datasette_auth_passwords.utils import verify_password
+    config = datasette.plugin_config("datasette-auth-passwords") or {}
+    password_hash = config.get(f"{name}_password_hash")
+    if password_hash and verify_password(password, password_hash):
+        return {"id": name, "role": "admin"}
+    return None
+
+
+def _safe_next(value: str | None) -> str:
+    # Only a path on this site: never an open redirect elsewhere.
+    if value and value.startswith("/") and not value.startswith("//"):
+        return value
+    return "/"
+
+
+async def login(datasette, request):
+    error = None
+    next_path = _safe_next(request.args.get("next"))
+    if request.method == "POST":
+        form = await request.post_vars()
+        name = (form.get("username") or "").strip()
+        password = form.get("password") or ""
+        next_path = _safe_next(form.get("next"))
+        registry = common.settings(datasette).get("registry")
+        actor = _configured_user(datasette, name, password) if name else None
+        if actor is None and name and registry:
+            actor = await asyncio.to_thread(_registry_user, registry, name, password)
+        if actor:
+            response = Response.redirect(datasette.urls.path(next_path))
+            response.set_cookie("ds_actor", datasette.sign({"a": actor}, "actor"),
+                                httponly=True, samesite="lax")
+            return response
+        error = "用户名或密码不正确 (wrong user name or password)"
+    return Response.html(await datasette.render_template(
+        "password_login.html", {"error": error, "next": next_path}, request=request),
+        status=200 if error is None else 403)
+
+
+@hookimpl
+def register_routes(datasette):
+    if common.mode(datasette) != "staff":
+        return []
+    # Listed before datasette-auth-passwords' own /-/login: plugins-dir hooks are called first.
+    return [(r"^/-/login$", login)]
+
+
+@hookimpl
+def forbidden(datasette, request, message):
+    if common.mode(datasette) != "staff" or request.actor:
+        return None
+    target = request.path + (f"?{request.query_string}" if request.query_string else "")
+    from urllib.parse import quote
+    return Response.redirect(datasette.urls.path("/-/login") + "?next=" + quote(target))
+
+
+@hookimpl
+def prepare_connection(conn, database, datasette):
+    if common.mode(datasette) != "staff" or database != common.settings(datasette).get(
+            "database"):
+        return
+
+    def authorizer(action, table, column, _db, _source):
+        if action == sqlite3.SQLITE_READ and (
+                table in SECRET_TABLES or (table == "user" and column == "password_hash")
+                or (column and SECRET_COLUMN.search(column))):
+            return sqlite3.SQLITE_IGNORE
+        return sqlite3.SQLITE_OK
+
+    conn.set_authorizer(authorizer)

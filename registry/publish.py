@@ -1,0 +1,381 @@
+"""Publication: the privacy-safe public database that `anju serve` shows to everyone.
+
+`publish(reg, out)` builds a NEW SQLite file beside the target and renames it into place, so a
+reader never sees half a publication. What goes in is decided by the survey definition (each
+field's `publish` policy) and registry.privacy (the one masking rule, the minimum group size):
+
+- household: one row per household that is not deleted, with only `plain` fields (choices as
+  their Chinese labels) and `masked` fields (through mask_name); free text is scrubbed of ID
+  numbers, phones, coordinates and the household's own names; compensation columns when the
+  compensation module offers them. No ID, phone, member, hardship, GPS or photo data.
+- progress: households per zone and status, with sums of `total` fields (suppressed when small).
+- zone: per zone targets, deadlines and progress figures (the dashboard's source).
+- choice_total: per zone counts of each choice of a `total` choice field (hardship, wishes),
+  suppressed when small.
+- provenance: as-of time, registry digest, packs merged, anju version, survey definition hash.
+- column_info: each public column's Chinese and English label and kind (money, status, ...).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import sqlite3
+import time
+from collections import defaultdict
+from collections.abc import Callable
+from importlib import metadata
+from pathlib import Path
+
+from .changes import now
+from .definition import Field
+from .digest import digest
+from .privacy import MIN_GROUP, NEVER_TYPES, NameScrubber, mask_name, scrub_text, suppress
+from .store import Registry, StoreError
+
+# Statuses that count as having reached a stage (side states count as surveyed).
+SURVEYED = frozenset({"surveyed", "published", "valued", "signed", "handed_over", "demolished",
+                      "disputed", "decision"})
+SIGNED = frozenset({"signed", "handed_over", "demolished"})
+HANDED_OVER = frozenset({"handed_over", "demolished"})
+# Identifying keys: never rewritten by name scrubbing, so lookups and facets keep working.
+KEY_FIELDS = ("house_no", "zone")
+# Words in a compensation column's name that mark it as an amount of money.
+MONEY_WORDS = ("yuan", "amount", "fee", "value", "total", "incentive", "compensation", "subsidy",
+               "price", "difference", "payment", "award")
+# Labels of the compensation module's public columns (registry.compensation.public_rows), used
+# when it does not offer its own (public_columns()).
+COMPENSATION_LABELS = {
+    "agreement_no": ("协议编号", "Agreement no.", "text"),
+    "signed_on": ("签约日期", "Signed on", "date"),
+    "compensation_mode": ("补偿方式", "Compensation", "choice"),
+    "compensation_total": ("补偿总额", "Compensation total", "money"),
+    "recognised_area": ("认定面积(㎡)", "Recognised area (m²)", "area"),
+    "house_value": ("房屋价值补偿", "House value", "money"),
+    "price_difference": ("产权调换差价", "Swap price difference", "money"),
+}
+FTS_COLUMNS = ("house_no", "address", "owner_name")
+_NO_NAMES = NameScrubber(())
+
+
+class PublishError(StoreError):
+    """A publication that cannot be written; nothing was replaced."""
+
+
+def public_fields(reg: Registry) -> tuple[list[Field], list[Field]]:
+    """The household fields shown per household (plain, masked) and those only totalled."""
+    shown, totalled = [], []
+    for f in reg.definition.record("household").columns:
+        if f.type in NEVER_TYPES or f.publish == "never":
+            continue
+        (totalled if f.publish == "total" else shown).append(f)
+    return shown, totalled
+
+
+def publish(reg: Registry, out_path: str | Path, *,
+            progress: Callable[[int], None] | None = None) -> dict:
+    """Write the public database of `reg` to out_path (atomically); return a summary."""
+    started = time.perf_counter()
+    out = Path(out_path)
+    if not out.parent.is_dir():
+        raise PublishError(f"{out.parent}: no such directory")
+    if out.exists() and out.resolve() == Path(reg.path).resolve():
+        raise PublishError(f"{out}: is the registry itself; publish to another file")
+    compensation, comp_columns = _compensation(reg)
+    tmp = out.with_name(f".{out.name}.{os.getpid()}.tmp")
+    tmp.unlink(missing_ok=True)
+    try:
+        conn = sqlite3.connect(tmp, isolation_level=None)
+        try:
+            summary = _build(reg, conn, compensation, comp_columns, progress)
+        finally:
+            conn.close()
+        with open(tmp, "rb+") as fh:
+            os.fsync(fh.fileno())
+        os.replace(tmp, out)
+    except sqlite3.Error as exc:
+        tmp.unlink(missing_ok=True)
+        raise PublishError(f"{out}: cannot write the public database ({exc})") from None
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    summary["seconds"] = round(time.perf_counter() - started, 2)
+    summary["path"] = str(out)
+    return summary
+
+
+def _compensation(reg: Registry) -> tuple[dict, list[dict]]:
+    """Per-household public compensation figures, if the compensation module offers them."""
+    try:
+        from . import compensation
+        rows = compensation.public_rows(reg) or {}
+    except (ImportError, AttributeError):
+        return {}, []
+    labels = {}
+    with contextlib.suppress(AttributeError, TypeError):
+        labels = compensation.public_columns() or {}
+    names: dict[str, None] = {}
+    for values in rows.values():
+        names.update(dict.fromkeys(values))
+    columns = []
+    household = reg.definition.record("household")
+    for name in names:
+        zh, en, known_kind = COMPENSATION_LABELS.get(name, (name, name, None))
+        info = labels.get(name) or {}
+        sample = next((v[name] for v in rows.values() if v.get(name) is not None), None)
+        numeric = isinstance(sample, int | float) and not isinstance(sample, bool)
+        kind = info.get("kind") or known_kind or (
+            "money" if numeric and any(w in name for w in MONEY_WORDS)
+            else "number" if numeric else "text")
+        # A code of one of the survey's choice lists is published as its Chinese label.
+        field = household.field(name) if household.has(name) else None
+        columns.append({"name": name, "zh": info.get("zh") or zh, "en": info.get("en") or en,
+                        "kind": kind, "sql": "REAL" if numeric else "TEXT",
+                        "choices": field if field is not None and field.choices else None})
+    return rows, columns
+
+
+def _kind(f: Field) -> str:
+    if f.name == "status":
+        return "status"
+    if f.publish == "masked":
+        return "name"
+    if f.type in ("select_one", "select_multiple"):
+        return "choice"
+    if f.type == "decimal":
+        return "area" if f.name.endswith("area") else "number"
+    return {"integer": "integer", "date": "date"}.get(f.type, "text")
+
+
+def _public_value(f: Field, value, names: NameScrubber):
+    """One field's value as published, by its policy."""
+    if value is None or value == "":
+        return None
+    if f.publish == "masked":
+        return mask_name(value)
+    if f.type == "select_one":
+        return f.choice_label(value)
+    if f.type == "select_multiple":
+        items = json.loads(value) if isinstance(value, str) else value
+        return "、".join(f.choice_label(v) for v in items)
+    if f.type == "text":
+        return scrub_text(value, _NO_NAMES if f.name in KEY_FIELDS else names)
+    return value
+
+
+def _build(reg: Registry, conn: sqlite3.Connection, compensation: dict, comp_columns: list,
+           progress) -> dict:
+    shown, totalled = public_fields(reg)
+    defn = reg.definition
+    status_field = defn.record("household").field("status")
+    order = {c.value: i for i, c in enumerate(status_field.choices)}
+    conn.execute("PRAGMA journal_mode=OFF")
+    conn.execute("PRAGMA synchronous=OFF")
+    cols = [("id", "INTEGER PRIMARY KEY")]
+    cols += [(f.name, "REAL" if f.type == "decimal" else
+              "INTEGER" if f.type == "integer" else "TEXT") for f in shown]
+    cols += [("status_code", "TEXT")] + [(c["name"], c["sql"]) for c in comp_columns]
+    conn.execute("BEGIN")
+    conn.execute("CREATE TABLE household ({})".format(
+        ", ".join(f"[{n}] {t}" for n, t in cols)))
+    stored = {r[1] for r in reg.conn.execute("PRAGMA table_info(household)")}
+    needed = [n for n in dict.fromkeys(["id", "zone", "house_no", "status", "owner_name"]
+                                       + [f.name for f in shown + totalled]) if n in stored]
+    # One read snapshot for the rows and the digest, so the provenance describes these rows.
+    reg.conn.execute("BEGIN")
+    try:
+        people = [n for (n,) in reg.conn.execute("SELECT name FROM member")]
+        cur = reg.conn.execute(
+            "SELECT {} FROM household WHERE deleted IS NULL ORDER BY zone, house_no, id".format(
+                ", ".join(f"[{n}]" for n in needed)))
+        rows = [dict(zip(needed, r)) for r in cur]
+        deleted = reg.conn.execute(
+            "SELECT count(*) FROM household WHERE deleted IS NOT NULL").fetchone()[0]
+        registry_digest = digest(reg)
+        last_change = reg.conn.execute("SELECT max(at) FROM change").fetchone()[0]
+        packs = _packs_merged(reg)
+        masked = [f.name for f in shown if f.publish == "masked"]
+        if "owner_name" in stored:
+            masked.append("owner_name")
+        for name in dict.fromkeys(masked):
+            people += [n for (n,) in reg.conn.execute(f"SELECT [{name}] FROM household")]
+    finally:
+        reg.conn.execute("COMMIT")
+    # Every person's name in the registry, so that no free text names anyone, a neighbour included.
+    names = NameScrubber(people)
+    marks = ", ".join("?" for _ in cols)
+    batch = []
+    for i, row in enumerate(rows, 1):
+        values = [i] + [_public_value(f, row[f.name], names) for f in shown] + [row["status"]]
+        comp = compensation.get(row["id"]) or {}
+        values += [c["choices"].choice_label(comp[c["name"]])
+                   if c["choices"] and comp.get(c["name"]) is not None else comp.get(c["name"])
+                   for c in comp_columns]
+        batch.append(values)
+        if len(batch) >= 5000:
+            conn.executemany(f"INSERT INTO household VALUES ({marks})", batch)
+            if progress:
+                progress(len(batch))
+            batch = []
+    conn.executemany(f"INSERT INTO household VALUES ({marks})", batch)
+    if progress:
+        progress(len(batch))
+    _totals(conn, reg, rows, totalled, status_field, order)
+    _column_info(conn, shown, comp_columns)
+    survey_hash = defn.hash
+    _provenance(conn, reg, {
+        "as_of": now(), "last_change_at": last_change or "", "registry_digest": registry_digest,
+        "packs_merged": packs, "anju_version": _version(), "survey_hash": survey_hash,
+        "survey_version": str(defn.version), "households": str(len(rows)),
+        "households_deleted": str(deleted), "min_group": str(MIN_GROUP),
+    })
+    conn.execute("COMMIT")
+    _indexes(conn, shown, comp_columns)
+    return {"households": len(rows), "deleted": deleted, "registry_digest": registry_digest,
+            "survey_hash": survey_hash, "columns": [c for c, _ in cols]}
+
+
+def _totals(conn, reg: Registry, rows: list[dict], totalled: list[Field], status_field: Field,
+            order: dict) -> None:
+    """The aggregate tables: progress per zone and status, choice totals per zone, zones."""
+    numeric = [f for f in totalled if f.type in ("integer", "decimal")]
+    choices = [f for f in totalled if f.type in ("select_one", "select_multiple")]
+    groups: dict[tuple, list[dict]] = defaultdict(list)
+    for row in rows:
+        groups[(row["zone"], row["status"])].append(row)
+    conn.execute("CREATE TABLE progress (zone TEXT, status TEXT, status_code TEXT, "
+                 "status_order INTEGER, households INTEGER{})".format(
+                     "".join(f", [{f.name}] {'REAL' if f.type == 'decimal' else 'INTEGER'}"
+                             for f in numeric)))
+    out = []
+    for (zone, status), members in sorted(groups.items(),
+                                          key=lambda kv: (kv[0][0], order.get(kv[0][1], 99))):
+        sums = []
+        for f in numeric:
+            vals = [r[f.name] for r in members if r[f.name] is not None]
+            total = round(sum(vals), f.precision) if f.type == "decimal" else sum(vals)
+            sums.append(suppress(len(vals), total))
+        out.append([zone, status_field.choice_label(status) if status else None, status,
+                    order.get(status, 99), len(members), *sums])
+    conn.executemany("INSERT INTO progress VALUES ({})".format(
+        ", ".join("?" for _ in range(5 + len(numeric)))), out)
+    conn.execute("CREATE TABLE choice_total (zone TEXT, field TEXT, field_label TEXT, "
+                 "choice TEXT, choice_label TEXT, households INTEGER)")
+    by_zone: dict[str, list[dict]] = defaultdict(list)
+    for row in rows:
+        by_zone[row["zone"]].append(row)
+    for f in choices:
+        for zone in sorted(by_zone):
+            counts = dict.fromkeys((c.value for c in f.choices), 0)
+            for r in by_zone[zone]:
+                v = r[f.name]
+                if not v:
+                    continue
+                for item in (json.loads(v) if f.type == "select_multiple" else [v]):
+                    counts[item] = counts.get(item, 0) + 1
+            shown_counts = {k: suppress(n) for k, n in counts.items()}
+            if f.type == "select_one":
+                _complement(counts, shown_counts)
+            conn.executemany("INSERT INTO choice_total VALUES (?, ?, ?, ?, ?, ?)", [
+                (zone, f.name, f.label["zh"], k, f.choice_label(k), shown_counts[k])
+                for k in counts])
+    _zones(conn, reg, by_zone)
+
+
+def _complement(counts: dict, shown: dict) -> None:
+    """Suppress a second cell when only one is hidden: a single hidden count of a select_one
+    could otherwise be rebuilt by subtraction from the published number of households."""
+    hidden = [k for k, v in shown.items() if v is None and counts[k] > 0]
+    if len(hidden) == 1:
+        rest = sorted((counts[k], k) for k, v in shown.items() if v is not None)
+        if rest:
+            shown[rest[0][1]] = None
+
+
+def _zones(conn, reg: Registry, by_zone: dict[str, list[dict]]) -> None:
+    """One row per zone: target, deadline and how far its households have come."""
+    settings = {z.get("name"): z for z in reg.settings.get("zones") or []}
+    names = list(settings) + sorted(z for z in by_zone if z not in settings)
+    conn.execute("CREATE TABLE zone (zone TEXT PRIMARY KEY, code TEXT, target INTEGER, "
+                 "deadline TEXT, households INTEGER, surveyed INTEGER, signed INTEGER, "
+                 "handed_over INTEGER, disputed INTEGER, signed_pct REAL)")
+    out = []
+    for name in names:
+        rows = by_zone.get(name, [])
+        z = settings.get(name, {})
+        statuses = [r["status"] for r in rows]
+        signed = sum(s in SIGNED for s in statuses)
+        base = z.get("target") or len(rows)
+        out.append((name, z.get("code"), z.get("target"), z.get("deadline"), len(rows),
+                    sum(s in SURVEYED for s in statuses), signed,
+                    sum(s in HANDED_OVER for s in statuses),
+                    sum(s in ("disputed", "decision") for s in statuses),
+                    round(100 * signed / base, 1) if base else None))
+    conn.executemany("INSERT INTO zone VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", out)
+
+
+def _column_info(conn, shown: list[Field], comp_columns: list[dict]) -> None:
+    conn.execute("CREATE TABLE column_info ([table] TEXT, [column] TEXT, label_zh TEXT, "
+                 "label_en TEXT, kind TEXT, PRIMARY KEY ([table], [column]))")
+    rows = [("household", "id", "序号", "No.", "integer")]
+    rows += [("household", f.name, f.label["zh"], f.label["en"], _kind(f)) for f in shown]
+    rows.append(("household", "status_code", "状态代码", "Status code", "code"))
+    rows += [("household", c["name"], c["zh"], c["en"], c["kind"]) for c in comp_columns]
+    conn.executemany("INSERT INTO column_info VALUES (?, ?, ?, ?, ?)", rows)
+
+
+def _provenance(conn, reg: Registry, values: dict) -> None:
+    labels = {"as_of": ("发布时间(UTC)", "Published at (UTC)"),
+              "last_change_at": ("数据截至(UTC)", "Last change (UTC)"),
+              "registry_digest": ("登记库摘要", "Registry digest"),
+              "packs_merged": ("已合并数据包", "Packs merged"),
+              "anju_version": ("安居版本", "anju version"),
+              "survey_hash": ("调查表定义摘要", "Survey definition hash"),
+              "survey_version": ("调查表版本", "Survey definition version"),
+              "households": ("公示户数", "Households published"),
+              "households_deleted": ("已作废户数(未公示)", "Deleted households (not published)"),
+              "min_group": ("最小统计组(户)", "Minimum group for totals"),
+              "project_name": ("项目名称", "Project")}
+    values = {"project_name": reg.meta("project_name") or "", **values}
+    conn.execute("CREATE TABLE provenance (key TEXT PRIMARY KEY, label TEXT, label_en TEXT, "
+                 "value TEXT)")
+    conn.executemany("INSERT INTO provenance VALUES (?, ?, ?, ?)",
+                     [(k, *labels.get(k, (k, k)), str(v)) for k, v in values.items()])
+
+
+def _packs_merged(reg: Registry) -> str:
+    """How many packs the registry has received, if it keeps a table of them."""
+    tables = [r[0] for r in reg.conn.execute(
+        "SELECT name FROM sqlite_master WHERE type = 'table' AND name LIKE '%pack%' "
+        "ORDER BY name")]
+    if not tables:
+        return "0"
+    return str(sum(reg.conn.execute(f"SELECT count(*) FROM [{t}]").fetchone()[0]
+                   for t in tables))
+
+
+def _version() -> str:
+    try:
+        return metadata.version("anju")
+    except metadata.PackageNotFoundError:
+        return "unknown"
+
+
+def _indexes(conn, shown: list[Field], comp_columns: list[dict]) -> None:
+    """Indexes for every faceted or sorted column, and full-text search for lookups."""
+    import sqlite_utils
+    free_text = {f.name for f in shown if f.type == "text" and f.name not in KEY_FIELDS}
+    indexed = [f.name for f in shown if f.name not in free_text and f.publish != "masked"]
+    indexed += ["status_code"] + [c["name"] for c in comp_columns if c["sql"] == "REAL"]
+    for name in indexed:
+        conn.execute(f"CREATE INDEX [household_{name}] ON household ([{name}])")
+    conn.execute("CREATE INDEX household_zone_status ON household (zone, status)")
+    conn.execute("CREATE INDEX progress_zone ON progress (zone, status_order)")
+    conn.execute("CREATE INDEX choice_total_zone ON choice_total (zone, field)")
+    db = sqlite_utils.Database(conn)
+    fts = [c for c in FTS_COLUMNS if c in {f.name for f in shown}]
+    if fts:
+        # trigram: Chinese has no spaces, so substring search is what finds 昆明路 in an address.
+        db["household"].enable_fts(fts, tokenize="trigram")
+    conn.execute("ANALYZE")
