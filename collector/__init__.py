@@ -21,7 +21,8 @@ from . import i18n
 from .db import close_registry
 
 # Blueprint modules of the app, in navigation order. Add a module name to register it.
-BLUEPRINTS = ("auth", "review", "progress", "devices", "settings_view")
+BLUEPRINTS = ("households", "forms", "dossier", "visits", "workflow", "attachments", "auth",
+              "review", "progress", "devices", "settings_view")
 
 csrf = CSRFProtect()
 babel = Babel()

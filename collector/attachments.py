@@ -1,0 +1,221 @@
+"""Photos and document scans of a household: uploaded from a file picker or the camera.
+
+Each file is checked by its first bytes (JPEG, PNG, WebP or PDF, whatever its name says) and its
+size, stored once in the `blob` table under its SHA-256, and recorded as an `attachment` record of
+the household, blob and record in one transaction. Thumbnails are made from the stored bytes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import uuid
+from collections import OrderedDict
+from pathlib import PurePosixPath, PureWindowsPath
+
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    current_app,
+    flash,
+    g,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
+from werkzeug.exceptions import RequestEntityTooLarge
+
+from registry.changes import new_id
+from registry.store import InvalidChange, transaction
+
+from .auth import login_required
+from .db import get_registry
+from .i18n import t
+
+bp = Blueprint("attachments", __name__)
+
+MAX_BYTES = 10 * 1024 * 1024  # per file; override with app config ATTACHMENT_MAX_BYTES
+THUMB_SIZE = (320, 320)
+TYPES = (  # (mime, test on the first bytes)
+    ("image/jpeg", lambda b: b.startswith(b"\xff\xd8\xff")),
+    ("image/png", lambda b: b.startswith(b"\x89PNG\r\n\x1a\n")),
+    ("image/webp", lambda b: b[:4] == b"RIFF" and b[8:12] == b"WEBP"),
+    ("application/pdf", lambda b: b.startswith(b"%PDF-")),
+)
+
+
+def sniff(data: bytes) -> str | None:
+    """The file's type from its first bytes, or None when it is not one we accept."""
+    for mime, test in TYPES:
+        if test(data[:16]):
+            return mime
+    return None
+
+
+def clean_filename(name: str | None) -> str:
+    """The last part of an uploaded file's name (browsers may send a Windows path), shortened."""
+    name = PureWindowsPath(PurePosixPath(name or "").name).name.strip()
+    return "".join(c for c in name if c.isprintable())[:200] or "file"
+
+
+def _max_bytes() -> int:
+    return int(current_app.config.get("ATTACHMENT_MAX_BYTES", MAX_BYTES))
+
+
+def check_file(filename: str, data: bytes) -> tuple[str | None, str | None]:
+    """(mime, None) for an acceptable file, or (None, the reason in the user's language)."""
+    limit_mb = _max_bytes() / (1024 * 1024)
+    if not data:
+        return None, t(f"文件「{filename}」是空的", f"File “{filename}” is empty")
+    if len(data) > _max_bytes():
+        return None, t(f"文件「{filename}」超过 {limit_mb:g} MB 的上限",
+                       f"File “{filename}” is larger than {limit_mb:g} MB")
+    mime = sniff(data)
+    if mime is None:
+        return None, t(f"文件「{filename}」不是 JPEG、PNG、WebP 图片或 PDF 文件",
+                       f"File “{filename}” is not a JPEG, PNG or WebP image or a PDF")
+    return mime, None
+
+
+def attachment_fields(reg) -> list:
+    return [f for f in reg.definition.record("household").fields if f.type == "attachment"]
+
+
+@bp.route("/households/<household_id>/attachments", methods=("GET", "POST"))
+@login_required
+def upload(household_id: str):
+    """Attach photos or scans to a household."""
+    reg = get_registry()
+    household = reg.get("household", household_id)
+    if household is None or household.get("deleted"):
+        abort(404)
+    fields = attachment_fields(reg)
+    if request.method == "GET":
+        return render_template("households/upload.html", h=household, fields=fields)
+    field = request.form.get("field", "")
+    errors = []
+    if field not in {f.name for f in fields}:
+        errors.append(t("请选择附件栏目", "Choose what the file is"))
+    files = []
+    for storage in request.files.getlist("file"):
+        if not storage or not storage.filename:
+            continue
+        name = clean_filename(storage.filename)
+        data = storage.read(_max_bytes() + 1)
+        mime, problem = check_file(name, data)
+        if problem:
+            errors.append(problem)
+        else:
+            files.append((name, mime, data))
+    if not files and not errors:
+        errors.append(t("请选择要上传的文件", "Choose a file to upload"))
+    if errors:
+        return render_template("households/upload.html", h=household, fields=fields,
+                               errors=errors, chosen=field), 422
+    try:
+        save_files(reg, household_id, field, files, by=g.user["name"])
+    except InvalidChange as exc:
+        return render_template("households/upload.html", h=household, fields=fields,
+                               errors=[str(exc)], chosen=field), 422
+    flash(t(f"已上传 {len(files)} 个文件", f"Uploaded {len(files)} file(s)"))
+    return redirect(url_for("dossier.show", household_id=household_id) + "#attachments")
+
+
+def save_files(reg, household_id: str, field: str, files: list[tuple[str, str, bytes]], *,
+               by: str) -> list[str]:
+    """Store files as blobs and attachment records of a household, all in one transaction."""
+    ids = []
+    with transaction(reg.conn):
+        for name, mime, data in files:
+            digest = hashlib.sha256(data).hexdigest()
+            reg.conn.execute("INSERT OR IGNORE INTO blob (sha256, mime, size, data) "
+                             "VALUES (?, ?, ?, ?)", (digest, mime, len(data), data))
+            attachment_id = new_id()
+            change = reg.make_change("attachment", attachment_id, {
+                "household_id": household_id, "field": field, "filename": name, "mime": mime,
+                "size": len(data), "sha256": digest}, by=by, full=True)
+            reg.apply([change])
+            ids.append(attachment_id)
+    return ids
+
+
+def _attachment(attachment_id: str) -> tuple[dict, bytes]:
+    try:
+        uuid.UUID(attachment_id)
+    except ValueError:
+        abort(404)
+    reg = get_registry()
+    row = reg.get("attachment", attachment_id)
+    if row is None:
+        abort(404)
+    blob = reg.conn.execute("SELECT data FROM blob WHERE sha256 = ?", (row["sha256"],)).fetchone()
+    if blob is None:  # the record arrived in a pack before its file
+        abort(404)
+    return row, blob[0]
+
+
+@bp.route("/attachments/<attachment_id>/file")
+@login_required
+def file(attachment_id: str):
+    """The stored file itself."""
+    row, data = _attachment(attachment_id)
+    response = Response(data, mimetype=row["mime"])
+    response.headers["Content-Disposition"] = "inline"
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["Cache-Control"] = "private, max-age=86400"
+    return response
+
+
+_THUMBS: OrderedDict[str, bytes | None] = OrderedDict()  # recent thumbnails by SHA-256
+
+
+def thumbnail(sha256: str, data: bytes) -> bytes | None:
+    """A small JPEG of an image (turned upright by its EXIF), or None if it cannot be read."""
+    if sha256 not in _THUMBS:
+        _THUMBS[sha256] = _make_thumbnail(data)
+        while len(_THUMBS) > 256:
+            _THUMBS.popitem(last=False)
+    return _THUMBS[sha256]
+
+
+def _make_thumbnail(data: bytes) -> bytes | None:
+    from PIL import Image, ImageOps
+    try:
+        with Image.open(io.BytesIO(data)) as image:
+            image = ImageOps.exif_transpose(image)
+            image.thumbnail(THUMB_SIZE)
+            out = io.BytesIO()
+            image.convert("RGB").save(out, "JPEG", quality=80)
+            return out.getvalue()
+    except Exception:  # a damaged or hostile image: no thumbnail rather than an error page
+        return None
+
+
+PLACEHOLDER = ('<svg xmlns="http://www.w3.org/2000/svg" width="160" height="120">'
+               '<rect width="160" height="120" fill="#e4e7eb"/><text x="80" y="65" '
+               'font-size="14" text-anchor="middle" fill="#616e7c">?</text></svg>')
+
+
+@bp.route("/attachments/<attachment_id>/thumb")
+@login_required
+def thumb(attachment_id: str):
+    """A thumbnail of an attached image, made from the stored bytes."""
+    row, data = _attachment(attachment_id)
+    small = thumbnail(row["sha256"], data) if row["mime"].startswith("image/") else None
+    if small is None:
+        return Response(PLACEHOLDER, mimetype="image/svg+xml")
+    response = Response(small, mimetype="image/jpeg")
+    response.headers["Cache-Control"] = "private, max-age=86400"
+    return response
+
+
+@bp.app_errorhandler(RequestEntityTooLarge)
+def too_large(exc):
+    """An upload larger than the app accepts at once."""
+    limit = (current_app.config.get("MAX_CONTENT_LENGTH") or 0) / (1024 * 1024)
+    return render_template("message.html", title=t("文件太大", "File too large"),
+                           message=t(f"一次上传的内容不能超过 {limit:g} MB,请分几次上传。",
+                                     f"One upload may hold at most {limit:g} MB; upload in "
+                                     f"several parts.")), 413

@@ -1,0 +1,147 @@
+"""The household page (一户一档): every field, members, attachments, visits, and full history.
+
+Other parts of the app add their own boxes to this page (open review items, the compensation
+breakdown) with `@panel`: a function of (registry, household row) returning HTML or None.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+
+from flask import Blueprint, abort, g, render_template
+from markupsafe import Markup
+
+from registry.changes import DELETED
+from registry.definition import Field
+from registry.privacy import mask_id_for_staff
+from registry.store import Registry
+from registry.workflow import allowed_moves
+
+from .auth import has_role, login_required
+from .db import get_registry
+from .i18n import label, lang, t
+
+bp = Blueprint("dossier", __name__)
+
+# Extra boxes on the household page, in order: fn(reg, household) -> HTML (Markup) or None.
+PANELS: list[Callable[[Registry, dict], Markup | str | None]] = []
+RECORD_NAMES = {"household": ("住户", "Household"), "member": ("成员", "Member"),
+                "visit": ("走访", "Visit"), "attachment": ("附件", "Attachment")}
+
+
+def panel(fn: Callable[[Registry, dict], Markup | str | None]):
+    """Register a box for the household page (a decorator)."""
+    PANELS.append(fn)
+    return fn
+
+
+def format_value(f: Field | None, value) -> str:
+    """A stored value as people read it: choice labels, masked ID numbers, plain numbers."""
+    if value is None or value == "" or value == []:
+        return ""
+    if f is None:
+        return str(value)
+    if f.type == "select_multiple" and isinstance(value, list):
+        return "、".join(f.choice_label(str(v), lang()) for v in value)
+    if f.type == "select_one":
+        return f.choice_label(str(value), lang())
+    if f.type == "resident_id":
+        return mask_id_for_staff(str(value)) or ""
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
+def local_time(at: str | None) -> str:
+    """A change-log UTC time as this computer's local time, to the minute."""
+    if not at:
+        return ""
+    try:
+        moment = dt.datetime.strptime(at, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=dt.UTC)
+    except ValueError:
+        return at
+    return moment.astimezone().strftime("%Y-%m-%d %H:%M")
+
+
+def _field(reg: Registry, record_type: str, name: str) -> Field | None:
+    try:
+        return reg.definition.record(record_type).field(name)
+    except KeyError:
+        return None
+
+
+def history(reg: Registry, household: dict, children: dict[str, list[dict]]) -> list[dict]:
+    """Every change of the household and its records, newest first, with old and new values."""
+    records = [("household", household, "")]
+    for m in children["member"]:
+        records.append(("member", m, m.get("name") or ""))
+    for v in children["visit"]:
+        records.append(("visit", v, v.get("visit_date") or ""))
+    for a in children["attachment"]:
+        records.append(("attachment", a, a.get("filename") or ""))
+    entries = []
+    for record_type, row, title in records:
+        for change in reg.history(row["id"]):
+            diffs = []
+            for d in change["diffs"]:
+                if d["field"] == "household_id":
+                    continue
+                if d["field"] == DELETED:
+                    name = t("删除原因", "Deleted, reason") if d["new"] else t("恢复", "Restored")
+                    diffs.append({"label": name, "old": d["old"] or "", "new": d["new"] or ""})
+                    continue
+                f = _field(reg, record_type, d["field"])
+                diffs.append({"label": label(f.label) if f else d["field"],
+                              "old": format_value(f, d["old"]), "new": format_value(f, d["new"])})
+            zh, en = RECORD_NAMES.get(record_type, (record_type, record_type))
+            entries.append({"at": change["at"], "when": local_time(change["at"]),
+                            "by": change["by"], "record": t(zh, en), "title": title,
+                            "note": change["note"], "diffs": diffs})
+    entries.sort(key=lambda e: e["at"], reverse=True)
+    return entries
+
+
+def sections(reg: Registry, household: dict) -> list[tuple[str, list[tuple[str, str]]]]:
+    """The household's stored fields grouped by section: (section label, [(label, value)])."""
+    rtype = reg.definition.record("household")
+    out = []
+    for s in reg.definition.sections:
+        rows = [(label(f.label), format_value(f, household.get(f.name)))
+                for f in rtype.columns if f.section == s.get("name")]
+        if rows:
+            out.append((label(s.get("label")), rows))
+    return out
+
+
+@bp.route("/households/<household_id>")
+@login_required
+def show(household_id: str):
+    """The household page."""
+    reg = get_registry()
+    household = reg.get("household", household_id)
+    if household is None:
+        abort(404)
+    children = {name: reg.children(name, household_id, deleted=False)
+                for name in ("member", "visit", "attachment")}
+    everything = {name: reg.children(name, household_id, deleted=True)
+                  for name in ("member", "visit", "attachment")}
+    status_field = reg.definition.record("household").field("status")
+    status = household.get("status") or "unsurveyed"
+    moves = [(m, status_field.choice_label(m, lang())) for m in allowed_moves(status)
+             if m == "surveyed" or has_role("supervisor")]
+    extra = [Markup(html) if not isinstance(html, Markup) else html
+             for html in (fn(reg, household) for fn in PANELS) if html]
+    attachment_fields = [f for f in reg.definition.record("household").fields
+                         if f.type == "attachment"]
+    member_type = reg.definition.record("member")
+    visit_type = reg.definition.record("visit")
+    return render_template(
+        "households/dossier.html", h=household, sections=sections(reg, household),
+        members=children["member"], visits=children["visit"],
+        attachments=children["attachment"], attachment_fields=attachment_fields,
+        history=history(reg, household, everything), moves=moves,
+        status_label=status_field.choice_label(status, lang()), status=status, panels=extra,
+        member_fields=member_type.columns, visit_fields=visit_type.columns,
+        fmt=format_value, when=local_time, today=dt.date.today().isoformat(),
+        user=g.user)

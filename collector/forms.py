@@ -1,0 +1,266 @@
+"""The household form, generated from the survey definition, with its members as repeat rows.
+
+Every field of the household record is rendered from `reg.definition` (the status excepted: it
+moves through the workflow). Members are rows named ``m-<key>-<field>`` that can be added and
+removed; without JavaScript the "add a member row" and "remove" buttons post the form back and it
+is rendered again with everything typed kept. The server's validation is the truth: errors come
+back next to each field, in Chinese (or English), with the input kept. A save writes the household
+and all its members in one transaction, and is acknowledged (redirect) only after it commits.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from dataclasses import dataclass, field
+
+from flask import Blueprint, abort, flash, g, redirect, render_template, request, url_for
+from flask_wtf.csrf import CSRFError
+
+from registry.changes import DELETED, new_id
+from registry.definition import Definition, Field
+from registry.store import InvalidChange, Registry
+from registry.validation import localize, validate
+
+from .auth import login_required
+from .db import get_registry
+from .i18n import label, lang, t
+
+bp = Blueprint("forms", __name__)
+NAV = [("forms.new", "新增住户", "New household", "surveyor")]
+
+# Household fields the form does not edit: the status moves only through the workflow.
+NOT_IN_FORM = frozenset({"status"})
+MEMBER_KEY = re.compile(r"^m-(\d{1,4})-([a-z][a-z0-9_]{0,39})$")
+MAX_MEMBER_ROWS = 60
+REMOVED_REASON = "从住户表单删除 removed in the household form"
+
+
+@dataclass
+class FormData:
+    """What a household form holds: household values, member rows, members marked removed."""
+
+    household: dict = field(default_factory=dict)
+    members: list[dict] = field(default_factory=list)   # each: key, id, and member fields
+    removed: list[str] = field(default_factory=list)
+
+
+def household_fields(defn: Definition) -> list[Field]:
+    """The household fields the form shows, in definition order."""
+    return [f for f in defn.record("household").columns if f.name not in NOT_IN_FORM]
+
+
+def member_fields(defn: Definition) -> list[Field]:
+    return list(defn.record("member").columns)
+
+
+def shown(value) -> str | list:
+    """A stored value as the form shows it (text; a list for multiple choices)."""
+    if value is None:
+        return ""
+    if isinstance(value, list):
+        return [str(v) for v in value]
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
+def from_records(defn: Definition, household: dict, members: list[dict]) -> FormData:
+    """The form's values for a saved household and its members."""
+    data = FormData(household={f.name: shown(household.get(f.name))
+                               for f in household_fields(defn)})
+    for i, m in enumerate(members):
+        row = {f.name: shown(m.get(f.name)) for f in member_fields(defn)}
+        data.members.append({"key": str(i), "id": m["id"], **row})
+    return data
+
+
+def from_post(defn: Definition, form, existing: dict) -> FormData:
+    """The form's values as posted; member ids not of this household are treated as new rows."""
+    data = FormData()
+    for f in household_fields(defn):
+        data.household[f.name] = (form.getlist(f.name) if f.type == "select_multiple"
+                                  else form.get(f.name, ""))
+    names = {f.name for f in member_fields(defn)} | {"id"}
+    rows: dict[int, dict] = {}
+    for key in form:
+        m = MEMBER_KEY.match(key)
+        if m and m.group(2) in names:
+            index = int(m.group(1))
+            if index in rows or len(rows) < MAX_MEMBER_ROWS:
+                rows.setdefault(index, {})[m.group(2)] = form.get(key, "")
+    data.removed = [i for i in dict.fromkeys(form.getlist("removed_member")) if i in existing]
+    for index in sorted(rows):
+        row = {f: rows[index].get(f, "") for f in names}
+        if row["id"] not in existing:
+            row["id"] = ""
+        if row["id"] and row["id"] in data.removed:
+            continue
+        data.members.append({"key": str(index), **row})
+    return data
+
+
+def _blank(value) -> bool:
+    return value is None or value == [] or (isinstance(value, str) and not value.strip())
+
+
+def _is_blank_row(defn: Definition, row: dict) -> bool:
+    return not row.get("id") and all(_blank(row.get(f.name)) for f in member_fields(defn))
+
+
+def _only_meaningful(values: dict, current: dict) -> dict:
+    """Drop blank inputs for fields that have no value yet: they are not changes."""
+    return {k: v for k, v in values.items() if not (_blank(v) and _blank(current.get(k)))}
+
+
+def check(reg: Registry, household_id: str, data: FormData, current: dict,
+          existing: dict) -> tuple[list, dict]:
+    """Validate a posted form; return (edits for save_many, {input name: [error codes]})."""
+    defn = reg.definition
+    errors: dict[str, list] = {}
+    clean, found = validate(defn, "household", data.household)
+    errors.update(found)
+    house_no = clean.get("house_no")
+    if house_no and "house_no" not in errors and reg.conn.execute(
+            "SELECT 1 FROM household WHERE house_no = ? AND id != ? AND deleted IS NULL",
+            (house_no, household_id)).fetchone():
+        errors["house_no"] = ["duplicate_house_no"]
+    edits = [("household", household_id, _only_meaningful(data.household, current))]
+    for row in data.members:
+        if _is_blank_row(defn, row):
+            continue
+        values = {f.name: row.get(f.name, "") for f in member_fields(defn)}
+        values["household_id"] = household_id
+        for name, codes in validate(defn, "member", values)[1].items():
+            errors[f"m-{row['key']}-{name}"] = codes
+        member_id = row["id"] or new_id()
+        edits.append(("member", member_id, _only_meaningful(values, existing.get(row["id"], {}))))
+    edits += [("member", mid, {DELETED: REMOVED_REASON}) for mid in data.removed]
+    return edits, errors
+
+
+def error_texts(errors: dict) -> dict[str, str]:
+    """Error codes as text in the user's language, keyed by input name."""
+    own = {"duplicate_house_no": t("该房屋编号已有另一户使用", "Another household has this number")}
+    texts = localize({k: [c for c in v if c not in own] for k, v in errors.items()}, lang())
+    for name, codes in errors.items():
+        mine = [own[c] for c in codes if c in own]
+        if mine:
+            texts[name] = "；".join(filter(None, [texts.get(name, "")] + mine))
+    return texts
+
+
+def relevance_hint(defn: Definition, f: Field) -> str:
+    """A short note saying when a conditional field applies (for pages without JavaScript)."""
+    cond = f.relevant
+    if not cond:
+        return ""
+    other = defn.record("household").field(cond["field"])
+    if "gt" in cond:
+        return t(f"仅当「{label(other.label)}」大于 {cond['gt']} 时填写",
+                 f"Only when “{label(other.label)}” is above {cond['gt']}")
+    wanted = cond.get("equals", cond.get("contains", cond.get("in")))
+    wanted = wanted if isinstance(wanted, list) else [wanted]
+    names = "、".join(other.choice_label(str(w), lang()) for w in wanted)
+    return t(f"仅当「{label(other.label)}」为「{names}」时填写",
+             f"Only when “{label(other.label)}” is “{names}”")
+
+
+def datalists(reg: Registry) -> dict[str, list[str]]:
+    """Suggestions for free-text fields: the project's zones and cadres."""
+    settings = reg.settings
+    zones = [z.get("name") for z in settings.get("zones", []) if z.get("name")]
+    cadres = [c for team in settings.get("teams", []) for c in team.get("cadres", [])]
+    return {"zone": zones, "cadre": cadres}
+
+
+def _render(reg: Registry, household_id: str, data: FormData, is_new: bool,
+            errors: dict | None = None, status: int = 200):
+    defn = reg.definition
+    fields = household_fields(defn)
+    sections = [(s, [f for f in fields if f.section == s.get("name")]) for s in defn.sections]
+    unsectioned = [f for f in fields if f.section not in {s.get("name") for s in defn.sections}]
+    if unsectioned:
+        sections.append(({"name": "other", "label": {"zh": "其他", "en": "Other"}}, unsectioned))
+    keys = [int(r["key"]) for r in data.members]
+    return render_template(
+        "households/form.html", household_id=household_id, is_new=is_new, data=data,
+        sections=sections, member_fields=member_fields(defn), errors=error_texts(errors or {}),
+        next_key=max(keys, default=-1) + 1, hint=lambda f: relevance_hint(defn, f),
+        datalists=datalists(reg), error_count=len(errors or {}),
+        id_check_message=t("身份证号校验位错误", "Wrong check character in the resident ID"),
+    ), status
+
+
+def _valid_uuid(value: str) -> bool:
+    try:
+        return str(uuid.UUID(value)) == value
+    except (ValueError, TypeError, AttributeError):
+        return False
+
+
+@bp.route("/households/new", methods=("GET", "POST"))
+@login_required
+def new():
+    """A new household. Its id is made when the form is first shown, so a repeated post (a
+    double click, a retry after a lost answer) saves the same household again, not a twin."""
+    posted = request.form.get("household_id", "")
+    household_id = posted if request.method == "POST" and _valid_uuid(posted) else new_id()
+    return _edit(household_id, is_new=True)
+
+
+@bp.route("/households/<household_id>/edit", methods=("GET", "POST"))
+@login_required
+def edit(household_id: str):
+    """Edit a household and its members (a follow-up visit updates the same records by id)."""
+    return _edit(household_id, is_new=False)
+
+
+def _edit(household_id: str, is_new: bool):
+    reg = get_registry()
+    current = reg.get("household", household_id)
+    if current is not None and current.get("deleted"):
+        abort(404)
+    if current is None and not is_new:
+        abort(404)
+    current = current or {}
+    existing = {m["id"]: m for m in reg.children("member", household_id)} if current else {}
+    if request.method == "GET":
+        data = from_records(reg.definition, current, list(existing.values()))
+        if not data.members:
+            data.members.append({"key": "0", "id": ""})
+        return _render(reg, household_id, data, is_new)
+    data = from_post(reg.definition, request.form, existing)
+    action = request.form.get("action", "save")
+    if action == "add_member":
+        keys = [int(r["key"]) for r in data.members]
+        data.members.append({"key": str(max(keys, default=-1) + 1), "id": ""})
+        return _render(reg, household_id, data, is_new)
+    if action.startswith("remove_member-"):
+        key = action.partition("-")[2]
+        for row in [r for r in data.members if r["key"] == key]:
+            data.members.remove(row)
+            if row["id"]:
+                data.removed.append(row["id"])
+        return _render(reg, household_id, data, is_new)
+    edits, errors = check(reg, household_id, data, current, existing)
+    if errors:
+        return _render(reg, household_id, data, is_new, errors, 422)
+    try:
+        reg.save_many(edits, by=g.user["name"], full=True)
+    except InvalidChange as exc:  # changed underneath us between the check and the save
+        prefix = "" if exc.record_type == "household" else "form-"
+        return _render(reg, household_id, data, is_new,
+                       {prefix + k: v for k, v in exc.errors.items()}, 422)
+    flash(t(f"已保存住户 {data.household.get('house_no', '')}",
+            f"Saved household {data.household.get('house_no', '')}"))
+    return redirect(url_for("dossier.show", household_id=household_id))
+
+
+@bp.app_errorhandler(CSRFError)
+def csrf_error(exc: CSRFError):
+    """A form without a valid CSRF token: say so in the user's language, keep nothing."""
+    message = t("表单已失效(缺少安全令牌),请返回刷新页面后重新提交。",
+                "The form has expired (no valid security token). Go back, reload and submit again.")
+    return render_template("message.html", title=t("无法提交", "Cannot submit"),
+                           message=message), 400

@@ -1,0 +1,192 @@
+"""The household list, the surveyor's home page: search, filters, counts and paging.
+
+Search looks in the house number, the owner's name and the address; filters narrow by zone,
+status, responsible cadre, "mine", "surveyed today" and "changed since my last export". It stays
+fast on tens of thousands of households through the indexes `ensure_indexes` keeps.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+
+from flask import Blueprint, g, render_template, request
+
+from registry.store import Registry, transaction
+
+from .auth import login_required
+from .db import get_registry
+from .i18n import lang
+
+bp = Blueprint("households", __name__)
+NAV = [("households.index", "住户列表", "Households", "surveyor")]
+
+PAGE_SIZE = 50
+SEARCH_COLUMNS = ("house_no", "owner_name", "address")
+# Indexes on the record tables. They cannot live in a migration: migrations run before the store
+# derives the record tables from the survey definition, so a fresh database has no household yet.
+INDEXES = (
+    ("household_house_no", "household", "house_no"),
+    ("household_zone_house_no", "household", "zone, house_no"),
+    ("household_status_house_no", "household", "status, house_no"),
+    ("household_cadre", "household", "cadre"),
+    ("household_survey_date", "household", "survey_date"),
+    ("visit_date_outcome", "visit", "visit_date, outcome"),
+)
+
+
+@bp.record_once
+def _setup(state) -> None:
+    """Create the list's indexes once, when the app is built."""
+    reg = Registry.open(state.app.config["DATABASE"])
+    try:
+        ensure_indexes(reg)
+    finally:
+        reg.close()
+
+
+def ensure_indexes(reg: Registry) -> None:
+    """Create the household list's indexes if missing (cheap when they exist)."""
+    existing = {r[0] for r in reg.conn.execute("SELECT name FROM sqlite_master "
+                                               "WHERE type = 'index'")}
+    missing = [i for i in INDEXES if i[0] not in existing]
+    if not missing:
+        return
+    with transaction(reg.conn):
+        for name, table, columns in missing:
+            reg.conn.execute(f"CREATE INDEX IF NOT EXISTS [{name}] ON [{table}] ({columns})")
+
+
+def last_export_at(reg: Registry) -> str | None:
+    """When this database last exported a pack (meta 'last_export_at'), or None."""
+    return reg.meta("last_export_at")
+
+
+def _changed_since_export(reg: Registry) -> tuple[str, list]:
+    """SQL for the ids of households changed since the last export, with its parameters.
+
+    A household counts as changed when it or one of its members, visits or attachments has a
+    change this database learnt of after the last export. Without an export time, the export
+    bookmarks say which of this device's changes the central registry already holds; without
+    either, every change made on this device is unexported.
+    """
+    since = last_export_at(reg)
+    if since:
+        changes, params = "SELECT record_type, record_id FROM change WHERE received_at > ?", [since]
+    else:
+        row = reg.conn.execute(
+            "SELECT MAX(b.seq) FROM export_bookmark b JOIN device d ON d.device_id = b.device_id "
+            "WHERE b.origin = ? AND d.role = 'central'", (reg.device_id,)).fetchone() \
+            if _has_table(reg, "export_bookmark") else (None,)
+        changes = "SELECT record_type, record_id FROM change WHERE device_id = ? AND seq > ?"
+        params = [reg.device_id, row[0] or 0]
+    children = [r.name for r in reg.definition.records.values() if r.parent == "household"]
+    parts = ["SELECT record_id FROM c WHERE record_type = 'household'"]
+    parts += [f"SELECT household_id FROM [{name}] WHERE id IN "
+              f"(SELECT record_id FROM c WHERE record_type = '{name}')" for name in children]
+    return f"WITH c AS ({changes}) " + " UNION ".join(parts), params
+
+
+def _has_table(reg: Registry, name: str) -> bool:
+    return reg.conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?",
+                            (name,)).fetchone() is not None
+
+
+def _mine() -> tuple[str, list]:
+    """SQL for the ids of households the logged-in user has saved or edited."""
+    return ("SELECT record_id FROM change WHERE by = ? AND record_type = 'household'",
+            [g.user["name"]])
+
+
+def _surveyed_today() -> tuple[str, list]:
+    """SQL for the ids of households surveyed today (survey date, or a 'surveyed' visit)."""
+    today = dt.date.today().isoformat()
+    return ("SELECT id FROM household WHERE survey_date = ? UNION SELECT household_id FROM visit "
+            "WHERE visit_date = ? AND outcome = 'surveyed' AND deleted IS NULL", [today, today])
+
+
+def _like(text: str) -> str:
+    """A LIKE pattern matching `text` anywhere, with LIKE's wildcards taken literally."""
+    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
+
+
+def search(reg: Registry, args: dict, page: int = 1, page_size: int = PAGE_SIZE) -> dict:
+    """One page of households matching the list's search and filters, with the total count."""
+    where, params = ["deleted IS NULL"], []
+    q = (args.get("q") or "").strip()[:100]
+    if q:
+        where.append("(" + " OR ".join(f"{c} LIKE ? ESCAPE '\\'" for c in SEARCH_COLUMNS) + ")")
+        params += [_like(q)] * len(SEARCH_COLUMNS)
+    for column in ("zone", "status", "cadre"):
+        value = (args.get(column) or "").strip()
+        if value and column == "status" and value == "unsurveyed":
+            where.append("(status = 'unsurveyed' OR status IS NULL)")
+        elif value:
+            where.append(f"{column} = ?")
+            params.append(value)
+    for flag, subquery in (("changed", lambda: _changed_since_export(reg)), ("mine", _mine),
+                           ("today", _surveyed_today)):
+        if args.get(flag) == "1":
+            sql, extra = subquery()
+            where.append(f"id IN ({sql})")
+            params += extra
+    condition = " AND ".join(where)
+    total = reg.conn.execute(f"SELECT COUNT(*) FROM household WHERE {condition}",
+                             params).fetchone()[0]
+    pages = max(1, math.ceil(total / page_size))
+    page = min(max(page, 1), pages)
+    cur = reg.conn.execute(
+        f"SELECT id, house_no, zone, address, owner_name, status, cadre, updated_at, updated_by "
+        f"FROM household WHERE {condition} ORDER BY house_no, id LIMIT ? OFFSET ?",
+        [*params, page_size, (page - 1) * page_size])
+    cols = [d[0] for d in cur.description]
+    return {"rows": [dict(zip(cols, r)) for r in cur], "total": total, "page": page,
+            "pages": pages}
+
+
+def counts(reg: Registry) -> dict:
+    """The figures at the top of the list: mine, surveyed today, not yet surveyed."""
+    mine_sql, mine_params = _mine()
+    today_sql, today_params = _surveyed_today()
+    row = reg.conn.execute(
+        "SELECT "
+        f"(SELECT COUNT(*) FROM household WHERE deleted IS NULL AND id IN ({mine_sql})), "
+        f"(SELECT COUNT(*) FROM household WHERE deleted IS NULL AND id IN ({today_sql})), "
+        "(SELECT COUNT(*) FROM household WHERE deleted IS NULL AND "
+        "(status = 'unsurveyed' OR status IS NULL))", [*mine_params, *today_params]).fetchone()
+    return {"mine": row[0], "today": row[1], "unsurveyed": row[2]}
+
+
+def filter_options(reg: Registry) -> dict:
+    """Choices for the filter menus: zones and cadres (settings first, then what the data has)."""
+    settings = reg.settings
+    zones = [z.get("name") for z in settings.get("zones", []) if z.get("name")]
+    cadres = [c for team in settings.get("teams", []) for c in team.get("cadres", [])]
+    for column, known in (("zone", zones), ("cadre", cadres)):
+        for (value,) in reg.conn.execute(f"SELECT DISTINCT {column} FROM household "
+                                         f"WHERE {column} IS NOT NULL ORDER BY {column}"):
+            if value not in known:
+                known.append(value)
+    status = reg.definition.record("household").field("status")
+    return {"zones": zones, "cadres": cadres,
+            "statuses": [(c.value, c.label.get(lang()) or c.label["zh"]) for c in status.choices]}
+
+
+@bp.route("/households")
+@login_required
+def index():
+    """The list of households with search, filters, counts and paging."""
+    reg = get_registry()
+    args = {k: request.args.get(k, "") for k in ("q", "zone", "status", "cadre", "changed",
+                                                   "mine", "today")}
+    try:
+        page = int(request.args.get("page", "1"))
+    except ValueError:
+        page = 1
+    result = search(reg, args, page)
+    status = reg.definition.record("household").field("status")
+    return render_template("households/list.html", result=result, args=args,
+                           counts=counts(reg), options=filter_options(reg),
+                           status_label=lambda v: status.choice_label(v or "unsurveyed", lang()),
+                           exported_at=last_export_at(reg))

@@ -1,0 +1,67 @@
+"""Visits to a household: the date, who went, the outcome (surveyed, not at home, refused), a note.
+
+A 'surveyed' visit to a household not yet surveyed also moves it to 已登记, in the same
+transaction, through the workflow's rule.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+
+from flask import Blueprint, abort, flash, g, redirect, render_template, request, url_for
+
+from registry.changes import new_id
+from registry.store import InvalidChange
+from registry.validation import localize, validate
+from registry.workflow import allowed_moves
+
+from .auth import login_required
+from .db import get_registry
+from .i18n import lang, t
+
+bp = Blueprint("visits", __name__)
+
+
+def _visit_id(posted: str) -> str:
+    """The posted visit id when it is a well-formed UUID (a repeated post saves the same visit)."""
+    try:
+        return posted if str(uuid.UUID(posted)) == posted else new_id()
+    except (ValueError, TypeError, AttributeError):
+        return new_id()
+
+
+@bp.route("/households/<household_id>/visits/new", methods=("GET", "POST"))
+@login_required
+def new(household_id: str):
+    """Record a visit to a household."""
+    reg = get_registry()
+    household = reg.get("household", household_id)
+    if household is None or household.get("deleted"):
+        abort(404)
+    today = dt.date.today().isoformat()
+    if request.method == "GET":
+        return render_template("households/visit.html", h=household, today=today,
+                               visit_id=new_id())
+    values = {"visit_date": request.form.get("visit_date", ""),
+              "outcome": request.form.get("outcome", ""),
+              "note": request.form.get("note", ""),
+              "surveyor": g.user["name"], "household_id": household_id}
+    visit_id = _visit_id(request.form.get("visit_id", ""))
+    _, errors = validate(reg.definition, "visit", values)
+    if not errors:
+        edits = [("visit", visit_id, values)]
+        status = household.get("status") or "unsurveyed"
+        if values["outcome"] == "surveyed" and "surveyed" in allowed_moves(status) \
+                and status == "unsurveyed":
+            edits.append(("household", household_id, {"status": "surveyed"}))
+        try:
+            reg.save_many(edits, by=g.user["name"], full=False)
+        except InvalidChange as exc:
+            errors = exc.errors
+        else:
+            flash(t("已保存走访记录", "Visit saved"))
+            return redirect(url_for("dossier.show", household_id=household_id) + "#visits")
+    shown = {**values, "visit_id": visit_id}
+    return render_template("households/visit.html", h=household, today=today,
+                           visit_values=shown, visit_errors=localize(errors, lang())), 422

@@ -1,0 +1,72 @@
+"""Status moves along the workflow, and tombstoning a household with a reason (supervisors).
+
+The rule of which moves are allowed lives in registry.workflow, shared with the central office
+and compensation screens. Surveyors may record that a household was surveyed; every other move,
+and deleting a household, needs a supervisor.
+"""
+
+from __future__ import annotations
+
+from flask import Blueprint, abort, flash, g, redirect, render_template, request, url_for
+
+from registry.store import StoreError
+from registry.workflow import WorkflowError, allowed_moves
+from registry.workflow import move as move_status
+
+from .auth import has_role, login_required, role_required
+from .db import get_registry
+from .i18n import lang, t
+
+bp = Blueprint("workflow", __name__)
+
+SURVEYOR_MOVES = frozenset({"surveyed"})
+
+
+@bp.route("/households/<household_id>/status", methods=("POST",))
+@login_required
+def move(household_id: str):
+    """Move a household to the status chosen among the allowed moves."""
+    reg = get_registry()
+    household = reg.get("household", household_id)
+    if household is None or household.get("deleted"):
+        abort(404)
+    new_status = request.form.get("status", "")
+    current = household.get("status") or "unsurveyed"
+    status = reg.definition.record("household").field("status")
+    if new_status not in SURVEYOR_MOVES and not has_role("supervisor"):
+        return render_template("forbidden.html"), 403
+    try:
+        if new_status not in allowed_moves(current):
+            raise WorkflowError(new_status)
+        move_status(reg, household_id, new_status, by=g.user["name"])
+    except WorkflowError:
+        flash(t(f"不能从「{status.choice_label(current, 'zh')}」改为「"
+                f"{status.choice_label(new_status, 'zh')}」",
+                f"Cannot move from {status.choice_label(current, 'en')} to "
+                f"{status.choice_label(new_status, 'en')}"))
+        return redirect(url_for("dossier.show", household_id=household_id))
+    flash(t(f"状态已改为「{status.choice_label(new_status, lang())}」",
+            f"Status is now {status.choice_label(new_status, lang())}"))
+    return redirect(url_for("dossier.show", household_id=household_id))
+
+
+@bp.route("/households/<household_id>/delete", methods=("POST",))
+@role_required("supervisor")
+def delete(household_id: str):
+    """Tombstone a household with a reason (it stays in the change log and its history)."""
+    reg = get_registry()
+    household = reg.get("household", household_id)
+    if household is None or household.get("deleted"):
+        abort(404)
+    reason = (request.form.get("reason") or "").strip()[:500]
+    if not reason:
+        flash(t("删除必须填写原因", "A deletion needs a reason"))
+        return redirect(url_for("dossier.show", household_id=household_id))
+    try:
+        reg.delete("household", household_id, reason=reason, by=g.user["name"])
+    except StoreError as exc:
+        flash(str(exc))
+        return redirect(url_for("dossier.show", household_id=household_id))
+    flash(t(f"已删除住户 {household.get('house_no')}", f"Deleted household "
+            f"{household.get('house_no')}"))
+    return redirect(url_for("households.index"))
