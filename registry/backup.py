@@ -14,9 +14,11 @@ and `backup_error` (shown in the web app's banner).
 from __future__ import annotations
 
 import datetime as dt
+import getpass
 import os
 import re
 import sqlite3
+import sys
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -284,6 +286,32 @@ def _is_anju(path: Path) -> bool:
     except BackupError:
         return False
     return True
+
+
+def removable_folders() -> list[Path]:
+    """Places a USB stick shows up on this computer, to suggest as the backup folder."""
+    if os.name == "nt":
+        # D: onwards: A: and B: may be floppy drives that stall when probed, C: is the system.
+        return [Path(f"{letter}:/") for letter in "DEFGHIJKLMNOPQRSTUVWXYZ"
+                if os.path.isdir(f"{letter}:/")]
+    roots = [Path("/Volumes")] if sys.platform == "darwin" else [
+        Path("/media") / _user(), Path("/run/media") / _user(), Path("/media"), Path("/mnt")]
+    found: list[Path] = []
+    for root in roots:
+        try:
+            found += [p for p in sorted(root.iterdir()) if p.is_dir() and os.access(p, os.W_OK)
+                      and p not in found and p.name != "Macintosh HD" and p != Path("/media")
+                      / _user()]
+        except OSError:
+            continue
+    return found
+
+
+def _user() -> str:
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return "user"
 
 
 def _meta(conn: sqlite3.Connection, key: str) -> str | None:
