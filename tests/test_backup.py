@@ -15,6 +15,7 @@ from registry import backup
 from registry.backup import BackupError, backup_now, list_backups, restore
 from registry.digest import digest
 from registry.store import Registry
+from registry.users import add_user
 from tests.conftest import HOUSEHOLD
 
 
@@ -208,53 +209,56 @@ def consistent(path):
 
 
 def test_backup_while_the_web_app_is_saving_is_consistent(tmp_path):
-    """A real `anju collect` process saves while backups are taken from another process."""
+    """A real `anju collect` process saves household forms while backups are taken."""
+    import httpx
+
+    from tests.collector_helpers import CSRF_RE, FORM
+
     db, usb = tmp_path / "laptop.db", tmp_path / "usb"
     usb.mkdir()
-    with laptop(db):
-        pass
+    with laptop(db) as reg:
+        add_user(reg, "li", "surveyor-pass", "surveyor")
     port = free_port()
+    base = f"http://127.0.0.1:{port}"
     server = subprocess.Popen([sys.executable, "-m", "registry.cli", "collect", str(db),
                                "--port", str(port)], stdout=subprocess.DEVNULL,
                               stderr=subprocess.DEVNULL)
     stop = threading.Event()
-    errors = []
+    saved, errors = [], []
     try:
-        wait_for(f"http://127.0.0.1:{port}/login")
+        wait_for(f"{base}/login")
 
-        def write():
-            # Saves go through the database the web app is serving, as the app's forms do,
-            # from a second connection so the backup races with a real writer's transactions.
-            reg = Registry.open(db)
-            try:
+        def surveyor():
+            # Form posts as a browser sends them: each save is one transaction in the server.
+            with httpx.Client(base_url=base, timeout=30) as web:
+                token = CSRF_RE.search(web.get("/login").text).group(1)
+                web.post("/login", data={"name": "li", "password": "surveyor-pass",
+                                         "csrf_token": token})
                 i = 0
                 while not stop.is_set():
-                    hid = reg.save("household", None, {**HOUSEHOLD, "house_no": f"W-{i:05d}"},
-                                   by="li", full=True)
-                    reg.save_many([("member", None, {"household_id": hid, "name": "李四",
-                                                     "id_no": "440524188001010014",
-                                                     "relation": "head"}),
-                                   ("household", hid, {"address": f"西街{i}号"})], by="li",
-                                  full=False)
+                    token = CSRF_RE.search(web.get("/households/new").text).group(1)
+                    answer = web.post("/households/new", data={
+                        **FORM, "house_no": f"W-{i:05d}", "csrf_token": token})
+                    if answer.status_code != 302:
+                        errors.append(answer.text[:500])
+                        return
+                    saved.append(i)
                     i += 1
-            except Exception as exc:  # noqa: BLE001 - reported below
-                errors.append(exc)
-            finally:
-                reg.close()
 
-        writer = threading.Thread(target=write)
+        writer = threading.Thread(target=surveyor)
         writer.start()
         counts = []
-        for _ in range(6):
-            time.sleep(0.3)
+        deadline = time.monotonic() + 60
+        while (len(counts) < 6 or len(saved) < 10) and time.monotonic() < deadline:
+            time.sleep(0.2)
             counts.append(consistent(backup_now(db, usb, keep=100)))
         stop.set()
         writer.join(30)
-        assert not errors
+        assert not errors, errors[0]
         assert server.poll() is None  # the web app kept running
-        urllib.request.urlopen(f"http://127.0.0.1:{port}/login", timeout=5).close()
     finally:
         stop.set()
         server.terminate()
         server.wait(10)
-    assert counts == sorted(counts) and counts[-1] > counts[0] > 0
+    assert counts == sorted(counts) and counts[-1] > counts[0]
+    assert len(saved) >= 10
