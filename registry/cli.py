@@ -223,6 +223,56 @@ def restore(backup_file: str, db: str, force: bool) -> None:
     click.echo(f"restored {db} from {backup_file}")
 
 
+@main.group()
+def survey() -> None:
+    """The survey definition of a database: show it, or move the project to a new one."""
+
+
+@survey.command("show")
+@click.argument("db", type=click.Path(dir_okay=False))
+def survey_show(db: str) -> None:
+    """Print the name, version and fields of DB's survey definition."""
+    with open_registry(db) as reg:
+        defn = reg.definition
+        click.echo(f"{defn.name} version {defn.version} ({defn.hash[:12]})")
+        for name, rtype in defn.records.items():
+            click.echo(f"  {name}: " + ", ".join(f.name for f in rtype.columns))
+
+
+@survey.command("adopt")
+@click.argument("db", type=click.Path(dir_okay=False))
+@click.argument("file", type=click.Path(dir_okay=False, exists=True))
+def survey_adopt(db: str, file: str) -> None:
+    """Move the central registry DB to the definition in FILE (laptops follow by the next
+    central pack); refused if it drops or retypes a field holding data."""
+    from .definition import DefinitionError, load
+    from .merge import adopt_definition
+    with open_registry(db) as reg:
+        if reg.meta("role") != "central":
+            raise Abort("only the central registry adopts a survey definition; a laptop takes "
+                        "it from the central pack")
+        try:
+            new = load(file)
+        except DefinitionError as exc:
+            raise Abort(str(exc)) from None
+        old = reg.definition
+        if new.hash == old.hash:
+            click.echo("survey definition unchanged")
+            return
+        if new.version <= old.version:
+            raise Abort(f"{file}: version {new.version} is not above the current "
+                        f"{old.version}; raise 'version' so that laptops move to it")
+        try:
+            adopt_definition(reg, new.source)
+        except StoreError as exc:
+            raise Abort(str(exc)) from None
+    before = {(r, f.name) for r, t in old.records.items() for f in t.columns}
+    added = [f"{r}.{f}" for r, t in new.records.items() for f in (x.name for x in t.columns)
+             if (r, f) not in before]
+    click.echo(f"adopted survey definition version {new.version}; added fields: "
+               + (", ".join(added) or "none") + "; laptops move to it with the next central pack")
+
+
 @main.command()
 @click.option("--out", "out", type=click.Path(file_okay=False), required=True,
               help="Folder to write the bundle into (created; must be empty).")
