@@ -59,7 +59,7 @@ def progress_bars(rows: list[tuple[str, float, float | None]], *, title: str = "
 
 
 def line_chart(x_labels: list[str], series: dict[str, list[float]], *, title: str = "",
-               width: int = 720, height: int = 260) -> str:
+               width: int = 960, height: int = 260) -> str:
     """Lines over days: x_labels (e.g. dates) and {series name: values, one per label}."""
     left, right, top_pad, bottom = 46, 16, 28, 36
     plot_w, plot_h = width - left - right, height - top_pad - bottom
@@ -81,7 +81,8 @@ def line_chart(x_labels: list[str], series: dict[str, list[float]], *, title: st
                  f'{v:g}</text>']
     every = max(1, n // 8)
     for i, lab in enumerate(x_labels):
-        if i % every == 0 or i == n - 1:
+        # Every few days, and the last day unless it would overprint the one before.
+        if (i % every == 0 and n - 1 - i >= every / 2) or i == n - 1:
             body.append(f'<text x="{x(i):.1f}" y="{height - bottom + 16}" text-anchor="middle" '
                         f'fill="#616e7c">{escape(str(lab)[5:] if len(str(lab)) == 10 else lab)}'
                         '</text>')

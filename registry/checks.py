@@ -315,6 +315,13 @@ def run_checks(reg: Registry) -> list[Flag]:
     return flags
 
 
+def after_merge(reg: Registry, results) -> None:
+    """Rebuild the flags once after a merge call that brought new changes (central only):
+    the single hook registry/merge.py's merge_packs calls at its end."""
+    if reg.meta("role") == "central" and any(r.ok and r.new for r in results):
+        run_checks(reg)
+
+
 def _store(reg: Registry, flags: list[Flag]) -> None:
     found = dict(reg.conn.execute("SELECT flag_key, found_at FROM flag"))
     stamp = now()

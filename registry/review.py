@@ -13,6 +13,7 @@ import json
 import uuid
 
 from .checks import CLOSING, KINDS, closed_sql, prepare
+from .privacy import mask_id_for_staff
 from .store import Registry, StoreError
 
 DECISION_NS = uuid.UUID("5b0c6f1e-8d43-4c4e-9a57-2f1c3a6e0d11")
@@ -92,8 +93,9 @@ def _items_sql(reg: Registry, *, zone=None, kind=None, cadre=None, household_id=
             args += hargs
         parts.append(sql)
     if kind in (None, "", "conflict") and not closed:
-        sql = (f"SELECT 'conflict', c.record_type || '/' || c.record_id || '/' || c.field, "
-               f"'conflict', json_extract(c.candidates, '$[0].at') FROM ({_conflicts_sql(reg)}) c")
+        sql = ("SELECT 'conflict' AS item, c.record_type || '/' || c.record_id || '/' || "
+               "c.field AS key, 'conflict' AS kind, json_extract(c.candidates, '$[0].at') AS at "
+               f"FROM ({_conflicts_sql(reg)}) c")
         if hcond:
             sql += f" JOIN household h ON h.id = c.household_id WHERE {hcond}"
             args += hargs
@@ -155,6 +157,9 @@ def _detail(reg: Registry, item: str, key: str, kind: str, at: str) -> dict:
                            (record_type, record_id, field)).fetchone()
     candidates = json.loads(row[0]) if row else []
     rtype = reg.definition.records.get(record_type)
+    if rtype and rtype.has(field) and rtype.field(field).type == "resident_id":
+        for c in candidates:  # staff views show an ID number as first 6 + last 4 only
+            c["value"] = mask_id_for_staff(c["value"])
     flabel = (rtype.field(field).label if rtype and rtype.has(field)
               else {"zh": field, "en": field})
     values = " / ".join(json.dumps(c["value"], ensure_ascii=False) for c in candidates)
