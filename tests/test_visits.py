@@ -1,0 +1,65 @@
+"""Recording visits: surveyed, not at home, refused, with a note."""
+
+import datetime as dt
+import re
+
+import pytest
+
+from tests.collector_helpers import csrf, errors_of, login, make_app
+
+
+@pytest.fixture
+def client(registry):
+    c = make_app(registry).test_client()
+    login(c)
+    return c
+
+
+def visit(client, hid, **data):
+    token = csrf(client, f"/households/{hid}/visits/new")
+    return client.post(f"/households/{hid}/visits/new", data={"csrf_token": token, **data})
+
+
+def test_not_at_home_then_surveyed(registry, household, client):
+    today = dt.date.today().isoformat()
+    r = visit(client, household, visit_date=today, outcome="not_home", note="邻居说周末在家")
+    assert r.status_code == 302
+    (v,) = registry.children("visit", household)
+    assert (v["outcome"], v["note"], v["surveyor"]) == ("not_home", "邻居说周末在家", "li")
+    assert registry.get("household", household)["status"] == "unsurveyed"
+    visit(client, household, visit_date=today, outcome="surveyed")
+    # a 'surveyed' visit moves a household not yet surveyed to 已登记, in the same save
+    assert registry.get("household", household)["status"] == "surveyed"
+    page = client.get(f"/households/{household}").text
+    assert "邻居说周末在家" in page and "不在家" in page and "已调查" in page
+
+
+def test_refused_visit_keeps_the_status(registry, household, client):
+    visit(client, household, visit_date="2024-03-01", outcome="refused", note="拒绝入户")
+    assert registry.children("visit", household)[0]["outcome"] == "refused"
+    assert registry.get("household", household)["status"] == "unsurveyed"
+
+
+def test_errors_inline_with_input_kept(registry, household, client):
+    future = (dt.date.today() + dt.timedelta(days=3)).isoformat()
+    r = visit(client, household, visit_date=future, outcome="maybe", note="保留<这段>")
+    assert r.status_code == 422
+    assert "日期不能晚于今天" in r.text and "不是可选项" in r.text
+    assert "保留&lt;这段&gt;" in r.text and f'value="{future}"' in r.text
+    assert registry.children("visit", household) == []
+    r = visit(client, household, visit_date="", outcome="")
+    assert r.text.count("必填项") == 2
+    assert errors_of(r.text) == {}  # visit errors are plain, not form field ids
+
+
+def test_repeated_post_saves_one_visit(registry, household, client):
+    page = client.get(f"/households/{household}/visits/new").text
+    vid = re.search(r'name="visit_id" value="([^"]+)"', page).group(1)
+    for _ in range(2):
+        visit(client, household, visit_id=vid, visit_date="2024-03-01", outcome="refused")
+    assert [v["id"] for v in registry.children("visit", household)] == [vid]
+
+
+def test_no_visit_to_a_deleted_household(registry, household, client):
+    registry.delete("household", household, reason="重复", by="boss")
+    assert client.get(f"/households/{household}/visits/new").status_code == 404
