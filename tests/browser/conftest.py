@@ -11,6 +11,7 @@ Servers run as separate processes on a free port of 127.0.0.1 and are stopped af
 
 from __future__ import annotations
 
+import shutil
 import socket
 import subprocess
 import sys
@@ -93,10 +94,19 @@ def live_collector():
             process.stdout.close()
 
 
+@pytest.fixture(scope="session")
+def _demo_template(tmp_path_factory) -> Path:
+    return build_demo(tmp_path_factory.mktemp("demo-template"), households=60, devices=2, seed=3)
+
+
 @pytest.fixture
-def demo_registry(tmp_path) -> Path:
-    """A small demo project (60 households, logins admin/supervisor/surveyor1, anju-demo)."""
-    return build_demo(tmp_path / "demo", households=60, devices=2, seed=3)
+def demo_registry(_demo_template, tmp_path) -> Path:
+    """A fresh copy of a small demo project (60 households; logins admin, supervisor and
+    surveyor1, password anju-demo), built once per session."""
+    path = tmp_path / "demo" / "registry.db"
+    path.parent.mkdir()
+    shutil.copyfile(_demo_template, path)
+    return path
 
 
 @pytest.fixture(scope="session")
