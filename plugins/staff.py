@@ -9,6 +9,7 @@ the web app. Only active on the staff site (plugin setting anju.mode = staff).
 from __future__ import annotations
 
 import asyncio
+import pathlib
 import re
 import sqlite3
 import types
@@ -26,7 +27,7 @@ SECRET_COLUMN = re.compile(r"password|secret|private|token", re.IGNORECASE)
 def _registry_user(path: str, name: str, password: str) -> dict | None:
     """The registry account if the name and password match an admin or supervisor."""
     from registry.users import authenticate
-    conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    conn = sqlite3.connect(pathlib.Path(path).resolve().as_uri() + "?mode=ro", uri=True)
     try:
         user = authenticate(types.SimpleNamespace(conn=conn), name, password)
     except sqlite3.Error:

@@ -45,7 +45,7 @@ class ServeError(StoreError):
 
 
 def _tables(path: Path) -> set[str]:
-    uri = f"file:{path}?mode=ro"
+    uri = Path(path).resolve().as_uri() + "?mode=ro"  # also Windows paths, "#" in names
     try:
         conn = sqlite3.connect(uri, uri=True)
         try:
@@ -64,7 +64,7 @@ def public_metadata(path: Path) -> dict:
     name = path.stem
     database = meta["databases"].pop("public")
     meta["databases"] = {name: database}
-    conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    conn = sqlite3.connect(Path(path).resolve().as_uri() + "?mode=ro", uri=True)
     try:
         for table, column, label_zh, label_en in conn.execute(
                 "SELECT [table], [column], label_zh, label_en FROM column_info"):
@@ -103,7 +103,7 @@ def inspect_data(path: Path) -> dict:
     """What `datasette inspect` writes for an immutable database: its hash, size and counts
     (the same JSON shape), so the site never counts 250,000 rows while serving a page."""
     from datasette.inspect import inspect_hash
-    conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    conn = sqlite3.connect(Path(path).resolve().as_uri() + "?mode=ro", uri=True)
     try:
         tables = [r[0] for r in conn.execute(
             "SELECT name FROM sqlite_master WHERE type = 'table'")]

@@ -4,6 +4,7 @@ import json
 import os
 import subprocess
 import sys
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -44,6 +45,14 @@ def test_bundle_installs_and_runs_with_no_index(tmp_path):
     assert "cryptography" in " ".join(missing_requirements(PLATFORMS["windows"], anju_wheel,
                                                            wheels))
     assert json.loads((bundle / "bundle.json").read_text())["platforms"] == ["linux"]
+    # Every file anju needs at run time is in its wheel (templates, static files, schema/).
+    source = Path(__file__).resolve().parent.parent
+    wanted = {p.relative_to(source).as_posix() for top in ("registry", "collector", "plugins",
+                                                           "schema")
+              for p in (source / top).rglob("*") if p.is_file()
+              and "__pycache__" not in p.parts and "bundle_files" not in p.parts}
+    with zipfile.ZipFile(anju_wheel) as zf:
+        assert wanted - set(zf.namelist()) == set()
     assert b"\r\n" in (bundle / "install.bat").read_bytes()
     assert "离线安装" in (bundle / "README.txt").read_text(encoding="utf-8-sig")
 
