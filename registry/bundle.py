@@ -109,6 +109,8 @@ def build_bundle(out: Path, platforms: Iterable[str] | None = None,
         else:
             raise BundleError(f"{platform.key}: no wheel for " + ", ".join(missing))
     write_scripts(out, anju_wheel, chosen)
+    if (SOURCE / "docs").is_dir():  # the operator's guide travels with the laptops' installer
+        shutil.copytree(SOURCE / "docs", out / "docs")
     count = len(list(wheels.glob("*.whl")))
     size = sum(p.stat().st_size for p in wheels.glob("*.whl")) / 1e6
     return (f"{count} wheels ({size:.1f} MB) for " + ", ".join(p.key for p in chosen)

@@ -41,7 +41,7 @@ rem A short launcher beside the venv: anju.bat collect laptop.db
 
 echo.
 echo 安装完成 / installed: %TARGET%\anju.bat
-echo 下一步 / next:  "%TARGET%\anju.bat" init "%TARGET%\laptop.db" --enroll 登记文件.anju-enroll
+echo 下一步 / next:  "%TARGET%\anju.bat" init "%TARGET%\laptop.db" --enroll anju-enrol-笔记本名称.json
 echo                "%TARGET%\anju.bat" collect "%TARGET%\laptop.db"
 exit /b 0
 

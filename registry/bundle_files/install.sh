@@ -35,5 +35,5 @@ fi
 
 echo
 echo "安装完成 / installed: $TARGET/venv/bin/anju"
-echo "下一步 / next:  $TARGET/venv/bin/anju init $TARGET/laptop.db --enroll 登记文件.anju-enroll"
+echo "下一步 / next:  $TARGET/venv/bin/anju init $TARGET/laptop.db --enroll anju-enrol-笔记本名称.json"
 echo "               $TARGET/venv/bin/anju collect $TARGET/laptop.db"
