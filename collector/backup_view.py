@@ -9,6 +9,7 @@ automatic backup failed; logging out with unexported changes shows a reminder.
 
 from __future__ import annotations
 
+import datetime as dt
 from pathlib import Path
 
 from flask import (
@@ -76,7 +77,7 @@ def index():
         "backup/index.html", folder=folder, folder_ok=bool(folder and folder.is_dir()),
         every=int(reg.meta("backup_every_minutes") or backup.DEFAULT_EVERY_MINUTES),
         keep=int(reg.meta("backup_keep") or backup.DEFAULT_KEEP), backups=backups,
-        last_at=reg.meta("backup_last_at"), error=reg.meta("backup_error"),
+        last_at=_local(reg.meta("backup_last_at")), error=reg.meta("backup_error"),
         suggestions=backup.removable_folders(), every_choices=EVERY_CHOICES, reasons=REASONS,
         status=export_status(reg))
 
@@ -106,6 +107,14 @@ def settings():
     start_scheduler(current_app._get_current_object())
     flash(t(f"已保存：备份到 {folder}", f"Saved: backups go to {folder}"))
     return redirect(url_for("backup.index"))
+
+
+def _local(stamp: str | None) -> str | None:
+    """A change-log UTC time as this laptop's local time, to the minute."""
+    if not stamp:
+        return None
+    moment = dt.datetime.strptime(stamp, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=dt.UTC)
+    return moment.astimezone().strftime("%Y-%m-%d %H:%M")
 
 
 def _prepare(raw: str) -> Path:

@@ -295,7 +295,7 @@ def removable_folders() -> list[Path]:
         return [Path(f"{letter}:/") for letter in "DEFGHIJKLMNOPQRSTUVWXYZ"
                 if os.path.isdir(f"{letter}:/")]
     roots = [Path("/Volumes")] if sys.platform == "darwin" else [
-        Path("/media") / _user(), Path("/run/media") / _user(), Path("/media"), Path("/mnt")]
+        Path("/media") / _user(), Path("/run/media") / _user(), Path("/media")]
     found: list[Path] = []
     for root in roots:
         try:
