@@ -1,0 +1,159 @@
+"""Benchmark the collector on a laptop-sized registry: latency of a save and of a list search.
+
+    .venv/bin/python scripts/bench_collector.py [--households 20000] [--dir DIR] [--n 200]
+
+Builds (or reuses, with --dir) a demo registry of 20,000 households, then measures through the
+Flask test client, in one run:
+- save: a new household with two members posted through the form (validation, one transaction,
+  synchronous=FULL commit, redirect);
+- edit: a follow-up save of an existing household and its members;
+- search: the household list with a search term (house number, owner name or address) and
+  sometimes a filter, counts and paging included;
+- baseline: a bare Flask route doing one SQLite INSERT (same connection settings) per request.
+Prints p50 and p95 in milliseconds and their ratio to the baseline. Targets: save p95 < 30 ms,
+search p95 < 50 ms.
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import re
+import statistics
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+from flask import Flask
+
+from collector import create_app
+from registry.demo import build_demo
+from registry.store import connect
+
+ID_NOS = ("11010519491231002X", "440524188001010014")
+
+
+def percentile(samples: list[float], q: float) -> float:
+    """The q-quantile of samples (nearest rank)."""
+    ordered = sorted(samples)
+    return ordered[min(len(ordered) - 1, max(0, round(q * len(ordered)) - 1))]
+
+
+def timed(fn, n: int) -> list[float]:
+    """Milliseconds of n calls of fn(i)."""
+    out = []
+    for i in range(n):
+        start = time.perf_counter()
+        fn(i)
+        out.append((time.perf_counter() - start) * 1000)
+    return out
+
+
+def baseline_app(path: Path) -> Flask:
+    """A bare Flask app whose one route inserts one row into SQLite."""
+    app = Flask("baseline")
+    conn = connect(path)
+    conn.execute("CREATE TABLE IF NOT EXISTS item (id TEXT PRIMARY KEY, body TEXT)")
+
+    @app.post("/insert")
+    def insert():
+        db = connect(path)  # per request, as the collector opens its registry per request
+        db.execute("INSERT INTO item VALUES (?, ?)", (str(uuid.uuid4()), "x" * 200))
+        db.close()
+        return "ok"
+
+    conn.close()
+    return app
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--households", type=int, default=20000)
+    parser.add_argument("--dir", type=Path, help="reuse or build the demo here")
+    parser.add_argument("--n", type=int, default=200, help="requests per measurement")
+    args = parser.parse_args()
+    directory = args.dir or Path(tempfile.mkdtemp(prefix="anju-bench-"))
+    db = directory / "registry.db"
+    if not db.exists():
+        start = time.perf_counter()
+        build_demo(directory, households=args.households, devices=3, seed=1)
+        print(f"built {db} with {args.households} households in "
+              f"{time.perf_counter() - start:.1f} s")
+    rng = random.Random(7)
+    app = create_app(db, {"TESTING": True, "SECRET_KEY": "bench"})
+    client = app.test_client()
+    page = client.get("/login").text
+    token = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
+    client.post("/login", data={"name": "surveyor1", "password": "anju-demo",
+                                "csrf_token": token})
+    token = re.search(r'name="csrf_token" value="([^"]+)"',
+                      client.get("/households/new").text).group(1)
+    run = uuid.uuid4().hex[:6]
+
+    def form(i: int, household_id: str, member_ids=("", "")) -> dict:
+        return {"csrf_token": token, "household_id": household_id,
+                "house_no": f"BENCH-{run}-{i:05d}", "zone": "西门片区",
+                "address": f"西门测试街{i}号", "structure": "brick_wood", "owner_name": "张伟",
+                "year_built": "1990", "cert_area": "62.5", "owner_phone": "13800138000",
+                "m-0-id": member_ids[0], "m-0-name": "张伟", "m-0-id_no": ID_NOS[0],
+                "m-0-relation": "head", "m-1-id": member_ids[1], "m-1-name": "李娜",
+                "m-1-id_no": ID_NOS[1], "m-1-relation": "spouse", "action": "save"}
+
+    saved: list[str] = []
+
+    def save(i: int) -> None:
+        hid = str(uuid.uuid4())
+        response = client.post("/households/new", data=form(len(saved), hid))
+        assert response.status_code == 302, re.findall(r'role="alert">([^<]+)<', response.text)
+        saved.append(hid)
+
+    def edit(i: int) -> None:
+        hid = saved[i % len(saved)]
+        with app.app_context():
+            from collector.db import get_registry
+            members = [m["id"] for m in get_registry().children("member", hid)]
+        data = form(saved.index(hid), hid, tuple(members))
+        data["address"] = f"西门测试街{i}号之{i}"
+        response = client.post(f"/households/{hid}/edit", data=data)
+        assert response.status_code == 302, response.text[:500]
+
+    with connect(db) as conn:
+        names = [r[0] for r in conn.execute("SELECT owner_name FROM household ORDER BY random() "
+                                            "LIMIT 100")]
+        zones = [r[0] for r in conn.execute("SELECT DISTINCT zone FROM household")]
+    terms = [n[:2] for n in names] + [f"A-{rng.randrange(1, 3000):04d}" for _ in range(50)] + \
+        ["东关", "路1", "街2"]
+
+    def search(i: int) -> None:
+        params = {"q": rng.choice(terms)}
+        if i % 3 == 0:
+            params["zone"] = rng.choice(zones)
+        if i % 5 == 0:
+            params["status"] = "unsurveyed"
+        if i % 7 == 0:
+            params["page"] = "2"
+        response = client.get("/households", query_string=params)
+        assert response.status_code == 200
+
+    base = baseline_app(directory / "baseline.db").test_client()
+
+    def bare(i: int) -> None:
+        assert base.post("/insert").status_code == 200
+
+    for fn in (save, search, bare):  # warm up caches and code paths
+        fn(0)
+    results = {"baseline insert": timed(bare, args.n), "save (household + 2 members)":
+               timed(save, args.n), "follow-up edit": timed(edit, args.n // 2),
+               "list search": timed(search, args.n)}
+    floor = statistics.median(results["baseline insert"])
+    floor95 = percentile(results["baseline insert"], 0.95)
+    print(f"\n{'measurement':32} {'p50 ms':>8} {'p95 ms':>8} {'p50/base':>9} {'p95/base':>9}")
+    for name, samples in results.items():
+        p50, p95 = statistics.median(samples), percentile(samples, 0.95)
+        print(f"{name:32} {p50:8.2f} {p95:8.2f} {p50 / floor:9.1f} {p95 / floor95:9.1f}")
+    print(f"\ntargets: save p95 < 30 ms, search p95 < 50 ms ({args.households} households)")
+
+
+if __name__ == "__main__":
+    main()
