@@ -1,5 +1,7 @@
 @echo off
-rem 安居 anju {{VERSION}}: offline install on Windows from this folder alone.
+rem anju {{VERSION}}: offline install on Windows from this folder alone.
+rem This file is ASCII on purpose: cmd.exe misreads multi-byte text in some code pages.
+rem The Chinese instructions are in README.txt.
 rem Usage: install.bat [TARGET_DIR]   (default: %USERPROFILE%\anju)
 rem Creates TARGET_DIR\venv with Python 3.11 and installs anju from .\wheels, index switched off.
 chcp 65001 >nul
@@ -8,9 +10,10 @@ set "HERE=%~dp0"
 set "TARGET=%~1"
 if "%TARGET%"=="" set "TARGET=%USERPROFILE%\anju"
 
-rem Only this folder: no index, and no pip.ini of the machine adding other sources.
+rem Only this folder: no index, and no pip.ini of the machine adding other sources
+rem ("nul" in lower case: pip skips every config file only when it equals os.devnull).
 set "PIP_NO_INDEX=1"
-set "PIP_CONFIG_FILE=NUL"
+set "PIP_CONFIG_FILE=nul"
 set "PIP_FIND_LINKS="
 set "PIP_DISABLE_PIP_VERSION_CHECK=1"
 
@@ -22,7 +25,7 @@ if not defined PY (
   if not errorlevel 1 set "PY=python"
 )
 if not defined PY (
-  echo 需要 Python 3.11 / Python 3.11 is required. Install python-3.11 for Windows x64 first.
+  echo Python 3.11 is required. Install Python 3.11 for Windows x64 first, see README.txt.
   exit /b 1
 )
 
@@ -40,11 +43,11 @@ rem A short launcher beside the venv: anju.bat collect laptop.db
 > "%TARGET%\anju.bat" echo @"%%~dp0venv\Scripts\anju.exe" %%*
 
 echo.
-echo 安装完成 / installed: %TARGET%\anju.bat
-echo 下一步 / next:  "%TARGET%\anju.bat" init "%TARGET%\laptop.db" --enroll anju-enrol-笔记本名称.json
-echo                "%TARGET%\anju.bat" collect "%TARGET%\laptop.db"
+echo Installed: %TARGET%\anju.bat
+echo Next:  "%TARGET%\anju.bat" init "%TARGET%\laptop.db" --enroll anju-enrol-NAME.json
+echo        "%TARGET%\anju.bat" collect "%TARGET%\laptop.db"
 exit /b 0
 
 :fail
-echo 安装失败，请把上面的信息发给项目办公室 / install failed, send the lines above to the office.
+echo Install failed: send the lines above to the project office.
 exit /b 1
