@@ -22,6 +22,9 @@ _ID_IN_TEXT = re.compile(r"(?<![0-9])(?:[1-9]\d{5}(?:18|19|20)\d{9}[0-9Xx]|[1-9]
 _PHONE_IN_TEXT = re.compile(r"(?<![0-9])(?:\+?86[- ]?)?1[3-9]\d(?:[- ]?\d{4}){2}(?![0-9])")
 # Coordinates written with four or more decimals (a GPS reading, not an area).
 _COORD_IN_TEXT = re.compile(r"(?<![0-9.])-?\d{1,3}\.\d{4,}\s*[,，]\s*-?\d{1,3}\.\d{4,}")
+# All three in one pass (publication scrubs hundreds of thousands of texts).
+_SECRET_IN_TEXT = re.compile("|".join(f"(?:{r.pattern})" for r in (
+    _ID_IN_TEXT, _PHONE_IN_TEXT, _COORD_IN_TEXT)))
 
 
 def mask_name(name: str | None) -> str | None:
@@ -47,9 +50,7 @@ def scrub_text(text: str | None, names: NameScrubber | Iterable[str] = ()) -> st
     """
     if text is None or not isinstance(text, str):
         return text
-    text = _ID_IN_TEXT.sub("[已隐去]", text)
-    text = _PHONE_IN_TEXT.sub("[已隐去]", text)
-    text = _COORD_IN_TEXT.sub("[已隐去]", text)
+    text = _SECRET_IN_TEXT.sub("[已隐去]", text)
     if not isinstance(names, NameScrubber):
         names = NameScrubber(names)
     return names.scrub(text)
@@ -69,21 +70,28 @@ class NameScrubber:
             self.lengths.setdefault(n[0], []).append(len(n))
         for first, lengths in self.lengths.items():
             self.lengths[first] = sorted(set(lengths), reverse=True)
+        # A character class of every first character: the regex engine finds the candidates.
+        self._starts = re.compile("[" + "".join(re.escape(c) for c in self.lengths) + "]") \
+            if self.lengths else None
 
     def scrub(self, text: str) -> str:
         """The text with each name in it masked (mask_name)."""
-        if not self.names:
+        if self._starts is None:
             return text
-        out, i, n = [], 0, len(text)
-        while i < n:
-            for length in self.lengths.get(text[i], ()):
-                if i + length <= n and text[i:i + length] in self.names:
-                    out.append(mask_name(text[i:i + length]))
-                    i += length
+        out, pos = [], 0
+        for m in self._starts.finditer(text):
+            i = m.start()
+            if i < pos:
+                continue
+            for length in self.lengths[text[i]]:
+                candidate = text[i:i + length]
+                if len(candidate) == length and candidate in self.names:
+                    out += [text[pos:i], mask_name(candidate)]
+                    pos = i + length
                     break
-            else:
-                out.append(text[i])
-                i += 1
+        if not out:
+            return text
+        out.append(text[pos:])
         return "".join(out)
 
 

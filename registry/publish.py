@@ -57,6 +57,8 @@ COMPENSATION_LABELS = {
 }
 FTS_COLUMNS = ("house_no", "address", "owner_name")
 _NO_NAMES = NameScrubber(())
+# From this many households the digest is computed in a second process, beside the build.
+BACKGROUND_DIGEST_FROM = 20_000
 
 
 class PublishError(StoreError):
@@ -148,28 +150,67 @@ def _kind(f: Field) -> str:
     return {"integer": "integer", "date": "date"}.get(f.type, "text")
 
 
-def _public_value(f: Field, value, names: NameScrubber):
-    """One field's value as published, by its policy."""
-    if value is None or value == "":
-        return None
+def _converter(f: Field, names: NameScrubber) -> Callable:
+    """The function that turns one field's stored value into its published value, by policy."""
     if f.publish == "masked":
-        return mask_name(value)
-    if f.type == "select_one":
-        return f.choice_label(value)
-    if f.type == "select_multiple":
-        items = json.loads(value) if isinstance(value, str) else value
-        return "、".join(f.choice_label(v) for v in items)
+        return lambda v: mask_name(v) if v else None
+    if f.type in ("select_one", "select_multiple"):
+        labels = {c.value: c.label["zh"] for c in f.choices}
+        if f.type == "select_one":
+            return lambda v: labels.get(v, v) if v else None
+        return lambda v: "、".join(labels.get(i, i) for i in (
+            json.loads(v) if isinstance(v, str) else v)) if v else None
     if f.type == "text":
-        return scrub_text(value, _NO_NAMES if f.name in KEY_FIELDS else names)
-    return value
+        scrubber = _NO_NAMES if f.name in KEY_FIELDS else names
+        return lambda v: scrub_text(v, scrubber) if v else None
+    return lambda v: None if v == "" else v
+
+
+def _snapshot_marker(conn) -> tuple:
+    """What identifies the registry's state: every write adds a change row."""
+    return tuple(conn.execute("SELECT count(*), max(rowid) FROM change").fetchone())
+
+
+def digest_file(path: str) -> tuple[tuple, str]:
+    """The digest of a registry file read in its own snapshot, with that snapshot's marker.
+
+    Runs in a second process while the publication is built: the digest is half the work."""
+    import types
+
+    from .definition import parse
+    conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, isolation_level=None)
+    try:
+        conn.execute("BEGIN")
+        marker = _snapshot_marker(conn)
+        survey = conn.execute("SELECT value FROM meta WHERE key = 'survey'").fetchone()[0]
+        value = digest(types.SimpleNamespace(conn=conn, definition=parse(survey)))
+        conn.execute("COMMIT")
+        return marker, value
+    finally:
+        conn.close()
+
+
+def _background_digest(reg: Registry):
+    """A future of digest_file in a second process, or None for small registries (the start of a
+    process costs more than a small digest)."""
+    count = reg.conn.execute("SELECT count(*) FROM household").fetchone()[0]
+    if count < BACKGROUND_DIGEST_FROM:
+        return None
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+    try:
+        pool = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn"))
+        future = pool.submit(digest_file, str(Path(reg.path).resolve()))
+        pool.shutdown(wait=False)
+        return future
+    except (OSError, RuntimeError):
+        return None
 
 
 def _build(reg: Registry, conn: sqlite3.Connection, compensation: dict, comp_columns: list,
            progress) -> dict:
     shown, totalled = public_fields(reg)
     defn = reg.definition
-    status_field = defn.record("household").field("status")
-    order = {c.value: i for i, c in enumerate(status_field.choices)}
     conn.execute("PRAGMA journal_mode=OFF")
     conn.execute("PRAGMA synchronous=OFF")
     cols = [("id", "INTEGER PRIMARY KEY")]
@@ -182,9 +223,12 @@ def _build(reg: Registry, conn: sqlite3.Connection, compensation: dict, comp_col
     stored = {r[1] for r in reg.conn.execute("PRAGMA table_info(household)")}
     needed = [n for n in dict.fromkeys(["id", "zone", "house_no", "status", "owner_name"]
                                        + [f.name for f in shown + totalled]) if n in stored]
-    # One read snapshot for the rows and the digest, so the provenance describes these rows.
+    future = _background_digest(reg)
+    # One read snapshot for the rows and the digest, so the provenance describes these rows;
+    # it stays open until the digest is known.
     reg.conn.execute("BEGIN")
     try:
+        marker = _snapshot_marker(reg.conn)
         people = [n for (n,) in reg.conn.execute("SELECT name FROM member")]
         cur = reg.conn.execute(
             "SELECT {} FROM household WHERE deleted IS NULL ORDER BY zone, house_no, id".format(
@@ -192,7 +236,6 @@ def _build(reg: Registry, conn: sqlite3.Connection, compensation: dict, comp_col
         rows = [dict(zip(needed, r)) for r in cur]
         deleted = reg.conn.execute(
             "SELECT count(*) FROM household WHERE deleted IS NOT NULL").fetchone()[0]
-        registry_digest = digest(reg)
         last_change = reg.conn.execute("SELECT max(at) FROM change").fetchone()[0]
         packs = _packs_merged(reg)
         masked = [f.name for f in shown if f.publish == "masked"]
@@ -200,18 +243,48 @@ def _build(reg: Registry, conn: sqlite3.Connection, compensation: dict, comp_col
             masked.append("owner_name")
         for name in dict.fromkeys(masked):
             people += [n for (n,) in reg.conn.execute(f"SELECT [{name}] FROM household")]
+        summary = _write(reg, conn, shown, totalled, cols, rows, people, compensation,
+                         comp_columns, progress)
+        registry_digest = None
+        if future is not None:
+            with contextlib.suppress(Exception):  # a failed helper: compute it here instead
+                theirs, value = future.result()
+                registry_digest = value if theirs == marker else None
+        if registry_digest is None:
+            registry_digest = digest(reg)
     finally:
         reg.conn.execute("COMMIT")
+    survey_hash = defn.hash
+    _provenance(conn, reg, {
+        "as_of": now(), "last_change_at": last_change or "", "registry_digest": registry_digest,
+        "packs_merged": packs, "anju_version": _version(), "survey_hash": survey_hash,
+        "survey_version": str(defn.version), "households": str(len(rows)),
+        "households_deleted": str(deleted), "min_group": str(MIN_GROUP),
+    })
+    conn.execute("COMMIT")
+    _indexes(conn, shown, comp_columns)
+    return {**summary, "deleted": deleted, "registry_digest": registry_digest,
+            "survey_hash": survey_hash}
+
+
+def _write(reg: Registry, conn, shown: list[Field], totalled: list[Field], cols: list,
+           rows: list[dict], people: list[str], compensation: dict, comp_columns: list,
+           progress) -> dict:
+    """Insert the household rows and the aggregate tables (inside the caller's transaction)."""
+    status_field = reg.definition.record("household").field("status")
+    order = {c.value: i for i, c in enumerate(status_field.choices)}
     # Every person's name in the registry, so that no free text names anyone, a neighbour included.
     names = NameScrubber(people)
+    convert = [(f.name, _converter(f, names)) for f in shown]
+    comp_convert = [(c["name"], _converter(c["choices"], _NO_NAMES) if c["choices"]
+                     else (lambda v: v)) for c in comp_columns]
     marks = ", ".join("?" for _ in cols)
     batch = []
     for i, row in enumerate(rows, 1):
-        values = [i] + [_public_value(f, row[f.name], names) for f in shown] + [row["status"]]
-        comp = compensation.get(row["id"]) or {}
-        values += [c["choices"].choice_label(comp[c["name"]])
-                   if c["choices"] and comp.get(c["name"]) is not None else comp.get(c["name"])
-                   for c in comp_columns]
+        values = [i] + [fn(row[name]) for name, fn in convert] + [row["status"]]
+        comp = compensation.get(row["id"])
+        if comp_convert:
+            values += [fn(comp.get(name)) if comp else None for name, fn in comp_convert]
         batch.append(values)
         if len(batch) >= 5000:
             conn.executemany(f"INSERT INTO household VALUES ({marks})", batch)
@@ -223,17 +296,7 @@ def _build(reg: Registry, conn: sqlite3.Connection, compensation: dict, comp_col
         progress(len(batch))
     _totals(conn, reg, rows, totalled, status_field, order)
     _column_info(conn, shown, comp_columns)
-    survey_hash = defn.hash
-    _provenance(conn, reg, {
-        "as_of": now(), "last_change_at": last_change or "", "registry_digest": registry_digest,
-        "packs_merged": packs, "anju_version": _version(), "survey_hash": survey_hash,
-        "survey_version": str(defn.version), "households": str(len(rows)),
-        "households_deleted": str(deleted), "min_group": str(MIN_GROUP),
-    })
-    conn.execute("COMMIT")
-    _indexes(conn, shown, comp_columns)
-    return {"households": len(rows), "deleted": deleted, "registry_digest": registry_digest,
-            "survey_hash": survey_hash, "columns": [c for c, _ in cols]}
+    return {"households": len(rows), "columns": [c for c, _ in cols]}
 
 
 def _totals(conn, reg: Registry, rows: list[dict], totalled: list[Field], status_field: Field,

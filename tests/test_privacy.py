@@ -2,6 +2,7 @@
 name or GPS coordinate of the registry anywhere in the public database, and a field switched to
 `publish: never` gone from the next publication."""
 
+import re
 import sqlite3
 
 import pytest
@@ -57,27 +58,32 @@ def _secrets(reg: Registry) -> dict[str, set[str]]:
     return {"id": ids, "phone": phones, "name": names, "gps": gps}
 
 
-def _scan(path, secrets: dict[str, set[str]]) -> list[tuple]:
-    """Every hit of a secret in any cell of any table, and in the raw bytes of the file."""
+def _scan(path, secrets: dict[str, set[str]], only: tuple[str, ...] = ()) -> list[tuple]:
+    """Every hit of a secret in any cell of any table, and in the raw bytes of the file (or, with
+    `only`, in the cells of those tables)."""
+    kind_of = {v: kind for kind, values in secrets.items() for v in values}
+    # One alternation, longest first, so a cell is searched once for all secrets.
+    pattern = "|".join(re.escape(v) for v in sorted(kind_of, key=len, reverse=True))
+    text_re, bytes_re = re.compile(pattern), re.compile(pattern.encode())
     hits = []
     conn = sqlite3.connect(path)
     try:
         tables = [r[0] for r in conn.execute(
             "SELECT name FROM sqlite_master WHERE type = 'table'")]
-        for table in tables:
+        for table in only or tables:
             for row in conn.execute(f"SELECT * FROM [{table}]"):
                 for cell in row:
                     if cell is None:
                         continue
                     text = (cell.decode("utf-8", "ignore") if isinstance(cell, bytes)
                             else str(cell))
-                    for kind, values in secrets.items():
-                        hits += [(table, kind, v, text) for v in values if v in text]
+                    hits += [(table, kind_of[m.group(0)], m.group(0), text)
+                             for m in text_re.finditer(text)]
     finally:
         conn.close()
-    raw = path.read_bytes()
-    for kind, values in secrets.items():
-        hits += [("<file>", kind, v, "") for v in values if v.encode() in raw]
+    if not only:
+        hits += [("<file>", kind_of[m.group(0).decode()], m.group(0).decode(), "")
+                 for m in bytes_re.finditer(path.read_bytes())]
     return hits
 
 
@@ -114,7 +120,8 @@ def test_public_database_holds_no_personal_data_of_the_registry(leaky_demo, tmp_
     assert len(secrets["id"]) > 300 and len(secrets["name"]) > 300
     assert secrets["phone"] and secrets["gps"]
     # The scanner itself finds them where they are (the registry), so a clean result means clean.
-    assert {h[1] for h in _scan(leaky_demo, secrets)} == {"id", "phone", "name", "gps"}
+    assert {h[1] for h in _scan(leaky_demo, secrets, ("household", "member"))} == {
+        "id", "phone", "name", "gps"}
     hits = _scan(out, secrets)
     assert hits == [], hits[:5]
     conn = sqlite3.connect(out)
