@@ -22,9 +22,9 @@ fi
 # Only this folder: no index, and no pip.conf of the machine adding other sources.
 PIP_NO_INDEX=1
 PIP_CONFIG_FILE=/dev/null
-PIP_FIND_LINKS=
 PIP_DISABLE_PIP_VERSION_CHECK=1
-export PIP_NO_INDEX PIP_CONFIG_FILE PIP_FIND_LINKS PIP_DISABLE_PIP_VERSION_CHECK
+export PIP_NO_INDEX PIP_CONFIG_FILE PIP_DISABLE_PIP_VERSION_CHECK
+unset PIP_FIND_LINKS PIP_INDEX_URL PIP_EXTRA_INDEX_URL
 
 mkdir -p "$TARGET"
 if [ ! -x "$TARGET/venv/bin/python" ]; then
