@@ -13,7 +13,7 @@ import os
 import secrets
 from pathlib import Path
 
-from flask import Flask, redirect, url_for
+from flask import Flask, g, redirect, url_for
 from flask_babel import Babel
 from flask_wtf.csrf import CSRFProtect
 
@@ -62,9 +62,11 @@ def create_app(database: str | os.PathLike | None = None,
 
     @app.route("/")
     def index():
-        """The first page a user is allowed to see."""
+        """The first page a user is allowed to see (the login page for anonymous visitors)."""
         nav = app.config["NAV"]
-        return redirect(url_for(nav[0][0]) if nav else url_for("auth.login"))
+        if g.get("user") is None or not nav:
+            return redirect(url_for("auth.login"))
+        return redirect(url_for(nav[0][0]))
 
     return app
 
