@@ -223,6 +223,20 @@ def restore(backup_file: str, db: str, force: bool) -> None:
     click.echo(f"restored {db} from {backup_file}")
 
 
+@main.command()
+@click.argument("db", type=click.Path(dir_okay=False))
+@click.argument("backup_file", metavar="BACKUP", type=click.Path(dir_okay=False))
+def recover(db: str, backup_file: str) -> None:
+    """Central registry: merge the work in a lost or broken laptop's BACKUP into DB."""
+    from .recover import recover_backup
+    with open_registry(db) as reg:
+        try:
+            result = recover_backup(reg, backup_file)
+        except StoreError as exc:
+            raise Abort(str(exc)) from None
+    click.echo(f"recovered from {backup_file}: {result.line()}")
+
+
 @main.group()
 def survey() -> None:
     """The survey definition of a database: show it, or move the project to a new one."""
