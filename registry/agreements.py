@@ -36,7 +36,8 @@ def record_agreement(reg: Registry, household_id: str, *, number: str, signed_on
 
     The breakdown is computed from the household's survey and the project's rules on the signing
     date and frozen into the agreement. A first agreement moves the household to 已签约 in the
-    same transaction; an amendment needs a reason and leaves the status as it is.
+    same transaction (one already past 已签约 without an agreement keeps its status: a paper
+    agreement entered late); an amendment needs a reason and leaves the status as it is.
     """
     if not supported(reg):
         raise AgreementError("此登记库的调查表没有协议记录类型(agreement),请用新版调查表建库")
@@ -71,10 +72,11 @@ def record_agreement(reg: Registry, household_id: str, *, number: str, signed_on
     else:
         if in_force:
             raise AgreementError(f"这户已有协议 {in_force['number']};如需更改,请签订变更协议")
-        try:
-            values_status = move_values(reg, household_id, "signed")
-        except WorkflowError:
-            raise AgreementError("当前状态不能签约(须为已评估或补偿决定)") from None
+        if household.get("status") not in SIGNED:  # else: a paper agreement entered late (补录)
+            try:
+                values_status = move_values(reg, household_id, "signed")
+            except WorkflowError:
+                raise AgreementError("当前状态不能签约(须为已评估或补偿决定)") from None
     breakdown = calculate(rules_of(reg), household, mode, day, settings=reg.settings,
                           flat=flat, transition_flat=transition_flat)
     if not breakdown.complete:

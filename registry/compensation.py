@@ -45,6 +45,10 @@ class RulesError(ValueError):
         self.problems = problems
         super().__init__(self.text("en"))
 
+    def lines(self, lang: str = "en") -> list[tuple[str, str]]:
+        """(key, problem) pairs in Chinese or English."""
+        return [(key, _problem(code, lang)) for key, code in self.problems]
+
     def text(self, lang: str = "en") -> str:
         """All problems in one line per key, in Chinese or English."""
         return "; ".join(f"{key}: {_problem(code, lang)}" if key else _problem(code, lang)
@@ -70,6 +74,11 @@ def dec(value: Any) -> Decimal:
 def money(value: Decimal | None) -> str:
     """An amount as printed: thousands separated, two decimals (1,234,567.80)."""
     return "" if value is None else f"{q(Decimal(value)):,.2f}"
+
+
+def sq(value: Decimal) -> str:
+    """An area of a house as printed: always two decimals (85.30)."""
+    return f"{q(Decimal(value))}"
 
 
 def num(value: Decimal) -> str:
@@ -296,9 +305,9 @@ def calculate(rules: Rules, household: dict, mode: str, on: dt.date | str, *,
         return out
     value = q(area * price)
     items = [Item("house_value", "被征收房屋价值补偿",
-                  f"认定面积 {num(area)}㎡;评估单价 {money(price)} 元/㎡({zone}·"
+                  f"认定面积 {sq(area)}㎡;评估单价 {money(price)} 元/㎡({zone}·"
                   f"{STRUCTURE_ZH.get(structure, structure)})",
-                  f"认定面积 × 评估单价 = {num(area)} × {money(price)}", value)]
+                  f"认定面积 × 评估单价 = {sq(area)} × {money(price)}", value)]
     moves, months_key = 1, "money"
     if chosen is not None:
         out.options["flat"] = chosen["code"]
@@ -315,7 +324,7 @@ def calculate(rules: Rules, household: dict, mode: str, on: dt.date | str, *,
     rate = data["decoration"][decoration]
     items.append(Item("decoration", "装修补偿",
                       f"装修情况:{DECORATION_ZH.get(decoration, decoration)};补偿标准 "
-                      f"{money(rate)} 元/㎡", f"认定面积 × 装修补偿标准 = {num(area)} × "
+                      f"{money(rate)} 元/㎡", f"认定面积 × 装修补偿标准 = {sq(area)} × "
                       f"{money(rate)}", q(area * rate)))
     items.append(_moving(data["moving"], area, moves, mode, chosen))
     items.append(_temporary(data["temporary"], area, months_key, transition_flat))
@@ -339,7 +348,7 @@ def recognised_area(rule: dict, household: dict,
         base = min(dec(cert), dec(surveyed))
     else:
         base = dec(cert if basis == "cert_area" else surveyed)
-    words = f"{AREA_BASIS_ZH[basis]} {num(base)}㎡"
+    words = f"{AREA_BASIS_ZH[basis]} {sq(base)}㎡"
     unregistered = dec(household.get("unregistered_area") or 0)
     counted = Decimal(0)
     if unregistered > 0:
@@ -347,12 +356,12 @@ def recognised_area(rule: dict, household: dict,
         year = household.get("year_built")
         if (rule["unregistered_built_after_freeze"] is False and freeze and year
                 and int(year) >= dt.date.fromisoformat(freeze).year):
-            words += f";无证面积 {num(unregistered)}㎡ 建于冻结年份及以后,不予认定"
+            words += f";无证面积 {sq(unregistered)}㎡ 建于冻结年份及以后,不予认定"
         else:
             counted = min(unregistered * rule["unregistered_share"], rule["unregistered_max"])
             share = num(rule["unregistered_share"] * 100)
-            words += (f" + 无证面积 {num(unregistered)}㎡ × {share}%"
-                      f"(最多 {num(rule['unregistered_max'])}㎡)= {num(q(base + counted))}㎡")
+            words += (f" + 无证面积 {sq(unregistered)}㎡ × {share}%"
+                      f"(最多 {num(rule['unregistered_max'])}㎡)= {sq(base + counted)}㎡")
     return q(base + counted), words, []
 
 
@@ -376,7 +385,7 @@ def _moving(rule: dict, area: Decimal, moves: int, mode: str, flat: dict | None)
            "产权调换现房,搬迁一次" if moves == 1 else "产权调换期房,搬迁两次(搬出、回迁)")
     return Item("moving", "搬迁费",
                 f"{why};标准 {money(rule['rate'])} 元/㎡,每次不低于 {money(rule['minimum'])} 元",
-                f"每次 max(认定面积 × 标准, 最低额) × 次数 = max({num(area)} × "
+                f"每次 max(认定面积 × 标准, 最低额) × 次数 = max({sq(area)} × "
                 f"{money(rule['rate'])}, {money(rule['minimum'])}) × {moves} = "
                 f"{money(per_move)} × {moves}", per_move * moves)
 
@@ -390,21 +399,21 @@ def _temporary(rule: dict, area: Decimal, months_key: str, transition_flat: bool
     limit = rule.get("double_after")
     normal = months if limit is None else min(months, limit)
     doubled = months - normal
-    area_words = (f"认定面积 {num(area)}㎡" if area >= rule["minimum_area"] else
-                  f"认定面积 {num(area)}㎡ 不足 {num(rule['minimum_area'])}㎡,按 "
+    area_words = (f"认定面积 {sq(area)}㎡" if area >= rule["minimum_area"] else
+                  f"认定面积 {sq(area)}㎡ 不足 {num(rule['minimum_area'])}㎡,按 "
                   f"{num(rule['minimum_area'])}㎡ 计")
     kind = {"money": "货币补偿", "swap_ready": "产权调换现房",
             "swap_future": "产权调换期房"}[months_key]
     basis = f"{area_words};标准 {money(rule['rate'])} 元/㎡/月;{kind}过渡 {months} 个月"
     words = "计费面积 × 标准 × 月数"
-    numbers = f"{num(paid_area)} × {money(rule['rate'])} × {normal}"
+    numbers = f"{sq(paid_area)} × {money(rule['rate'])} × {normal}"
     amount = paid_area * rule["rate"] * normal
     if doubled:
         factor = rule["double_factor"]
         basis += f";第 {limit + 1} 个月起按 {num(factor)} 倍计"
         words = (f"计费面积 × 标准 × 前 {limit} 个月 + 计费面积 × 标准 × {num(factor)} × "
                  f"其后 {doubled} 个月")
-        numbers += f" + {num(paid_area)} × {money(rule['rate'])} × {num(factor)} × {doubled}"
+        numbers += f" + {sq(paid_area)} × {money(rule['rate'])} × {num(factor)} × {doubled}"
         amount += paid_area * rule["rate"] * factor * doubled
     formula = f"{words} = {numbers}"
     return Item("temporary", "临时安置费", basis, formula, q(amount))

@@ -130,3 +130,11 @@ def test_public_rows_hold_signed_households_only(registry, valued, household):
     sign(registry, valued)
     assert list(comp.public_rows(registry)) == [valued]
     assert comp.public_rows(registry)[valued]["compensation_mode"] == "货币补偿"
+
+
+def test_a_paper_agreement_entered_late_keeps_the_status(registry, valued):
+    move(registry, valued, "signed", by="tester")
+    move(registry, valued, "handed_over", by="tester")
+    sign(registry, valued)
+    assert registry.get("household", valued)["status"] == "handed_over"
+    assert ag.agreements_of(registry, valued)[0]["in_force"]

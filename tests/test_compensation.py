@@ -157,7 +157,7 @@ def test_deterministic_and_round_trips_through_json():
 def test_formulas_are_in_words_with_their_numbers():
     b = calc()
     value = item(b, "house_value")
-    assert value.formula == "认定面积 × 评估单价 = 80 × 9,200.00"
+    assert value.formula == "认定面积 × 评估单价 = 80.00 × 9,200.00"
     assert "东关片区A地块" in value.basis and "砖混" in value.basis
 
 

@@ -1,0 +1,227 @@
+"""Compensation screens: the rules editor (admin), the breakdown box on the household page,
+recording an agreement or an amendment, the printable A4 notice of a household, and the zone
+lists for public posting (masked names) as printable pages and XLSX.
+
+All figures come from registry.compensation / registry.agreements; nothing is computed here.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from urllib.parse import quote
+
+from flask import Blueprint, Response, abort, flash, g, redirect, render_template, request, url_for
+
+from registry import agreements as ag
+from registry import compensation as comp
+from registry import compensation_lists as lists
+from registry.store import Registry, StoreError
+from registry.workflow import allowed_moves
+
+from .auth import has_role, role_required
+from .db import get_registry
+from .dossier import panel
+from .i18n import lang, t
+
+bp = Blueprint("compensation", __name__)
+NAV = [("compensation.index", "补偿", "Compensation", "supervisor")]
+# How amounts, rates and areas are printed, for every template of this module.
+FORMATS = {"money": comp.money, "num": comp.num, "sq": comp.sq}
+
+
+def _rules(reg: Registry) -> tuple[comp.Rules | None, str | None]:
+    """The project's rules, or None and the reason they cannot be used."""
+    try:
+        return comp.rules_of(reg), None
+    except comp.RulesError as exc:
+        return None, exc.text(lang())
+
+
+def _household(reg: Registry, household_id: str) -> dict:
+    household = reg.get("household", household_id)
+    if household is None or household.get("deleted"):
+        abort(404)
+    return household
+
+
+def estimates(reg: Registry, rules: comp.Rules, household: dict,
+              on: dt.date) -> list[comp.Breakdown]:
+    """The money and swap breakdowns of a household if it signed on `on`."""
+    return [comp.calculate(rules, household, mode, on, settings=reg.settings)
+            for mode in comp.MODES]
+
+
+def can_sign(household: dict) -> bool:
+    """Whether an agreement may be recorded: the workflow lets the household move to 已签约, or
+    it is past that stage without one (a paper agreement entered late)."""
+    return ("signed" in allowed_moves(household.get("status"))
+            or household.get("status") in ag.SIGNED)
+
+
+@panel
+def breakdown_panel(reg: Registry, household: dict):
+    """The compensation box of the household page (supervisors and admins)."""
+    if not has_role("supervisor") or household.get("deleted"):
+        return None
+    rules, error = _rules(reg)
+    agreements = ag.agreements_of(reg, household["id"])
+    today = dt.date.today()
+    return render_template(
+        "compensation/_breakdown.html", household=household, rules=rules, rules_error=error,
+        rules_stored=comp.rules_are_stored(reg), agreements=agreements,
+        estimates=[] if agreements or rules is None else estimates(reg, rules, household, today),
+        today=today.isoformat(), can_sign=can_sign(household) and ag.supported(reg),
+        **FORMATS)
+
+
+@bp.route("/compensation")
+@role_required("supervisor")
+def index():
+    """Overview: the rules in use, and each zone's list with its signed total."""
+    reg = get_registry()
+    rules, error = _rules(reg)
+    zone_lists = [lists.zone_list(reg, z) for z in lists.zones(reg)]
+    return render_template("compensation/index.html", rules=rules, rules_error=error,
+                           rules_stored=comp.rules_are_stored(reg), zone_lists=zone_lists,
+                           missing=comp.missing_zones(reg, rules) if rules else [],
+                           **FORMATS)
+
+
+@bp.route("/compensation/rules", methods=("GET", "POST"))
+@role_required("admin")
+def rules_editor():
+    """Edit the project's rules as YAML; invalid rules are refused, naming key and problem."""
+    reg = get_registry()
+    problems = []
+    if request.method == "POST":
+        text = request.form.get("rules", "").replace("\r\n", "\n")
+        try:
+            stored = comp.set_rules(reg, text)
+        except comp.RulesError as exc:
+            problems = exc.lines(lang())
+        else:
+            flash(t(f"补偿方案已保存:{stored.name}(版本 {stored.version})",
+                    f"Rules saved: {stored.name} (version {stored.version})"))
+            for zone in comp.missing_zones(reg, stored):
+                flash(t(f"注意:片区 {zone} 没有评估单价", f"Note: zone {zone} has no unit prices"))
+            return redirect(url_for("compensation.rules_editor"))
+    else:
+        text = reg.meta(comp.META_KEY) or comp.default_rules_text()
+    return render_template("compensation/rules.html", text=text, problems=problems,
+                           rules_stored=comp.rules_are_stored(reg)), (400 if problems else 200)
+
+
+@bp.route("/compensation/households/<household_id>/agreement", methods=("GET", "POST"))
+@role_required("supervisor")
+def agreement(household_id: str):
+    """Record an agreement (or, with ?amends=ID, an amendment): preview, then sign."""
+    reg = get_registry()
+    household = _household(reg, household_id)
+    rules, error = _rules(reg)
+    if rules is None:
+        return render_template("message.html", title=t("补偿方案有误", "Invalid rules"),
+                               message=error), 409
+    existing = ag.agreements_of(reg, household_id)
+    amends = request.values.get("amends") or None
+    old = next((a for a in existing if a["id"] == amends), None)
+    if amends and old is None:
+        abort(404)
+    form = {"number": "", "signed_on": dt.date.today().isoformat(),
+            "mode": old["mode"] if old else (household.get("compensation_mode") or "money"),
+            "flat": "", "transition_flat": False, "reason": ""}
+    if old is None and not existing:
+        form["number"] = f"{household['house_no']}-{dt.date.today().year}"
+    elif old is not None:
+        form["number"] = f"{old['number']}-B{len(existing)}"
+    preview, problem = None, None
+    if request.method == "POST":
+        form.update({k: request.form.get(k, "").strip() for k in
+                     ("number", "signed_on", "mode", "flat", "reason")})
+        form["transition_flat"] = bool(request.form.get("transition_flat"))
+        options = {"flat": form["flat"] or None if form["mode"] == "swap" else None,
+                   "transition_flat": form["transition_flat"]}
+        if request.form.get("action") == "sign":
+            try:
+                ag.record_agreement(reg, household_id, number=form["number"],
+                                    signed_on=form["signed_on"], mode=form["mode"],
+                                    by=g.user["name"], amends=amends, reason=form["reason"],
+                                    **options)
+            except StoreError as exc:
+                problem = str(exc)
+            else:
+                flash(t(f"协议 {form['number']} 已记录", f"Agreement {form['number']} recorded"))
+                return redirect(url_for("dossier.show", household_id=household_id))
+        try:
+            day = dt.date.fromisoformat(form["signed_on"])
+            if form["mode"] not in comp.MODES:
+                raise ValueError
+            preview = comp.calculate(rules, household, form["mode"], day,
+                                     settings=reg.settings, **options)
+        except ValueError:
+            problem = problem or t("请填写正确的签约日期和补偿方式",
+                                   "Give a valid signing date and mode")
+    blocked = None
+    if not ag.supported(reg):
+        blocked = t("此登记库的调查表没有协议记录类型", "This registry's survey has no agreements")
+    elif old is None and existing and any(a["in_force"] for a in existing):
+        blocked = t("这户已有协议;如需更改,请签订变更协议",
+                    "This household has an agreement; record an amendment instead")
+    elif old is None and not can_sign(household):
+        blocked = t("当前状态不能签约(须为已评估或补偿决定)",
+                    "The household's status does not allow signing (valued or decision)")
+    elif old is not None and not old["in_force"]:
+        blocked = t("该协议已被变更,请变更现行协议", "That agreement was amended already")
+    return render_template("compensation/agreement.html", household=household, form=form,
+                           old=old, flats=rules.data["flats"], preview=preview,
+                           problem=problem, blocked=blocked, **FORMATS), (400 if problem else 200)
+
+
+@bp.route("/compensation/households/<household_id>/notice")
+@role_required("supervisor")
+def notice(household_id: str):
+    """The printable A4 notice of one household: its agreement, or the estimates."""
+    reg = get_registry()
+    household = _household(reg, household_id)
+    rules, error = _rules(reg)
+    agreements = ag.agreements_of(reg, household_id)
+    in_force = next((a for a in reversed(agreements) if a["in_force"]), None)
+    on = dt.date.today()
+    return render_template(
+        "compensation/notice.html", household=household, agreement=in_force,
+        amended=[a for a in agreements if not a["in_force"]], rules=rules, rules_error=error,
+        estimates=[] if in_force or rules is None else estimates(reg, rules, household, on),
+        on=on.isoformat(), project=reg.meta("project_name") or "", **FORMATS,
+        structure=comp.STRUCTURE_ZH, decoration=comp.DECORATION_ZH, area=_area)
+
+
+def _area(value) -> str:
+    """An area of the survey as printed on a notice."""
+    return "—" if value is None else f"{comp.sq(comp.dec(value))} ㎡"
+
+
+@bp.route("/compensation/zones/<path:zone>/list")
+@role_required("supervisor")
+def zone_list(zone: str):
+    """The printable list of one zone for public posting, names masked."""
+    reg = get_registry()
+    if zone not in lists.zones(reg):
+        abort(404)
+    return render_template("compensation/zone_list.html", zl=lists.zone_list(reg, zone),
+                           columns=lists.COLUMNS, project=reg.meta("project_name") or "",
+                           on=dt.date.today().isoformat(), **FORMATS)
+
+
+@bp.route("/compensation/lists.xlsx")
+@role_required("supervisor")
+def lists_xlsx():
+    """The zone lists as one XLSX workbook (?zone=NAME for one zone)."""
+    reg = get_registry()
+    zone = request.args.get("zone")
+    if zone and zone not in lists.zones(reg):
+        abort(404)
+    data = lists.xlsx_bytes(reg, [zone] if zone else None)
+    name = f"{zone or '全部片区'}-分户补偿公示表-{dt.date.today().isoformat()}.xlsx"
+    return Response(data, mimetype="application/vnd.openxmlformats-officedocument."
+                    "spreadsheetml.sheet", headers={
+                        "Content-Disposition": "attachment; filename=compensation-lists.xlsx; "
+                                               f"filename*=UTF-8''{quote(name)}"})
