@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from openpyxl import Workbook
+from openpyxl.cell import WriteOnlyCell
 from openpyxl.styles import Alignment, Font
 from openpyxl.utils import get_column_letter
 
@@ -57,14 +58,16 @@ def zones(reg: Registry) -> list[str]:
     return named + [z for z in used if z not in named]
 
 
-def zone_list(reg: Registry, zone: str) -> ZoneList:
-    """The posting list of one zone, names masked."""
+def zone_list(reg: Registry, zone: str, *, in_force: dict | None = None,
+              area_rule: dict | None = None) -> ZoneList:
+    """The posting list of one zone, names masked. `in_force` and `area_rule` may be given when
+    listing many zones, so they are read once."""
     status_field = reg.definition.record("household").field("status")
-    in_force = agreements_in_force(reg)
-    try:
-        area_rule = rules_of(reg).data["area"]
-    except RulesError:
-        area_rule = None
+    if in_force is None:
+        in_force = agreements_in_force(reg)
+    if area_rule is None:
+        area_rule = _area_rule(reg)
+    settings = reg.settings
     cur = reg.conn.execute("SELECT * FROM household WHERE zone = ? AND deleted IS NULL "
                            "ORDER BY house_no, id", (zone,))
     cols = [d[0] for d in cur.description]
@@ -75,7 +78,7 @@ def zone_list(reg: Registry, zone: str) -> ZoneList:
         if agreement:
             area = agreement["breakdown"].area
         elif area_rule:
-            area = recognised_area(area_rule, h, reg.settings)[0]
+            area = recognised_area(area_rule, h, settings)[0]
         else:
             area = None
         rows.append({
@@ -91,6 +94,14 @@ def zone_list(reg: Registry, zone: str) -> ZoneList:
     return ZoneList(zone=zone, rows=rows)
 
 
+def _area_rule(reg: Registry) -> dict | None:
+    """The recognised-area rule of the project, or None when its rules are invalid."""
+    try:
+        return rules_of(reg).data["area"]
+    except RulesError:
+        return None
+
+
 def _sheet_title(zone: str, used: set[str]) -> str:
     """An Excel sheet name: at most 31 characters, none of []:*?/\\, unique in the book."""
     title = "".join("_" if c in "[]:*?/\\" else c for c in zone)[:31] or "zone"
@@ -103,35 +114,51 @@ def _sheet_title(zone: str, used: set[str]) -> str:
 
 
 def workbook(reg: Registry, selected: list[str] | None = None) -> Workbook:
-    """The zone lists as one workbook, a sheet per zone, amounts as numbers."""
-    book = Workbook()
-    book.remove(book.active)
+    """The zone lists as one workbook, a sheet per zone, amounts as numbers (written in
+    openpyxl's streaming mode: a large project's lists stay quick and small in memory)."""
+    book = Workbook(write_only=True)
     used: set[str] = set()
     project = reg.meta("project_name") or ""
+    in_force, area_rule = agreements_in_force(reg), _area_rule(reg)
+    bold = Font(bold=True)
     for zone in selected or zones(reg):
-        zl = zone_list(reg, zone)
+        zl = zone_list(reg, zone, in_force=in_force, area_rule=area_rule)
         sheet = book.create_sheet(_sheet_title(zone, used))
-        sheet.append([f"{project} {zone} 分户补偿情况公示表"])
-        sheet["A1"].font = Font(bold=True, size=14)
-        sheet.append([zh for _, zh, _, _ in COLUMNS])
-        for cell in sheet[2]:
-            cell.font = Font(bold=True)
-            cell.alignment = Alignment(horizontal="center", wrap_text=True)
-        for row in zl.rows:
-            sheet.append([row[key] if row[key] != "" else None for key, *_ in COLUMNS])
-        sheet.append([])
-        sheet.append(["合计", f"{len(zl.rows)} 户", f"已签约 {zl.signed} 户"] +
-                     [None] * (len(COLUMNS) - 4) + [zl.total])
-        for i, (key, _, _, width) in enumerate(COLUMNS, 1):
-            letter = get_column_letter(i)
-            sheet.column_dimensions[letter].width = width
-            if key in ("area", "total"):
-                for cell in sheet[letter][2:]:
-                    cell.number_format = "#,##0.00"
+        for i, (_, _, _, width) in enumerate(COLUMNS, 1):
+            sheet.column_dimensions[get_column_letter(i)].width = width
         sheet.freeze_panes = "A3"
+        title = f"{project} {zone} 分户补偿情况公示表"
+        sheet.append([_cell(sheet, title, Font(bold=True, size=14))])
+        sheet.append([_cell(sheet, zh, bold, Alignment(horizontal="center", wrap_text=True))
+                      for _, zh, _, _ in COLUMNS])
+        for row in zl.rows:
+            sheet.append([_value(sheet, key, row[key]) for key, *_ in COLUMNS])
+        sheet.append([])
+        sheet.append([_cell(sheet, "合计", bold), f"{len(zl.rows)} 户", f"已签约 {zl.signed} 户"]
+                     + [None] * (len(COLUMNS) - 4) + [_value(sheet, "total", zl.total)])
     if not book.sheetnames:
         book.create_sheet("无片区")
     return book
+
+
+def _cell(sheet, value, font: Font | None = None, alignment: Alignment | None = None):
+    cell = WriteOnlyCell(sheet, value=value)
+    if font:
+        cell.font = font
+    if alignment:
+        cell.alignment = alignment
+    return cell
+
+
+def _value(sheet, key: str, value):
+    """A row value as written: blanks empty, areas and amounts as numbers shown to the fen."""
+    if value is None or value == "":
+        return None
+    if key in ("area", "total"):
+        cell = WriteOnlyCell(sheet, value=value)
+        cell.number_format = "#,##0.00"
+        return cell
+    return value
 
 
 def xlsx_bytes(reg: Registry, selected: list[str] | None = None) -> bytes:
