@@ -12,6 +12,7 @@ import math
 
 from flask import Blueprint, g, render_template, request
 
+from registry.export_status import central_holds
 from registry.store import Registry, transaction
 
 from .auth import login_required
@@ -68,31 +69,18 @@ def last_export_at(reg: Registry) -> str | None:
 def _changed_since_export(reg: Registry) -> tuple[str, list]:
     """SQL for the ids of households changed since the last export, with its parameters.
 
-    A household counts as changed when it or one of its members, visits or attachments has a
-    change this database learnt of after the last export. Without an export time, the export
-    bookmarks say which of this device's changes the central registry already holds; without
-    either, every change made on this device is unexported.
+    A household counts as changed when it or one of its members, visits or attachments has an
+    unexported change of this device: the same rule as the export reminder
+    (registry.export_status): made after the last export and not already held centrally.
     """
-    since = last_export_at(reg)
-    if since:
-        changes, params = "SELECT record_type, record_id FROM change WHERE received_at > ?", [since]
-    else:
-        row = reg.conn.execute(
-            "SELECT MAX(b.seq) FROM export_bookmark b JOIN device d ON d.device_id = b.device_id "
-            "WHERE b.origin = ? AND d.role = 'central'", (reg.device_id,)).fetchone() \
-            if _has_table(reg, "export_bookmark") else (None,)
-        changes = "SELECT record_type, record_id FROM change WHERE device_id = ? AND seq > ?"
-        params = [reg.device_id, row[0] or 0]
+    changes = ("SELECT record_type, record_id FROM change WHERE device_id = ? AND "
+               "received_at > ? AND seq > ?")
+    params = [reg.device_id, last_export_at(reg) or "", central_holds(reg)]
     children = [r.name for r in reg.definition.records.values() if r.parent == "household"]
     parts = ["SELECT record_id FROM c WHERE record_type = 'household'"]
     parts += [f"SELECT household_id FROM [{name}] WHERE id IN "
               f"(SELECT record_id FROM c WHERE record_type = '{name}')" for name in children]
     return f"WITH c AS ({changes}) " + " UNION ".join(parts), params
-
-
-def _has_table(reg: Registry, name: str) -> bool:
-    return reg.conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?",
-                            (name,)).fetchone() is not None
 
 
 def _mine() -> tuple[str, list]:
