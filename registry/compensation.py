@@ -113,6 +113,22 @@ class Rules:
 
 def parse_rules(text: str, definition: definition_mod.Definition | None = None) -> Rules:
     """Check YAML rules text; raise RulesError naming each bad key and its problem."""
+    defn = definition or definition_mod.load()
+    key = (text, defn.hash)
+    if key not in _PARSED:
+        rules = _parse(text, defn)
+        if len(_PARSED) >= 16:  # a few projects' rules, not every edit ever tried
+            _PARSED.pop(next(iter(_PARSED)))
+        _PARSED[key] = rules
+    return _PARSED[key]
+
+
+# Checked rules by (text, survey definition hash): parsing takes ~20 ms and a household page
+# needs the rules every time. Rules are never mutated after parsing.
+_PARSED: dict[tuple[str, str], Rules] = {}
+
+
+def _parse(text: str, defn: definition_mod.Definition) -> Rules:
     try:
         raw = yaml.safe_load(text)
     except yaml.YAMLError as exc:
@@ -121,7 +137,6 @@ def parse_rules(text: str, definition: definition_mod.Definition | None = None) 
         raise RulesError([(where, "yaml")]) from None
     if not isinstance(raw, dict):
         raise RulesError([("", "mapping")])
-    defn = definition or definition_mod.load()
     household = defn.record("household")
     context = {name: [c.value for c in household.field(name).choices]
                for name in ("structure", "decoration") if household.has(name)}
