@@ -22,6 +22,8 @@ import contextlib
 import json
 import os
 import sqlite3
+import subprocess
+import sys
 import time
 from collections import defaultdict
 from collections.abc import Callable
@@ -190,21 +192,34 @@ def digest_file(path: str) -> tuple[tuple, str]:
         conn.close()
 
 
-def _background_digest(reg: Registry):
-    """A future of digest_file in a second process, or None for small registries (the start of a
-    process costs more than a small digest)."""
+def _background_digest(reg: Registry) -> subprocess.Popen | None:
+    """digest_file in a second process (it prints marker and digest as JSON), or None for small
+    registries (starting a process costs more than a small digest)."""
     count = reg.conn.execute("SELECT count(*) FROM household").fetchone()[0]
     if count < BACKGROUND_DIGEST_FROM:
         return None
-    import multiprocessing
-    from concurrent.futures import ProcessPoolExecutor
+    code = ("import json, sys; from registry.publish import digest_file; "
+            "print(json.dumps(digest_file(sys.argv[1])))")
     try:
-        pool = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn"))
-        future = pool.submit(digest_file, str(Path(reg.path).resolve()))
-        pool.shutdown(wait=False)
-        return future
-    except (OSError, RuntimeError):
+        return subprocess.Popen([sys.executable, "-c", code, str(Path(reg.path).resolve())],
+                                stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                                cwd=Path(__file__).resolve().parent.parent)
+    except OSError:
         return None
+
+
+def _digest_result(process: subprocess.Popen | None, marker: tuple) -> str | None:
+    """The background digest if it describes the same registry state as our snapshot."""
+    if process is None:
+        return None
+    out, _ = process.communicate()
+    if process.returncode != 0:
+        return None
+    try:
+        theirs, value = json.loads(out)
+    except ValueError:
+        return None
+    return value if tuple(theirs) == tuple(marker) else None
 
 
 def _build(reg: Registry, conn: sqlite3.Connection, compensation: dict, comp_columns: list,
@@ -223,7 +238,7 @@ def _build(reg: Registry, conn: sqlite3.Connection, compensation: dict, comp_col
     stored = {r[1] for r in reg.conn.execute("PRAGMA table_info(household)")}
     needed = [n for n in dict.fromkeys(["id", "zone", "house_no", "status", "owner_name"]
                                        + [f.name for f in shown + totalled]) if n in stored]
-    future = _background_digest(reg)
+    helper = _background_digest(reg)
     # One read snapshot for the rows and the digest, so the provenance describes these rows;
     # it stays open until the digest is known.
     reg.conn.execute("BEGIN")
@@ -245,15 +260,13 @@ def _build(reg: Registry, conn: sqlite3.Connection, compensation: dict, comp_col
             people += [n for (n,) in reg.conn.execute(f"SELECT [{name}] FROM household")]
         summary = _write(reg, conn, shown, totalled, cols, rows, people, compensation,
                          comp_columns, progress)
-        registry_digest = None
-        if future is not None:
-            with contextlib.suppress(Exception):  # a failed helper: compute it here instead
-                theirs, value = future.result()
-                registry_digest = value if theirs == marker else None
-        if registry_digest is None:
-            registry_digest = digest(reg)
+        # A failed or outdated helper: compute it here, in our snapshot.
+        registry_digest = _digest_result(helper, marker) or digest(reg)
     finally:
         reg.conn.execute("COMMIT")
+        if helper is not None and helper.returncode is None:  # we failed before reading it
+            helper.kill()
+            helper.wait()
     survey_hash = defn.hash
     _provenance(conn, reg, {
         "as_of": now(), "last_change_at": last_change or "", "registry_digest": registry_digest,

@@ -195,7 +195,8 @@ def main() -> None:
         "dashboard": ("/-/progress", "/public/zone"),
         "lookup": (f"/-/lookup?house_no={q(house_no)}",
                    f"/public/household?house_no={q(house_no)}"),
-        "json api": (json_api, json_api),
+        # our metadata's default facets apply to the JSON API too: plain gets them asked for
+        "json api": (json_api, f"{json_api}&{facets}"),
     }
     ours_port, plain_port, same_port = free_port(), free_port(), free_port()
     same_settings = []

@@ -89,6 +89,8 @@ async def test_lookup_by_house_number(public, demo):
     assert demo["owner"] not in r.text and demo["id_no"] not in r.text
     assert 'class="badge' in r.text
     _no_external(r.text)
+    r = await public.client.get(f"/-/lookup?house_no={demo['house_no'].lower()}")
+    assert "anju-card" in r.text and demo["house_no"] in r.text
 
 
 async def test_lookup_partial_unknown_and_too_short(public, demo):
