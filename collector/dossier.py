@@ -102,15 +102,27 @@ def history(reg: Registry, household: dict, children: dict[str, list[dict]]) -> 
     return entries
 
 
-def sections(reg: Registry, household: dict) -> list[tuple[str, list[tuple[str, str]]]]:
-    """The household's stored fields grouped by section: (section label, [(label, value)])."""
+def sections(reg: Registry, household: dict) -> list[dict]:
+    """The household page's boxes in the survey's section order: {name, title, kind, rows}.
+
+    kind is "facts" (stored fields as (label, value) rows), "members" (a section holding the
+    member repeat) or "files" (a section holding attachment fields).
+    """
     rtype = reg.definition.record("household")
     out = []
     for s in reg.definition.sections:
+        fields = [f for f in rtype.fields if f.section == s.get("name")]
         rows = [(label(f.label), format_value(f, household.get(f.name)))
-                for f in rtype.columns if f.section == s.get("name")]
-        if rows:
-            out.append((label(s.get("label")), rows))
+                for f in fields if f.stored]
+        kind = ("members" if any(f.type == "repeat" for f in fields) else
+                "files" if any(f.type == "attachment" for f in fields) else "facts")
+        if rows or kind != "facts":
+            out.append({"name": s.get("name"), "title": label(s.get("label")), "kind": kind,
+                        "rows": rows})
+    # a survey that puts its members or files in no section still shows them
+    for kind, zh, en in (("members", "家庭成员", "Members"), ("files", "照片与证件", "Files")):
+        if kind not in {box["kind"] for box in out}:
+            out.append({"name": kind, "title": t(zh, en), "kind": kind, "rows": []})
     return out
 
 
