@@ -216,6 +216,6 @@ def too_large(exc):
     """An upload larger than the app accepts at once."""
     limit = (current_app.config.get("MAX_CONTENT_LENGTH") or 0) / (1024 * 1024)
     return render_template("message.html", title=t("文件太大", "File too large"),
-                           message=t(f"一次上传的内容不能超过 {limit:g} MB,请分几次上传。",
+                           message=t(f"一次上传的内容不能超过 {limit:g} MB，请分几次上传。",
                                      f"One upload may hold at most {limit:g} MB; upload in "
                                      f"several parts.")), 413

@@ -260,7 +260,7 @@ def _edit(household_id: str, is_new: bool):
 @bp.app_errorhandler(CSRFError)
 def csrf_error(exc: CSRFError):
     """A form without a valid CSRF token: say so in the user's language, keep nothing."""
-    message = t("表单已失效(缺少安全令牌),请返回刷新页面后重新提交。",
+    message = t("表单已失效（缺少安全令牌），请返回刷新页面后重新提交。",
                 "The form has expired (no valid security token). Go back, reload and submit again.")
     return render_template("message.html", title=t("无法提交", "Cannot submit"),
                            message=message), 400
