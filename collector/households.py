@@ -11,13 +11,14 @@ import datetime as dt
 import math
 
 from flask import Blueprint, g, render_template, request
+from werkzeug.exceptions import NotFound
 
 from registry.export_status import central_holds
 from registry.store import Registry, transaction
 
 from .auth import login_required
 from .db import get_registry
-from .i18n import lang
+from .i18n import lang, t
 
 bp = Blueprint("households", __name__)
 NAV = [("households.index", "住户列表", "Households", "surveyor")]
@@ -193,3 +194,10 @@ def index():
                            counts=counts(reg), options=filter_options(reg),
                            status_label=lambda v: status.choice_label(v or "unsurveyed", lang()),
                            exported_at=last_export_at(reg))
+
+
+@bp.app_errorhandler(NotFound)
+def not_found(exc):
+    """A page or household that does not exist (or no longer does), said in the user's language."""
+    message = t("没有这个页面或住户。", "There is no such page or household.")
+    return render_template("message.html", title=t("找不到", "Not found"), message=message), 404
