@@ -86,36 +86,52 @@ def _houses(nos) -> str:
 
 # -- the checks ---------------------------------------------------------------------------------
 
+def _groups(reg: Registry, sql: str) -> list[tuple[str, list]]:
+    """Run a `key, json_group_array(...)` query: each shared key with its decoded rows."""
+    return [(key, json.loads(rows)) for key, rows in reg.conn.execute(sql)]
+
+
+def _live_households(reg: Registry, ids) -> dict[str, str]:
+    """{id: house_no} of the given households that are not tombstoned."""
+    ids = list(dict.fromkeys(ids))
+    out = {}
+    for i in range(0, len(ids), 500):
+        chunk = ids[i:i + 500]
+        marks = ", ".join("?" for _ in chunk)
+        out.update(reg.conn.execute(f"SELECT id, house_no FROM household WHERE id IN ({marks}) "
+                                    "AND deleted IS NULL", chunk))
+    return out
+
+
 def check_duplicate_id(reg: Registry, settings: dict) -> list[Flag]:
     """一人多户: one resident ID as owner or member of two or more households."""
     if not (_has(reg, "member", "id_no") and _has(reg, "household", "owner_id_no")):
         return []
-    rows = reg.conn.execute("""
+    # One sort, no join per row: IDs spread over two households (min != max) come back with
+    # their rows; tombstoned households are dropped afterwards (they are few).
+    groups = _groups(reg, """
         WITH ids AS (
-            SELECT upper(trim(m.id_no)) AS id_no, m.household_id AS hid, 'member' AS rtype,
-                   m.id AS rid
-            FROM member m JOIN household h ON h.id = m.household_id
-            WHERE m.deleted IS NULL AND h.deleted IS NULL AND trim(m.id_no) != ''
+            SELECT upper(trim(id_no)) AS id_no, household_id AS hid, 'member' AS rtype, id AS rid
+            FROM member WHERE deleted IS NULL AND trim(id_no) != ''
             UNION ALL
             SELECT upper(trim(owner_id_no)), id, 'household', id FROM household
-            WHERE deleted IS NULL AND trim(owner_id_no) != ''
-        ), shared AS (SELECT id_no FROM ids GROUP BY id_no HAVING count(DISTINCT hid) > 1)
-        SELECT i.id_no, i.hid, i.rtype, i.rid, h.house_no
-        FROM ids i JOIN shared USING (id_no) JOIN household h ON h.id = i.hid
-        ORDER BY i.id_no, h.house_no, i.rtype""")
-    groups: dict[str, list] = defaultdict(list)
-    for id_no, hid, rtype, rid, house_no in rows:
-        groups[id_no].append((hid, rtype, rid, house_no))
+            WHERE deleted IS NULL AND trim(owner_id_no) != '')
+        SELECT id_no, json_group_array(json_array(hid, rtype, rid)) FROM ids
+        GROUP BY id_no HAVING min(hid) != max(hid) ORDER BY id_no""")
+    live = _live_households(reg, [h for _, rows in groups for h, _, _ in rows])
     flags = []
-    for id_no, hits in groups.items():
-        houses = list(dict.fromkeys(h[3] for h in hits))
+    for id_no, rows in groups:
+        hits = [r for r in rows if r[0] in live]
+        houses = sorted({live[h] for h, _, _ in hits})
+        if len(houses) < 2:
+            continue
         shown = mask_id_for_staff(id_no)
         flags.append(make_flag(
             "duplicate_id",
             f"身份证号 {shown} 同时登记在 {len(houses)} 户：{_houses(houses)}",
             f"Resident ID {shown} is registered in {len(houses)} households: "
             f"{', '.join(houses)}",
-            [h[0] for h in hits], [(h[1], h[2]) for h in hits if h[1] == "member"]))
+            [h for h, _, _ in hits], [(t, r) for _, t, r in hits if t == "member"]))
     return flags
 
 
@@ -127,16 +143,13 @@ def check_duplicate_cert(reg: Registry, settings: dict) -> list[Flag]:
     if not parts:
         return []
     rows = reg.conn.execute(f"""
-        WITH certs AS ({' UNION ALL '.join(parts)}),
-        shared AS (SELECT field, no FROM certs GROUP BY field, no HAVING count(DISTINCT id) > 1)
-        SELECT c.field, c.no, c.id, c.house_no FROM certs c JOIN shared USING (field, no)
-        ORDER BY c.field, c.no, c.house_no""")
-    groups: dict[tuple, list] = defaultdict(list)
-    for field, no, hid, house_no in rows:
-        groups[(field, no)].append((hid, house_no))
+        SELECT field, no, json_group_array(json_array(id, house_no))
+        FROM ({' UNION ALL '.join(parts)})
+        GROUP BY field, no HAVING min(id) != max(id) ORDER BY field, no""")
     names = {name: (zh, en) for name, zh, en in CERT_FIELDS}
     flags = []
-    for (field, no), hits in groups.items():
+    for field, no, hits in rows:
+        hits = sorted(json.loads(hits), key=lambda h: h[1])
         zh, en = names[field]
         houses = [h[1] for h in hits]
         flags.append(make_flag(
@@ -230,16 +243,11 @@ def check_duplicate_house(reg: Registry, settings: dict) -> list[Flag]:
     for name, expr, zh, en in queries:
         if not _has(reg, "household", name):
             continue
-        rows = reg.conn.execute(f"""
-            WITH h AS (SELECT id, house_no, {expr} AS k FROM household
-                       WHERE deleted IS NULL AND {expr} IS NOT NULL)
-            SELECT h.k, h.id, h.house_no FROM h
-            JOIN (SELECT k FROM h GROUP BY k HAVING count(*) > 1) USING (k)
-            ORDER BY h.k, h.house_no""")
-        groups: dict[str, list] = defaultdict(list)
-        for k, hid, no in rows:
-            groups[k].append((hid, no))
-        for hits in groups.values():
+        groups = _groups(reg, f"""
+            SELECT k, json_group_array(json_array(id, house_no)) FROM (
+                SELECT id, house_no, {expr} AS k FROM household WHERE deleted IS NULL)
+            WHERE k IS NOT NULL GROUP BY k HAVING count(*) > 1 ORDER BY k""")
+        for _, hits in groups:
             ids = tuple(sorted(h[0] for h in hits))
             entry = found.setdefault(ids, [sorted(h[1] for h in hits)])
             entry.append((zh, en))
@@ -285,6 +293,9 @@ CHECKS: tuple[Callable[[Registry, dict], list[Flag]], ...] = (
 def prepare(reg: Registry) -> None:
     """Register the SQL helpers the checks use and the index decisions are looked up by."""
     reg.conn.create_function("anju_norm", 1, normalize, deterministic=True)
+    # The checks sort a few hundred thousand short rows: keep that in memory, not temp files.
+    reg.conn.execute("PRAGMA temp_store = MEMORY")
+    reg.conn.execute("PRAGMA cache_size = -65536")
     if "decision" in reg.definition.records:
         reg.conn.execute("CREATE INDEX IF NOT EXISTS decision_flag_key ON decision (flag_key)")
 
@@ -323,17 +334,26 @@ def after_merge(reg: Registry, results) -> None:
 
 
 def _store(reg: Registry, flags: list[Flag]) -> None:
-    found = dict(reg.conn.execute("SELECT flag_key, found_at FROM flag"))
+    """Bring the flag table to `flags`, touching only what changed (reruns are cheap)."""
+    old = {k: (zh, en) for k, zh, en in
+           reg.conn.execute("SELECT flag_key, reason_zh, reason_en FROM flag")}
+    new = {f.key: f for f in flags}
+    gone = [(k,) for k in old.keys() - new.keys()]
+    reg.conn.executemany("DELETE FROM flag_household WHERE flag_key = ?", gone)
+    reg.conn.executemany("DELETE FROM flag WHERE flag_key = ?", gone)
     stamp = now()
-    reg.conn.execute("DELETE FROM flag_household")
-    reg.conn.execute("DELETE FROM flag")
+    added = [f for k, f in new.items() if k not in old]
     reg.conn.executemany(
         "INSERT INTO flag (flag_key, kind, reason_zh, reason_en, records, found_at) "
         "VALUES (?, ?, ?, ?, ?, ?)",
-        [(f.key, f.kind, f.reason_zh, f.reason_en, json.dumps(f.records),
-          found.get(f.key, stamp)) for f in flags])
+        [(f.key, f.kind, f.reason_zh, f.reason_en, json.dumps(f.records), stamp)
+         for f in added])
     reg.conn.executemany("INSERT INTO flag_household (flag_key, household_id) VALUES (?, ?)",
-                         [(f.key, h) for f in flags for h in f.households])
+                         [(f.key, h) for f in added for h in f.households])
+    # The same finding may read differently now (an area corrected but still off).
+    reg.conn.executemany("UPDATE flag SET reason_zh = ?, reason_en = ? WHERE flag_key = ?",
+                         [(f.reason_zh, f.reason_en, k) for k, f in new.items()
+                          if k in old and old[k] != (f.reason_zh, f.reason_en)])
 
 
 def summary(reg: Registry) -> dict[str, dict[str, int]]:

@@ -160,6 +160,11 @@ def test_flag_table_rebuilt_with_stable_keys(registry):
     assert registry.conn.execute("SELECT found_at FROM flag").fetchone()[0] == found_at
     stored = registry.conn.execute("SELECT kind, records FROM flag").fetchone()
     assert stored[0] == "area_mismatch" and json.loads(stored[1]) == [["household", h]]
+    registry.save("household", h, {"surveyed_area": 130}, by="tester")
+    [again] = checks.run_checks(registry)
+    assert again.key == first[0].key
+    row = registry.conn.execute("SELECT found_at, reason_zh FROM flag").fetchone()
+    assert row[0] == found_at and "+30.0%" in row[1]   # same finding, reason up to date
     registry.save("household", h, {"surveyed_area": 101}, by="tester")
     checks.run_checks(registry)
     assert registry.conn.execute("SELECT count(*) FROM flag").fetchone()[0] == 0
