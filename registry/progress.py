@@ -55,7 +55,9 @@ def zones(reg: Registry, today: dt.date | None = None) -> list[dict]:
     today = _today(today)
     counts = _rows(reg, "zone")
     out = []
-    configured = load_settings(reg).get("zones") or []
+    settings = load_settings(reg)
+    start = settings.get("signing_start")
+    configured = settings.get("zones") or []
     for zone in configured + [{"name": z, "target": None, "deadline": None}
                               for z in sorted(counts, key=str) if z not in
                               {c["name"] for c in configured}]:
@@ -71,8 +73,24 @@ def zones(reg: Registry, today: dt.date | None = None) -> list[dict]:
         row["per_day_needed"] = (round(row["remaining"] / max(days, 1), 1)
                                  if days is not None and row["remaining"] else 0)
         row["overdue"] = bool(days is not None and days < 0 and row["remaining"])
+        row["expected"] = expected(target, start, row["deadline"], today)
+        row["behind"] = (max(row["expected"] - row["signed"], 0)
+                         if row["expected"] is not None else None)
         out.append(row)
     return out
+
+
+def expected(target: int | None, start: str | None, deadline: str | None,
+             today: dt.date) -> int | None:
+    """Households a zone should have signed by today at an even pace from the start of the
+    signing period to its deadline (None without a target, start or deadline)."""
+    if not (target and start and deadline):
+        return None
+    first, last = dt.date.fromisoformat(start), dt.date.fromisoformat(deadline)
+    if last <= first:
+        return target if today >= last else 0
+    share = min(max((today - first).days / (last - first).days, 0), 1)
+    return round(target * share)
 
 
 def totals(reg: Registry) -> dict:

@@ -61,6 +61,7 @@ def workbook(reg: Registry, today: dt.date | None = None) -> Workbook:
     _sheet(wb, "片区进度", [
         ("zone", "片区", "Zone"), ("households", "户数", "Households"), *stage_cols,
         ("target", "签约目标", "Target"), ("percent", "完成率%", "Signed %"),
+        ("expected", "按期应签", "Due by now"), ("behind", "落后", "Behind"),
         ("remaining", "尚需签约", "To sign"), ("deadline", "截止日期", "Deadline"),
         ("days_left", "剩余天数", "Days left"), ("per_day_needed", "日均需签约", "Needed per day")],
         snap["zones"])
@@ -115,6 +116,7 @@ def text_summary(reg: Registry, today: dt.date | None = None) -> str:
             f"{s.replace('_', ' ')} +{last[s]}" for s in progress.TREND))
     for z in snap["zones"]:
         late = "  OVERDUE" if z["overdue"] else ""
+        late += f"  BEHIND {z['behind']}" if z["behind"] else ""
         out.append(f"  zone {z['zone']}: signed {z['signed']}/{z['target'] or '-'}"
                    f" deadline {z['deadline'] or '-'} days left {z['days_left']}"
                    f" needed/day {z['per_day_needed']}{late}")

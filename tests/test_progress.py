@@ -136,3 +136,11 @@ def test_charts_escape_text_and_draw_every_series():
     assert svg.count("<polyline") == 2 and "a &amp; b" in svg
     bars = charts.progress_bars([("东关", 5, 10), ("西门", 12, 10), ("新区", 3, None)])
     assert "5 / 10 (50%)" in bars and "12 / 10 (120%)" in bars and bars.count("<rect") == 6
+
+
+def test_expected_pace():
+    day = dt.date.fromisoformat
+    assert progress.expected(100, "2026-01-01", "2026-01-11", day("2026-01-06")) == 50
+    assert progress.expected(100, "2026-01-01", "2026-01-11", day("2025-12-01")) == 0
+    assert progress.expected(100, "2026-01-01", "2026-01-11", day("2026-02-01")) == 100
+    assert progress.expected(100, None, "2026-01-11", day("2026-01-06")) is None
