@@ -106,23 +106,31 @@ def _items_sql(reg: Registry, *, zone=None, kind=None, cadre=None, household_id=
 def queue(reg: Registry, *, zone: str | None = None, kind: str | None = None,
           cadre: str | None = None, closed: bool = False, limit: int = 50,
           offset: int = 0) -> tuple[int, list[dict]]:
-    """(total, one page of items): open flags and conflicts, conflicts and newest first."""
+    """(total, one page of items): conflicts first, then flags by day found (newest first)
+    and gravity (the order of KINDS)."""
     prepare(reg)
     sql, args = _items_sql(reg, zone=zone, kind=kind, cadre=cadre, closed=closed)
     if not sql:
         return 0, []
     total = reg.conn.execute(f"SELECT count(*) FROM ({sql})", args).fetchone()[0]
-    rows = reg.conn.execute(f"SELECT * FROM ({sql}) ORDER BY item = 'flag', at DESC, key "
-                            "LIMIT ? OFFSET ?", [*args, limit, offset]).fetchall()
+    rows = reg.conn.execute(f"SELECT * FROM ({sql}) ORDER BY item = 'flag', "
+                            f"substr(at, 1, 10) DESC, {_priority()}, key LIMIT ? OFFSET ?",
+                            [*args, limit, offset]).fetchall()
     return total, [_detail(reg, *row) for row in rows]
+
+
+def _priority() -> str:
+    """SQL ranking kinds in the order of KINDS: the gravest abuses first within a day."""
+    whens = " ".join(f"WHEN '{k}' THEN {i}" for i, k in enumerate(KINDS))
+    return f"CASE kind {whens} ELSE {len(KINDS)} END"
 
 
 def open_items(reg: Registry, household_id: str) -> list[dict]:
     """The open flags and conflicts of one household, for its page (一户一档)."""
     prepare(reg)
     sql, args = _items_sql(reg, household_id=household_id)
-    rows = reg.conn.execute(f"SELECT * FROM ({sql}) ORDER BY item = 'flag', at DESC",
-                            args).fetchall()
+    rows = reg.conn.execute(f"SELECT * FROM ({sql}) ORDER BY item = 'flag', {_priority()}, "
+                            "at DESC", args).fetchall()
     return [_detail(reg, *row) for row in rows]
 
 
