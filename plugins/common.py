@@ -74,6 +74,8 @@ async def load(datasette) -> dict:
             kinds = await _staff_kinds(db)
     c["kinds"] = kinds
     c["status_codes"] = status_codes
+    # render_cell runs for every cell of every page: an attribute is the cheapest lookup.
+    datasette._anju_kinds = kinds
     return c
 
 

@@ -188,3 +188,13 @@ def test_cli_publish_and_demo_writes_public_db(tmp_path):
     result = runner.invoke(main, ["publish", str(tmp_path / "demo" / "registry.db"), "--out",
                                   str(tmp_path / "no" / "x.db")])
     assert result.exit_code == 2 and result.output.startswith("anju: ")
+
+
+def test_digest_from_the_helper_process_matches(registry, small, tmp_path, monkeypatch):
+    monkeypatch.setattr(publish_mod, "BACKGROUND_DIGEST_FROM", 1)
+    calls = []
+    monkeypatch.setattr(publish_mod, "digest", lambda reg: calls.append(1) or "inline")
+    out = tmp_path / "public.db"
+    summary = publish(registry, out)
+    assert calls == []  # the second process computed it
+    assert summary["registry_digest"] == digest(registry)
