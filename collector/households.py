@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import math
 
-from flask import Blueprint, g, render_template, request
+from flask import Blueprint, g, render_template, request, url_for
 from werkzeug.exceptions import NotFound
 
 from registry.export_status import central_holds
@@ -189,10 +189,13 @@ def index():
     except ValueError:
         page = 1
     result = search(reg, args, page)
-    status = reg.definition.record("household").field("status")
+    options = filter_options(reg)
+    # per-row work in the template kept to lookups: a page has fifty rows
+    labels = dict(options["statuses"])
     return render_template("households/list.html", result=result, args=args,
-                           counts=counts(reg), options=filter_options(reg),
-                           status_label=lambda v: status.choice_label(v or "unsurveyed", lang()),
+                           counts=counts(reg), options=options,
+                           status_label=lambda v: labels.get(v or "unsurveyed", v),
+                           row_url=url_for("dossier.show", household_id="ID").rpartition("/")[0],
                            exported_at=last_export_at(reg))
 
 
