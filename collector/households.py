@@ -126,17 +126,27 @@ def search(reg: Registry, args: dict, page: int = 1, page_size: int = PAGE_SIZE)
             where.append(f"id IN ({sql})")
             params += extra
     condition = " AND ".join(where)
-    total = reg.conn.execute(f"SELECT COUNT(*) FROM household WHERE {condition}",
-                             params).fetchone()[0]
+    page = max(page, 1)
+    rows = _page(reg, condition, params, page, page_size)
+    if page == 1 and len(rows) < page_size:
+        total = len(rows)  # a selective search: no need to count by scanning again
+    else:
+        total = reg.conn.execute(f"SELECT COUNT(*) FROM household WHERE {condition}",
+                                 params).fetchone()[0]
     pages = max(1, math.ceil(total / page_size))
-    page = min(max(page, 1), pages)
+    if page > pages:
+        page = pages
+        rows = _page(reg, condition, params, page, page_size)
+    return {"rows": rows, "total": total, "page": page, "pages": pages}
+
+
+def _page(reg: Registry, condition: str, params: list, page: int, page_size: int) -> list[dict]:
     cur = reg.conn.execute(
         f"SELECT id, house_no, zone, address, owner_name, status, cadre, updated_at, updated_by "
         f"FROM household WHERE {condition} ORDER BY house_no, id LIMIT ? OFFSET ?",
         [*params, page_size, (page - 1) * page_size])
     cols = [d[0] for d in cur.description]
-    return {"rows": [dict(zip(cols, r)) for r in cur], "total": total, "page": page,
-            "pages": pages}
+    return [dict(zip(cols, r)) for r in cur]
 
 
 def counts(reg: Registry) -> dict:
