@@ -3,6 +3,7 @@ yuan and statuses as badges (render_cell)."""
 
 from __future__ import annotations
 
+import jinja2
 from datasette import hookimpl
 
 from plugins import common
@@ -18,6 +19,27 @@ def startup(datasette):
     async def inner():
         await common.load(datasette)
     return inner
+
+
+class _NoLockLoader(jinja2.BaseLoader):
+    """Datasette's templates without the padlock emoji: offline machines have no emoji font (it
+    shows as a box), and on the staff site every page is private anyway."""
+
+    def __init__(self, inner: jinja2.BaseLoader):
+        self.inner = inner
+
+    def get_source(self, environment, template):
+        source, filename, uptodate = self.inner.get_source(environment, template)
+        return source.replace(" 🔒", ""), filename, uptodate
+
+    def list_templates(self):
+        return self.inner.list_templates()
+
+
+@hookimpl
+def prepare_jinja2_environment(env):
+    if not isinstance(env.loader, _NoLockLoader):
+        env.loader = _NoLockLoader(env.loader)
 
 
 @hookimpl

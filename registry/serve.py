@@ -82,6 +82,26 @@ def public_metadata(path: Path) -> dict:
     return meta
 
 
+def _definition_labels(path: Path) -> dict[str, dict[str, str]]:
+    """Chinese column labels of each record table, from the registry's own survey definition."""
+    from .definition import DefinitionError, parse
+    conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    try:
+        row = conn.execute("SELECT value FROM meta WHERE key = 'survey'").fetchone()
+    except sqlite3.Error:
+        row = None
+    finally:
+        conn.close()
+    try:
+        defn = parse(row[0]) if row and row[0] else None
+    except DefinitionError:
+        defn = None
+    if defn is None:
+        return {}
+    return {name: {f.name: f"{f.label['zh']} ({f.label['en']})" for f in rtype.columns}
+            for name, rtype in defn.records.items()}
+
+
 def staff_metadata(path: Path, accounts: dict[str, str]) -> dict:
     """The staff site's metadata: everything behind a login, SQL for staff only."""
     raw = yaml.safe_load(METADATA.read_text(encoding="utf-8"))
@@ -93,6 +113,9 @@ def staff_metadata(path: Path, accounts: dict[str, str]) -> dict:
     database["queries"] = {k: q for k, q in queries.items()
                            if all(t in tables for t in q.pop("needs", []))}
     meta["databases"] = {name: database}
+    for record, labels in _definition_labels(path).items():
+        table = database.setdefault("tables", {}).setdefault(record, {})
+        table.setdefault("columns", {}).update(labels)
     auth = {f"{user}_password_hash": {"$env": env} for user, env in accounts.items()}
     meta.setdefault("plugins", {})["datasette-auth-passwords"] = auth
     meta["plugins"]["anju"] = {"mode": "staff", "database": name, "registry": str(path)}
