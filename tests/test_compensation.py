@@ -213,3 +213,35 @@ def test_rules_per_project_in_the_registry(registry):
 def test_missing_zones_are_reported(registry):
     registry.set_meta("settings", '{"zones": [{"name": "西门片区"}, {"name": "新区"}]}')
     assert comp.missing_zones(registry, comp.rules_of(registry)) == ["新区"]
+
+
+def test_command_line_show_set_calc(registry, household, tmp_path):
+    import subprocess
+    import sys
+
+    def anju(*args):
+        return subprocess.run([sys.executable, "-m", "registry.cli", "compensation",
+                               str(registry.path), *args], capture_output=True, text=True,
+                              timeout=120)
+
+    shown = anju("show")
+    assert shown.returncode == 0 and "unit_prices:" in shown.stdout
+    assert "example" in shown.stderr
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(comp.default_rules_text().replace("rate: 15 ", "rate: -15 "),
+                   encoding="utf-8")
+    refused = anju("set", str(bad))
+    assert refused.returncode == 2 and "temporary.rate: must not be negative" in refused.stderr
+    assert "Traceback" not in refused.stderr and registry.meta("compensation") is None
+    good = tmp_path / "good.yaml"
+    good.write_text(comp.default_rules_text(), encoding="utf-8")
+    assert anju("set", str(good)).returncode == 0
+    assert registry.meta("compensation") == comp.default_rules_text()
+    registry.save("household", household, {"cert_area": 80, "decoration": "none"}, by="t")
+    assert "签约期起始日期" in anju("calc", "A-0001").stdout  # missing, so said
+    registry.set_meta("settings", '{"signing_start": "2026-10-01"}')
+    calc = anju("calc", "A-0001", "--on", "2026-10-10", "--mode", "money")
+    assert calc.returncode == 0, calc.stderr
+    assert "被征收房屋价值补偿: 736,000.00 元" in calc.stdout and "合计:" in calc.stdout
+    missing = anju("calc", "Z-9")
+    assert missing.returncode == 2 and "no household with house number Z-9" in missing.stderr
