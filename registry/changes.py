@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import operator
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -102,14 +103,14 @@ class State:
         """Fields whose heads disagree on the value, with those heads (winner first)."""
         out = {}
         for name, heads in self.heads.items():
-            if len({dumps(h.fields[name]) for h in heads}) > 1:
+            if len(heads) > 1 and len({dumps(h.fields[name]) for h in heads}) > 1:
                 out[name] = heads
         return out
 
 
 def fold(changes: Iterable[Change]) -> State:
     """Fold one record's changes into its current state (order of input does not matter)."""
-    changes = sorted(changes, key=lambda c: c.order)
+    changes = sorted(changes, key=_ORDER)
     by_id = {c.change_id: c for c in changes}
     touching: dict[str, list[Change]] = {}
     for c in changes:
@@ -117,6 +118,10 @@ def fold(changes: Iterable[Change]) -> State:
             touching.setdefault(name, []).append(c)
     values, heads = {}, {}
     for name, cands in touching.items():
+        if len(cands) == 1:  # a field set once: its only change is the head
+            heads[name] = cands
+            values[name] = cands[0].fields[name]
+            continue
         superseded: set[str] = set()
         for c in cands:
             stack = c.bases(name)
@@ -129,8 +134,11 @@ def fold(changes: Iterable[Change]) -> State:
                 if prior is not None and name in prior.fields:
                     stack.extend(prior.bases(name))
         live = [c for c in cands if c.change_id not in superseded] or cands  # a forged cycle
-        live = sorted(live, key=lambda c: c.order, reverse=True)
+        live = live[::-1]  # cands are in (at, device_id, change_id) order: greatest first
         heads[name] = live
         values[name] = live[0].fields[name]
     return State(values=values, heads=heads, created=changes[0] if changes else None,
                  updated=changes[-1] if changes else None)
+
+
+_ORDER = operator.attrgetter("at", "device_id", "change_id")

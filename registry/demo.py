@@ -7,6 +7,7 @@ Change times are simulated over the past weeks so that progress figures have a h
 from __future__ import annotations
 
 import datetime as dt
+import gc
 import json
 import random
 import uuid
@@ -50,6 +51,11 @@ class DemoBuilder:
         self.seq = dict.fromkeys(self.devices, 0)
         self.last: dict[tuple[str, str], str] = {}
         self.pending: list[Change] = []
+        # What each laptop holds besides its own work: records it edited after receiving them.
+        self.by_record: dict[str, list[Change]] = {}
+        self.home: dict[str, str] = {}
+        self.copied: set[tuple[str, str]] = set()
+        self.extra: dict[str, list[Change]] = {d: [] for d in self.devices}
         self.surveyors = [f"surveyor{i + 1}" for i in range(max(devices, 1) * 2)]
         self.cadres = [self.fake.name() for _ in range(12)]
 
@@ -65,19 +71,30 @@ class DemoBuilder:
         return moment.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
     def emit(self, record_type: str, record_id: str, values: dict, day: dt.date, by: str,
-             device: str, full: bool = False) -> None:
-        """Validate values like any write path and queue them as one change."""
+             device: str, full: bool = False, base: dict | None = None) -> None:
+        """Validate values like any write path and queue them as one change.
+
+        `base` overrides what the editor had seen (a concurrent edit on another laptop).
+        """
         clean, errors = validate(self.reg.definition, record_type, values, partial=not full)
         if errors:
             raise InvalidChange(record_type, errors)
         self.seq[device] += 1
         cid = self.uid()
-        base = {k: self.last.get((record_id, k)) for k in clean}
+        if base is None:
+            base = {k: self.last.get((record_id, k)) for k in clean}
         for k in clean:
             self.last[(record_id, k)] = cid
-        self.pending.append(Change(change_id=cid, device_id=device, seq=self.seq[device],
-                                   record_type=record_type, record_id=record_id, fields=clean,
-                                   base=base, at=self.at(day), by=by))
+        home = self.home.setdefault(record_id, device)
+        if home != device and (device, record_id) not in self.copied:
+            # This laptop edits a record made elsewhere: it received it from the central pack.
+            self.copied.add((device, record_id))
+            self.extra[device].extend(self.by_record[record_id])
+        change = Change(change_id=cid, device_id=device, seq=self.seq[device],
+                        record_type=record_type, record_id=record_id, fields=clean,
+                        base=base, at=self.at(day), by=by)
+        self.pending.append(change)
+        self.by_record.setdefault(record_id, []).append(change)
 
     def settings(self, households: int) -> dict:
         """Zones with targets and deadlines, the freeze date, signing period, teams and cadres."""
@@ -197,9 +214,53 @@ class DemoBuilder:
         for hid in (h1, h3):
             self.emit("household", hid, {"property_cert_no": cert}, day, "surveyor1", dev)
 
+    def overlap(self, households: list[tuple[str, list]]) -> None:
+        """Concurrent edits of the same households on two laptops: some of different fields
+        (both survive), some of the same field with different values (conflicts), and members
+        added on the second laptop."""
+        if len(self.devices) < 2:
+            return
+        day = self.today - DAY
+        for n, (hid, _members) in enumerate([h for h in households if h[1]][3::37]):
+            first = self.home[hid]
+            second = self.rng.choice([d for d in self.devices if d != first])
+            if n % 3 == 0:
+                name, values = "owner_phone", [
+                    f"1{self.rng.choice('3456789')}{self.rng.randrange(10**9):09d}"
+                    for _ in range(2)]
+                fields = (name, name)
+            else:
+                fields = ("comments", "resident_count")
+                values = [self.fake.sentence()[:60], self.rng.randrange(1, 6)]
+            seen = {f: self.last.get((hid, f)) for f in fields}
+            for device, name, value in zip((first, second), fields, values):
+                self.emit("household", hid, {name: value}, day, "surveyor1", device,
+                          base={name: seen[name]})
+            if n % 4 == 1:
+                born = dt.date(self.rng.randrange(1950, 2015), self.rng.randrange(1, 13), 11)
+                self.emit("member", self.uid(), {
+                    "household_id": hid, "name": self.fake.name(),
+                    "id_no": resident_id(self.rng, born), "relation": "other",
+                    "registered_on": str(self.today - 900 * DAY)}, day, "surveyor1", second,
+                    full=True)
+
+    def per_device(self) -> dict[str, list[Change]]:
+        """Each laptop's changes: its own work and the records it received and edited."""
+        out = {d: list(self.extra[d]) for d in self.devices}
+        for c in self.pending:
+            out[c.device_id].append(c)
+        return out
+
     def build(self, households: int, progress: Callable[[int], None] | None = None) -> None:
         """Generate and write the whole project in one transaction."""
         self.reg_settings = self.settings(households)
+        self.generate(households, progress)
+        with transaction(self.reg.conn):
+            self.reg.set_meta("settings", json.dumps(self.reg_settings, ensure_ascii=False))
+            self.reg.apply(self.pending)
+
+    def generate(self, households: int, progress: Callable[[int], None] | None = None) -> None:
+        """Queue the whole project's changes (settings first, from `self.settings`)."""
         made = []
         zones = self.reg_settings["zones"]
         for i in range(households):
@@ -208,15 +269,23 @@ class DemoBuilder:
             if progress and i % 500 == 499:
                 progress(500)
         self.plant_abuses(made)
-        with transaction(self.reg.conn):
-            self.reg.set_meta("settings", json.dumps(self.reg_settings, ensure_ascii=False))
-            self.reg.apply(self.pending)
+        self.overlap(made)
 
 
 def build_demo(directory: str | Path, *, households: int = 2000, devices: int = 3,
                seed: int = 1, today: dt.date | None = None,
                progress: Callable[[int], None] | None = None) -> Path:
-    """Create DIR/registry.db holding a synthetic project; return its path."""
+    """Lay out a synthetic project the way a real one runs; return DIR/registry.db's path.
+
+    The central office enrols K laptops (DIR/devices/laptopN.db, from enrolment files it makes
+    and deletes after use); each laptop surveys its share, some households on two laptops at
+    once; each exports its pack (DIR/packs/laptopN.pack); the central registry merges them.
+    """
+    from .enrollment import enroll_device, init_laptop
+    from .merge import merge_packs
+    from .packs import export_pack
+    from .users import add_user
+
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
     path = directory / "registry.db"
@@ -224,12 +293,44 @@ def build_demo(directory: str | Path, *, households: int = 2000, devices: int = 
     rng = random.Random(f"project-{seed}")
     reg = Registry.create(path, project="安居示范项目", role="central", device_name="central",
                           project_id=str(uuid.UUID(int=rng.getrandbits(128), version=4)))
+    logins = (("admin", "admin"), ("supervisor", "supervisor"), ("surveyor1", "surveyor"))
+    collecting = gc.isenabled()
+    gc.disable()  # hundreds of thousands of small acyclic objects: cycle scans only cost time
     try:
-        DemoBuilder(reg, seed, devices, today or dt.date.today()).build(households, progress)
-        from .users import add_user
-        for name, role in (("admin", "admin"), ("supervisor", "supervisor"),
-                           ("surveyor1", "surveyor")):
-            add_user(reg, name, "anju-demo", role)
+        builder = DemoBuilder(reg, seed, devices, today or dt.date.today())
+        builder.reg_settings = builder.settings(households)
+        reg.set_meta("settings", json.dumps(builder.reg_settings, ensure_ascii=False))
+        for sub in ("devices", "packs", "enrolment"):
+            (directory / sub).mkdir(exist_ok=True)
+        names = {}
+        for i, device_id in enumerate(builder.devices):
+            names[device_id] = name = f"laptop{i + 1}"
+            enrolment = directory / "enrolment" / f"{name}.json"
+            enroll_device(reg, name, enrolment, device_id=device_id)
+            init_laptop(directory / "devices" / f"{name}.db", enrolment)
+            enrolment.unlink()  # a secret: gone once the laptop is set up
+        (directory / "enrolment").rmdir()
+        for login, role in logins:
+            add_user(reg, login, "anju-demo", role)
+        accounts = reg.conn.execute("SELECT name, password_hash, role, created_at FROM user "
+                                    "ORDER BY name").fetchall()
+        builder.generate(households, progress)
+        packs = []
+        for device_id, changes in builder.per_device().items():
+            name = names[device_id]
+            with Registry.open(directory / "devices" / f"{name}.db") as laptop:
+                with transaction(laptop.conn):
+                    laptop.apply(changes)
+                    # The same demo accounts (password hashing is slow: hash once, copy).
+                    laptop.conn.executemany("INSERT INTO user (name, password_hash, role, "
+                                            "created_at) VALUES (?, ?, ?, ?)", accounts)
+                packs.append(directory / "packs" / f"{name}.pack")
+                export_pack(laptop, packs[-1])
+        for result in merge_packs(reg, packs):
+            if not result.ok:
+                raise InvalidChange("pack", {result.path: [result.reason]})
     finally:
         reg.close()
+        if collecting:
+            gc.enable()
     return path

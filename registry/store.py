@@ -328,50 +328,110 @@ class Registry:
     def apply(self, changes: list[Change]) -> tuple[int, int]:
         """Add changes made elsewhere (already validated by the caller) inside the caller's
         transaction; return (new, already known)."""
-        known = 0
-        fresh = []
+        ids = list(dict.fromkeys(c.change_id for c in changes))
+        known_ids: set[str] = set()
+        for chunk in _chunks(ids):
+            known_ids.update(r[0] for r in self.conn.execute(
+                f"SELECT change_id FROM change WHERE change_id IN ({_marks(chunk)})", chunk))
+        fresh, seen = [], set(known_ids)
         for c in changes:
-            if self.conn.execute("SELECT 1 FROM change WHERE change_id = ?",
-                                 (c.change_id,)).fetchone():
-                known += 1
-            else:
+            if c.change_id not in seen:
+                seen.add(c.change_id)
                 fresh.append(c)
         self._write(fresh)
-        return len(fresh), known
+        return len(fresh), len(changes) - len(fresh)
 
     def _write(self, changes: list[Change]) -> None:
         """Insert change rows and refold the records they touch (inside a transaction)."""
+        if not changes:
+            return
+        touched = list(dict.fromkeys((c.record_type, c.record_id) for c in changes))
+        ids = [rid for _, rid in touched]
+        # Records with changes already stored are refolded from the log; the others from the
+        # batch in memory (a bulk merge of new records then reads nothing back).
+        stored: set[str] = set()
+        for chunk in _chunks(ids):
+            stored.update(r[0] for r in self.conn.execute(
+                f"SELECT DISTINCT record_id FROM change WHERE record_id IN ({_marks(chunk)})",
+                chunk))
         stamp = now()
         self.conn.executemany(
             "INSERT INTO change (change_id, device_id, seq, record_type, record_id, fields, base,"
             " at, by, note, received_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             [c.row() + (stamp,) for c in changes])
-        for record_type, record_id in dict.fromkeys((c.record_type, c.record_id)
-                                                     for c in changes):
-            self.refold(record_type, record_id)
+        by_record: dict[str, list[Change]] = {}
+        for c in changes:
+            if c.record_id not in stored:
+                by_record.setdefault(c.record_id, []).append(c)
+        for chunk in _chunks([rid for rid in ids if rid in stored]):
+            for row in self.conn.execute(
+                    "SELECT change_id, device_id, seq, record_type, record_id, fields, base, at, "
+                    f"by, note FROM change WHERE record_id IN ({_marks(chunk)})", chunk):
+                by_record.setdefault(row[4], []).append(Change.from_row(row))
+        self._store_states([(t, rid, by_record[rid]) for t, rid in touched])
 
     def refold(self, record_type: str, record_id: str) -> State:
         """Rewrite one record's row and open conflicts from its change set."""
-        rtype = self.definition.record(record_type)
-        state = self.state(record_id)
-        parent = f"{rtype.parent}_id" if rtype.parent else None
-        cols = ([parent] if parent else []) + [f.name for f in rtype.columns]
-        vals = []
-        for name in cols:
-            v = state.values.get(name)
-            vals.append(dumps(v) if isinstance(v, list) else v)
-        cols += ["deleted", "created_at", "created_by", "updated_at", "updated_by"]
-        vals += [state.deleted, state.created.at, state.created.by, state.updated.at,
-                 state.updated.by]
-        names = ", ".join(f"[{c}]" for c in cols)
-        marks = ", ".join("?" for _ in cols)
-        self.conn.execute(f"INSERT OR REPLACE INTO [{record_type}] (id, {names}) "
-                          f"VALUES (?, {marks})", [record_id, *vals])
-        self.conn.execute("DELETE FROM conflict WHERE record_id = ?", (record_id,))
-        for name, heads in state.conflicts().items():
-            cands = [{"change_id": h.change_id, "value": h.fields[name], "device_id": h.device_id,
-                      "by": h.by, "at": h.at} for h in heads]
-            self.conn.execute("INSERT INTO conflict (record_type, record_id, field, winner, "
-                              "candidates) VALUES (?, ?, ?, ?, ?)",
-                              (record_type, record_id, name, heads[0].change_id, dumps(cands)))
-        return state
+        return self._store_states([(record_type, record_id, self.changes_of(record_id))])[0]
+
+    def refold_many(self, records: Iterable[tuple[str, str]]) -> None:
+        """Rewrite several records' rows and open conflicts from their change sets."""
+        records = list(dict.fromkeys(records))
+        by_record: dict[str, list[Change]] = {rid: [] for _, rid in records}
+        for chunk in _chunks(list(by_record)):
+            for row in self.conn.execute(
+                    "SELECT change_id, device_id, seq, record_type, record_id, fields, base, at, "
+                    f"by, note FROM change WHERE record_id IN ({_marks(chunk)})", chunk):
+                by_record[row[4]].append(Change.from_row(row))
+        self._store_states([(t, rid, by_record[rid]) for t, rid in records])
+
+    def _store_states(self, records: list[tuple[str, str, list[Change]]]) -> list[State]:
+        """Fold each record's changes and write its row and open conflicts, batched by type."""
+        rows: dict[str, list] = {}
+        conflicts = []
+        states = []
+        layout: dict[str, tuple] = {}
+        for record_type, record_id, changes in records:
+            if any(c.record_type != record_type for c in changes):
+                raise StoreError(f"record {record_id} has changes of two record types")
+            state = fold(changes)
+            states.append(state)
+            if record_type not in layout:
+                rtype = self.definition.record(record_type)
+                layout[record_type] = ((f"{rtype.parent}_id",) if rtype.parent else ()) + tuple(
+                    f.name for f in rtype.columns)
+            vals = [record_id]
+            for name in layout[record_type]:
+                v = state.values.get(name)
+                vals.append(dumps(v) if isinstance(v, list) else v)
+            vals += [state.deleted, state.created.at, state.created.by, state.updated.at,
+                     state.updated.by]
+            rows.setdefault(record_type, []).append(vals)
+            for name, heads in state.conflicts().items():
+                cands = [{"change_id": h.change_id, "value": h.fields[name],
+                          "device_id": h.device_id, "by": h.by, "at": h.at} for h in heads]
+                conflicts.append((record_type, record_id, name, heads[0].change_id,
+                                  dumps(cands)))
+        for record_type, vals in rows.items():
+            rtype = self.definition.record(record_type)
+            cols = (["id"] + ([f"{rtype.parent}_id"] if rtype.parent else [])
+                    + [f.name for f in rtype.columns]
+                    + ["deleted", "created_at", "created_by", "updated_at", "updated_by"])
+            self.conn.executemany(
+                f"INSERT OR REPLACE INTO [{record_type}] ({', '.join(f'[{c}]' for c in cols)}) "
+                f"VALUES ({', '.join('?' for _ in cols)})", vals)
+        self.conn.executemany("DELETE FROM conflict WHERE record_type = ? AND record_id = ?",
+                              [(t, rid) for t, rid, _ in records])
+        self.conn.executemany("INSERT INTO conflict (record_type, record_id, field, winner, "
+                              "candidates) VALUES (?, ?, ?, ?, ?)", conflicts)
+        return states
+
+
+def _chunks(items: list, size: int = 500) -> Iterator[list]:
+    """Slices of a list small enough for one SQL statement's parameters."""
+    for i in range(0, len(items), size):
+        yield items[i:i + size]
+
+
+def _marks(chunk: list) -> str:
+    return ", ".join("?" for _ in chunk)
