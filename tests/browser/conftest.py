@@ -109,9 +109,13 @@ def demo_registry(_demo_template, tmp_path) -> Path:
     return path
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser():
-    """Debian's headless chromium driven by Playwright, shared by the session's tests."""
+    """Debian's headless chromium driven by Playwright, shared by one module's tests.
+
+    Module scope, not session: Playwright's sync API runs an event loop in the main thread for
+    as long as it is open, and the pytest-asyncio tests that come after tests/browser/ cannot
+    start theirs while it runs."""
     if not Path(CHROMIUM).exists():
         pytest.skip(f"{CHROMIUM} is not installed")
     from playwright.sync_api import sync_playwright
