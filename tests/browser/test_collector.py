@@ -37,6 +37,8 @@ def test_surveyor_creates_corrects_finds_edits_and_visits(live_collector, demo_r
     # two members: the first row is there, the second is added in place
     page.fill("#m-0-name", "张伟")
     page.fill("#m-0-id_no", WRONG_ID)
+    page.press("#m-0-id_no", "Tab")  # the script flags it at once; the server decides below
+    assert page.locator("#m-0-id_no-error").inner_text() == "身份证号校验位错误"
     page.select_option("#m-0-relation", "head")
     page.click("button[value=add_member]")
     page.fill("#m-1-name", "李娜")
@@ -74,6 +76,18 @@ def test_surveyor_creates_corrects_finds_edits_and_visits(live_collector, demo_r
     assert {m["id"] for m in after} == {m["id"] for m in members}
     assert sorted(m["name"] for m in after) == ["张伟", "李丽娜"]
 
+    # remove a member in place (the script), save: the member is tombstoned, not erased
+    page.click("a:has-text('编辑')")
+    spouse = page.locator(".member-row", has=page.locator("input[value='李丽娜']"))
+    spouse.locator("button.remove-member").click()
+    assert page.locator("input[value='李丽娜']").count() == 0
+    page.click("button[value=save] >> nth=0")
+    page.wait_for_url(f"**/households/{hid}")
+    assert "李丽娜" not in page.inner_text("#members")
+    with Registry.open(demo_registry) as reg:
+        removed = [m for m in reg.children("member", hid, deleted=True) if m["deleted"]]
+        assert [m["name"] for m in removed] == ["李丽娜"]
+
     # record a visit from the household page
     page.check(".visit-form input[value=not_home]")
     page.fill(".visit-form textarea[name=note]", "下午再来")
@@ -104,5 +118,20 @@ def test_form_works_without_javascript(live_collector, demo_registry, browser):
         assert page.locator("#m-1-name").count() == 1
         # the conditional field is shown (with its hint) when nothing can hide it
         assert page.locator(".field:has(#disability_grade)").is_visible()
+    finally:
+        context.close()
+
+
+def test_location_from_the_browser(live_collector, demo_registry, browser):
+    base = live_collector(demo_registry)
+    context = browser.new_context(geolocation={"latitude": 36.6512, "longitude": 117.0123},
+                                  permissions=["geolocation"])
+    page = context.new_page()
+    try:
+        log_in(page, base)
+        page.goto(base + "/households/new")
+        page.click("button.geo")
+        page.wait_for_function("document.getElementById('location').value !== ''")
+        assert page.input_value("#location") == "36.651200,117.012300"
     finally:
         context.close()
