@@ -75,8 +75,14 @@ def from_records(defn: Definition, household: dict, members: list[dict]) -> Form
     return data
 
 
-def from_post(defn: Definition, form, existing: dict) -> FormData:
-    """The form's values as posted; member ids not of this household are treated as new rows."""
+def from_post(defn: Definition, form, existing: dict, taken) -> FormData:
+    """The form's values as posted.
+
+    A row keeps its member id when the id is one of this household's members, or a fresh id the
+    form was given for a new row (so that posting the same form twice saves the same members
+    again). Any other id (malformed, or another household's member: `taken(id)`) is dropped
+    and the row saved as a new member.
+    """
     data = FormData()
     for f in household_fields(defn):
         data.household[f.name] = (form.getlist(f.name) if f.type == "select_multiple"
@@ -92,8 +98,8 @@ def from_post(defn: Definition, form, existing: dict) -> FormData:
     data.removed = [i for i in dict.fromkeys(form.getlist("removed_member")) if i in existing]
     for index in sorted(rows):
         row = {f: rows[index].get(f, "") for f in names}
-        if row["id"] not in existing:
-            row["id"] = ""
+        if row["id"] not in existing and (not _valid_uuid(row["id"]) or taken(row["id"])):
+            row["id"] = new_id()
         if row["id"] and row["id"] in data.removed:
             continue
         data.members.append({"key": str(index), **row})
@@ -104,8 +110,9 @@ def _blank(value) -> bool:
     return value is None or value == [] or (isinstance(value, str) and not value.strip())
 
 
-def _is_blank_row(defn: Definition, row: dict) -> bool:
-    return not row.get("id") and all(_blank(row.get(f.name)) for f in member_fields(defn))
+def _is_blank_row(defn: Definition, row: dict, existing: dict) -> bool:
+    """A new row left empty: no member to save (an existing member's row always counts)."""
+    return row["id"] not in existing and all(_blank(row.get(f.name)) for f in member_fields(defn))
 
 
 def _only_meaningful(values: dict, current: dict) -> dict:
@@ -127,14 +134,13 @@ def check(reg: Registry, household_id: str, data: FormData, current: dict,
         errors["house_no"] = ["duplicate_house_no"]
     edits = [("household", household_id, _only_meaningful(data.household, current))]
     for row in data.members:
-        if _is_blank_row(defn, row):
+        if _is_blank_row(defn, row, existing):
             continue
         values = {f.name: row.get(f.name, "") for f in member_fields(defn)}
         values["household_id"] = household_id
         for name, codes in validate(defn, "member", values)[1].items():
             errors[f"m-{row['key']}-{name}"] = codes
-        member_id = row["id"] or new_id()
-        edits.append(("member", member_id, _only_meaningful(values, existing.get(row["id"], {}))))
+        edits.append(("member", row["id"], _only_meaningful(values, existing.get(row["id"], {}))))
     edits += [("member", mid, {DELETED: REMOVED_REASON}) for mid in data.removed]
     return edits, errors
 
@@ -228,19 +234,20 @@ def _edit(household_id: str, is_new: bool):
     if request.method == "GET":
         data = from_records(reg.definition, current, list(existing.values()))
         if not data.members:
-            data.members.append({"key": "0", "id": ""})
+            data.members.append({"key": "0", "id": new_id()})
         return _render(reg, household_id, data, is_new)
-    data = from_post(reg.definition, request.form, existing)
+    data = from_post(reg.definition, request.form, existing, lambda mid: reg.conn.execute(
+        "SELECT 1 FROM member WHERE id = ?", (mid,)).fetchone() is not None)
     action = request.form.get("action", "save")
     if action == "add_member":
         keys = [int(r["key"]) for r in data.members]
-        data.members.append({"key": str(max(keys, default=-1) + 1), "id": ""})
+        data.members.append({"key": str(max(keys, default=-1) + 1), "id": new_id()})
         return _render(reg, household_id, data, is_new)
     if action.startswith("remove_member-"):
         key = action.partition("-")[2]
         for row in [r for r in data.members if r["key"] == key]:
             data.members.remove(row)
-            if row["id"]:
+            if row["id"] in existing:
                 data.removed.append(row["id"])
         return _render(reg, household_id, data, is_new)
     edits, errors = check(reg, household_id, data, current, existing)

@@ -126,7 +126,7 @@ def search(reg: Registry, args: dict, page: int = 1, page_size: int = PAGE_SIZE)
             where.append(f"id IN ({sql})")
             params += extra
     condition = " AND ".join(where)
-    page = max(page, 1)
+    page = min(max(page, 1), 10**6)  # an absurd page number must not overflow SQLite's integers
     rows = _page(reg, condition, params, page, page_size)
     if page == 1 and len(rows) < page_size:
         total = len(rows)  # a selective search: no need to count by scanning again

@@ -91,6 +91,7 @@ def test_paging(registry, client):
     assert house_numbers(second) == [f"P-{i:04d}" for i in range(50, 60)]
     assert house_numbers(client.get("/households?page=99").text) == house_numbers(second)
     assert client.get("/households?page=x").status_code == 200
+    assert client.get("/households?page=" + "9" * 400).status_code == 200
 
 
 def test_changed_since_last_export(registry, client):

@@ -18,7 +18,12 @@
         var html = template.innerHTML.replace(/__key__/g, String(key));
         box.insertAdjacentHTML("beforeend", html);
         var rows = box.querySelectorAll(".member-row");
-        var first = rows[rows.length - 1].querySelector("input:not([type=hidden]), select");
+        var added = rows[rows.length - 1];
+        // a fresh id, so that posting the same form twice saves this member once
+        if (window.crypto && window.crypto.randomUUID) {
+          added.querySelector(".member-id").value = window.crypto.randomUUID();
+        }
+        var first = added.querySelector("input:not([type=hidden]), select");
         if (first) { first.focus(); }
       } else if (button.value.indexOf("remove_member-") === 0) {
         event.preventDefault();
