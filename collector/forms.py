@@ -198,6 +198,31 @@ def _render(reg: Registry, household_id: str, data: FormData, is_new: bool,
     ), status
 
 
+def record_type_of(reg: Registry, record_id: str) -> str | None:
+    """The type of the record an id belongs to, or None for an id nothing uses yet."""
+    row = reg.conn.execute("SELECT record_type FROM change WHERE record_id = ? LIMIT 1",
+                           (record_id,)).fetchone()
+    return row[0] if row else None
+
+
+def fresh_or_own(reg: Registry, posted: str, record_type: str, household_id: str | None = None):
+    """The id a form posted for a record it creates, if it is a well-formed UUID that nothing
+    else uses (or that record itself, posted again); otherwise a new id. A hostile form cannot
+    make a household out of a member's id, nor take over another household's visit."""
+    if not _valid_uuid(posted):
+        return new_id()
+    kind = record_type_of(reg, posted)
+    if kind is None:
+        return posted
+    if kind != record_type:
+        return new_id()
+    if household_id is not None:
+        row = reg.get(record_type, posted)
+        if row is None or row.get("household_id") != household_id:
+            return new_id()
+    return posted
+
+
 def _valid_uuid(value: str) -> bool:
     try:
         return str(uuid.UUID(value)) == value
@@ -210,8 +235,11 @@ def _valid_uuid(value: str) -> bool:
 def new():
     """A new household. Its id is made when the form is first shown, so a repeated post (a
     double click, a retry after a lost answer) saves the same household again, not a twin."""
-    posted = request.form.get("household_id", "")
-    household_id = posted if request.method == "POST" and _valid_uuid(posted) else new_id()
+    if request.method == "POST":
+        household_id = fresh_or_own(get_registry(), request.form.get("household_id", ""),
+                                    "household")
+    else:
+        household_id = new_id()
     return _edit(household_id, is_new=True)
 
 
@@ -236,8 +264,8 @@ def _edit(household_id: str, is_new: bool):
         if not data.members:
             data.members.append({"key": "0", "id": new_id()})
         return _render(reg, household_id, data, is_new)
-    data = from_post(reg.definition, request.form, existing, lambda mid: reg.conn.execute(
-        "SELECT 1 FROM member WHERE id = ?", (mid,)).fetchone() is not None)
+    data = from_post(reg.definition, request.form, existing,
+                     lambda mid: record_type_of(reg, mid) is not None)
     action = request.form.get("action", "save")
     if action == "add_member":
         keys = [int(r["key"]) for r in data.members]

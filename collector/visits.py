@@ -7,7 +7,6 @@ transaction, through the workflow's rule.
 from __future__ import annotations
 
 import datetime as dt
-import uuid
 
 from flask import Blueprint, abort, flash, g, redirect, render_template, request, url_for
 
@@ -18,17 +17,10 @@ from registry.workflow import allowed_moves
 
 from .auth import login_required
 from .db import get_registry
+from .forms import fresh_or_own
 from .i18n import lang, t
 
 bp = Blueprint("visits", __name__)
-
-
-def _visit_id(posted: str) -> str:
-    """The posted visit id when it is a well-formed UUID (a repeated post saves the same visit)."""
-    try:
-        return posted if str(uuid.UUID(posted)) == posted else new_id()
-    except (ValueError, TypeError, AttributeError):
-        return new_id()
 
 
 @bp.route("/households/<household_id>/visits/new", methods=("GET", "POST"))
@@ -47,7 +39,8 @@ def new(household_id: str):
               "outcome": request.form.get("outcome", ""),
               "note": request.form.get("note", ""),
               "surveyor": g.user["name"], "household_id": household_id}
-    visit_id = _visit_id(request.form.get("visit_id", ""))
+    # a repeated post saves the same visit again, not a second one
+    visit_id = fresh_or_own(reg, request.form.get("visit_id", ""), "visit", household_id)
     _, errors = validate(reg.definition, "visit", values)
     if not errors:
         edits = [("visit", visit_id, values)]

@@ -162,3 +162,15 @@ def test_posting_the_same_new_form_twice_saves_one_household(registry, client):
     post_form(client, data)  # a double click, or a retry after a lost answer
     assert count(registry, "household") == 1
     assert sorted(m["id"] for m in registry.children("member", hid)) == sorted([mid, second])
+
+
+def test_a_posted_id_of_another_record_is_not_reused(registry, client):
+    hid = saved_id(post_form(client, dict(FORM, house_no="Z-1")))
+    (member,) = registry.children("member", hid)
+    # a "new" household posted with a member's id, and a member row with the household's id
+    data = dict(FORM, **{"house_no": "Z-2", "household_id": member["id"], "m-0-id": hid})
+    new = saved_id(post_form(client, data))
+    assert new not in (member["id"], hid)
+    assert registry.get("member", member["id"])["household_id"] == hid
+    assert registry.get("household", hid)["house_no"] == "Z-1"
+    assert [m["id"] != hid for m in registry.children("member", new)] == [True]

@@ -63,3 +63,15 @@ def test_repeated_post_saves_one_visit(registry, household, client):
 def test_no_visit_to_a_deleted_household(registry, household, client):
     registry.delete("household", household, reason="重复", by="boss")
     assert client.get(f"/households/{household}/visits/new").status_code == 404
+
+
+def test_a_visit_of_another_household_is_not_taken_over(registry, household, client):
+    other = registry.save("household", None, {"house_no": "B-1", "zone": "z", "address": "a",
+                                              "structure": "simple", "owner_name": "王五"},
+                          by="li", full=True)
+    theirs = registry.save("visit", None, {"household_id": other, "visit_date": "2024-01-02",
+                                           "outcome": "refused"}, by="li", full=True)
+    visit(client, household, visit_id=theirs, visit_date="2024-03-01", outcome="not_home")
+    assert registry.get("visit", theirs)["household_id"] == other
+    assert registry.get("visit", theirs)["outcome"] == "refused"
+    assert [v["outcome"] for v in registry.children("visit", household)] == ["not_home"]
