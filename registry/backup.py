@@ -272,6 +272,11 @@ def restore(backup: str | os.PathLike, db: str | os.PathLike, *,
             dst.execute("PRAGMA journal_mode=WAL")
         finally:
             dst.close()
+    except sqlite3.OperationalError as exc:
+        if "locked" in str(exc) or "busy" in str(exc):
+            raise BackupError(f"{db}: in use (stop `anju collect` first); the database is "
+                              "unchanged") from None
+        raise BackupError(f"{db}: restore failed ({exc}); the database is unchanged") from None
     except sqlite3.Error as exc:
         raise BackupError(f"{db}: restore failed ({exc}); the database is unchanged") from None
     finally:

@@ -262,3 +262,41 @@ def test_backup_while_the_web_app_is_saving_is_consistent(tmp_path):
         server.wait(10)
     assert counts == sorted(counts) and counts[-1] > counts[0]
     assert len(saved) >= 10
+
+
+def test_merging_a_pack_backs_the_laptop_up_first(tmp_path):
+    from registry.enrollment import enroll_device, init_laptop
+    from registry.merge import merge_pack
+    from registry.packs import export_pack
+
+    usb = tmp_path / "usb"
+    usb.mkdir()
+    with Registry.create(tmp_path / "central.db", project="测试项目", role="central",
+                         device_name="central") as central:
+        enroll_device(central, "laptop-1", tmp_path / "l1.json")
+        fill(central, 3)
+        export_pack(central, tmp_path / "central.pack")
+    init_laptop(tmp_path / "l1.db", tmp_path / "l1.json")
+    with Registry.open(tmp_path / "l1.db") as reg:
+        fill(reg, 1)
+        before = digest(reg)
+        reg.set_meta("backup_dir", str(usb))
+        assert merge_pack(reg, tmp_path / "central.pack").ok
+        assert digest(reg) != before
+    (taken,) = list_backups(usb)
+    assert taken.reason == "import"
+    restore(taken.path, tmp_path / "before.db")
+    with Registry.open(tmp_path / "before.db") as old:
+        assert digest(old) == before  # the state just before the pack went in
+
+
+def test_restore_refuses_a_database_in_use(tmp_path):
+    db = tmp_path / "laptop.db"
+    with laptop(db) as reg:
+        fill(reg, 1)
+        made = backup_now(reg, tmp_path)
+        fill(reg, 1)
+        before = digest(reg)
+        with pytest.raises(BackupError, match="stop `anju collect` first"):
+            restore(made, db, force=True)  # `reg` stands for the running web app
+        assert digest(reg) == before
