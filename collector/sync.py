@@ -1,0 +1,212 @@
+"""Sync from the browser: export a pack, merge packs, resolve conflicts.
+
+On a laptop: download this laptop's pack (for the central office), import the central pack.
+On the central registry: download the central pack (for every laptop), upload many laptop packs
+at once with one result line per pack. Supervisors resolve conflicts (keep one value or enter
+another, with a reason) on /conflicts/<record_type>/<record_id>/<field>, the page the review
+queue links to. All of it calls registry.packs, registry.merge and registry.conflicts.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import tempfile
+from pathlib import Path
+
+from flask import Blueprint, abort, flash, g, redirect, render_template, request, send_file, url_for
+
+from registry.conflicts import get_conflict, open_conflicts, resolve
+from registry.merge import merge_pack, summary
+from registry.packs import PackError, export_pack
+from registry.store import InvalidChange, StoreError
+from registry.validation import localize
+
+from .auth import has_role, login_required, role_required
+from .db import get_registry
+from .i18n import label, lang, t
+
+bp = Blueprint("sync", __name__)
+NAV = [("sync.index", "同步", "Sync", "surveyor"),
+       ("sync.conflicts", "冲突", "Conflicts", "supervisor")]
+
+
+def _central() -> bool:
+    return get_registry().meta("role") == "central"
+
+
+@bp.route("/sync")
+@login_required
+def index():
+    """Export and import packs; on the central registry, the packs received so far."""
+    reg = get_registry()
+    received = [dict(zip(("file_name", "device", "made_at", "changes", "new", "known",
+                          "conflicts", "last_seen_at", "times"), r))
+                for r in reg.conn.execute(
+                    "SELECT p.file_name, COALESCE(d.name, p.device_id), p.made_at, p.changes, "
+                    "p.new, p.known, p.conflicts, p.last_seen_at, p.times FROM pack_received p "
+                    "LEFT JOIN device d USING (device_id) ORDER BY p.last_seen_at DESC LIMIT 20")]
+    return render_template("sync/index.html", central=_central(), received=received,
+                           conflicts=reg.conn.execute("SELECT count(*) FROM conflict"
+                                                      ).fetchone()[0],
+                           can_merge=not _central() or has_role("supervisor"))
+
+
+@bp.route("/sync/export", methods=("POST",))
+@login_required
+def export():
+    """Write a pack and send it as a download (the file is encrypted: safe on a USB stick)."""
+    reg = get_registry()
+    if _central() and not has_role("supervisor"):
+        return render_template("forbidden.html"), 403
+    stamp = dt.datetime.now().strftime("%Y%m%d-%H%M")
+    name = f"anju-{reg.meta('device_name')}-{stamp}.pack"
+    tmp = tempfile.mkdtemp(prefix="anju-export-")
+    path = Path(tmp) / name
+    try:
+        manifest = export_pack(reg, path, full=request.form.get("full") == "1")
+    except (PackError, StoreError, OSError) as exc:
+        flash(t("导出失败：", "Export failed: ") + str(exc), "error")
+        return redirect(url_for("sync.index"))
+
+    handle = open(path, "rb")  # noqa: SIM115 -- closed by the response
+    path.unlink()  # the open handle keeps the data until the download ends
+    Path(tmp).rmdir()
+    response = send_file(handle, mimetype="application/octet-stream", as_attachment=True,
+                         download_name=name, max_age=0)
+    response.headers["X-Anju-Changes"] = str(manifest["counts"]["changes"])
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+@bp.route("/sync/merge", methods=("POST",))
+@login_required
+def merge():
+    """Merge uploaded packs, each in one transaction; one result line per pack."""
+    if _central() and not has_role("supervisor"):
+        return render_template("forbidden.html"), 403
+    uploads = [f for f in request.files.getlist("packs") if f and f.filename]
+    if not uploads:
+        flash(t("请选择数据包文件", "Choose one or more pack files"), "error")
+        return redirect(url_for("sync.index"))
+    reg = get_registry()
+    results = []
+    with tempfile.TemporaryDirectory(prefix="anju-merge-") as tmp:
+        for n, upload in enumerate(uploads):
+            name = Path(upload.filename.replace("\\", "/")).name or f"pack-{n + 1}.pack"
+            folder = Path(tmp) / str(n)
+            folder.mkdir()
+            upload.save(folder / name)
+            result = merge_pack(reg, folder / name)
+            result.path = name
+            results.append(result)
+    rejected = sum(not r.ok for r in results)
+    return render_template("sync/results.html", results=results, summary=summary(results),
+                           rejected=rejected), (422 if rejected == len(results) else 200)
+
+
+@bp.route("/conflicts")
+@role_required("supervisor")
+def conflicts():
+    """Open conflicts: concurrent edits of one field with different values."""
+    reg = get_registry()
+    rows = open_conflicts(reg)
+    names = _device_names(reg)
+    for c in rows:
+        c["label"] = _field_label(reg, c["record_type"], c["field"])
+        c["house_no"] = _house_no(reg, c["record_type"], c["record_id"])
+        for cand in c["candidates"]:
+            cand["shown"] = _shown(reg, c["record_type"], c["field"], cand["value"])
+            cand["device"] = names.get(cand["device_id"], cand["device_id"][:8])
+    return render_template("sync/conflicts.html", conflicts=rows)
+
+
+@bp.route("/conflicts/<record_type>/<record_id>/<field>", methods=("GET", "POST"))
+@role_required("supervisor")
+def resolve_conflict(record_type: str, record_id: str, field: str):
+    """Resolve one conflict: keep one of the values or enter another, with a reason."""
+    reg = get_registry()
+    if record_type not in reg.definition.records:
+        abort(404)
+    conflict = get_conflict(reg, record_type, record_id, field)
+    if conflict is None:
+        flash(t("该冲突已解决或不存在", "This conflict is resolved or does not exist"))
+        return redirect(url_for("sync.conflicts"))
+    error = None
+    form = {"choice": "", "other": "", "reason": ""}
+    if request.method == "POST":
+        form = {k: request.form.get(k, "").strip() for k in form}
+        cands = {c["change_id"]: c for c in conflict["candidates"]}
+        if form["choice"] in cands:
+            value = cands[form["choice"]]["value"]
+        elif form["choice"] == "other":
+            value = form["other"] or None
+        else:
+            value, error = None, t("请选择保留的值或填写新值", "Keep one value or enter another")
+        if not form["reason"]:
+            error = error or t("请填写理由", "Give a reason")
+        if error is None:
+            try:
+                resolve(reg, record_type, record_id, field, value, form["reason"],
+                        by=g.user["name"])
+            except InvalidChange as exc:
+                error = "；".join(localize(exc.errors, lang()).values())
+            except StoreError as exc:
+                error = str(exc)
+            else:
+                flash(t("冲突已解决，该决定将随数据包同步到各笔记本",
+                        "Conflict resolved; the decision travels to every laptop with the "
+                        "next central pack"))
+                return redirect(request.args.get("next") or url_for("sync.conflicts"))
+    names = _device_names(reg)
+    for cand in conflict["candidates"]:
+        cand["shown"] = _shown(reg, record_type, field, cand["value"])
+        cand["device"] = names.get(cand["device_id"], cand["device_id"][:8])
+    return render_template("sync/resolve.html", c=conflict, form=form, error=error,
+                           label=_field_label(reg, record_type, field),
+                           house_no=_house_no(reg, record_type, record_id),
+                           choices=_choices(reg, record_type, field)), (400 if error else 200)
+
+
+def _device_names(reg) -> dict[str, str]:
+    return dict(reg.conn.execute("SELECT device_id, name FROM device"))
+
+
+def _field(reg, record_type: str, name: str):
+    rtype = reg.definition.record(record_type)
+    return rtype.field(name) if rtype.has(name) else None
+
+
+def _field_label(reg, record_type: str, name: str) -> str:
+    f = _field(reg, record_type, name)
+    if f is None:
+        return t("删除标记", "Deletion") if name == "_deleted" else name
+    return label(f.label)
+
+
+def _choices(reg, record_type: str, name: str) -> list[tuple[str, str]]:
+    f = _field(reg, record_type, name)
+    if f is None or f.type != "select_one":
+        return []
+    return [(c.value, label(c.label)) for c in f.choices]
+
+
+def _shown(reg, record_type: str, name: str, value) -> str:
+    """A value as people read it: choice labels, '—' for none."""
+    if value is None or value == "":
+        return "—"
+    f = _field(reg, record_type, name)
+    if f is not None and f.choices:
+        values = value if isinstance(value, list) else [value]
+        return "、".join(f.choice_label(str(v), lang()) for v in values)
+    return str(value)
+
+
+def _house_no(reg, record_type: str, record_id: str) -> str | None:
+    """The house number of the household a record belongs to."""
+    if record_type == "household":
+        row = reg.conn.execute("SELECT house_no FROM household WHERE id = ?",
+                               (record_id,)).fetchone()
+    else:
+        row = reg.conn.execute(f"SELECT h.house_no FROM [{record_type}] r JOIN household h ON "
+                               "h.id = r.household_id WHERE r.id = ?", (record_id,)).fetchone()
+    return row[0] if row else None
