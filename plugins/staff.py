@@ -79,11 +79,16 @@ async def login(datasette, request):
         status=200 if error is None else 403)
 
 
+async def not_here(datasette, request):
+    return Response.text("Not found", status=404)
+
+
 @hookimpl
 def register_routes(datasette):
+    # Listed before datasette-auth-passwords' own pages: plugins-dir hooks are called first.
     if common.mode(datasette) != "staff":
-        return []
-    # Listed before datasette-auth-passwords' own /-/login: plugins-dir hooks are called first.
+        # The public site has no accounts: no login page, no password tool.
+        return [(r"^/-/(login|password-tool)$", not_here)]
     return [(r"^/-/login$", login)]
 
 

@@ -179,6 +179,11 @@ async def test_static_css_and_hidden_tables(public):
         _no_external(r.text)
 
 
+async def test_the_public_site_has_no_login(public):
+    for path in ("/-/login", "/-/password-tool"):
+        assert (await public.client.get(path)).status_code == 404
+
+
 async def test_public_routes_are_not_on_the_staff_site(staff):
     for path in ("/-/progress", "/-/lookup", "/-/provenance"):
         assert (await staff.client.get(path)).status_code in (302, 404)
@@ -273,3 +278,15 @@ async def test_staff_table_shows_resident_ids_masked(staff, demo):
                                cookies=cookies)
     masked = demo["id_no"][:6] + "********" + demo["id_no"][-4:]
     assert masked in r.text and demo["id_no"] not in r.text
+
+
+def test_serve_refuses_the_wrong_kind_of_database(demo, tmp_path):
+    from click.testing import CliRunner
+
+    from registry.cli import main
+    runner = CliRunner()
+    for args, words in ((["serve", str(demo["registry"])], "not a public database"),
+                        (["serve", "--staff", str(demo["public"])], "not an anju registry"),
+                        (["serve", str(tmp_path / "none.db")], "no such database")):
+        result = runner.invoke(main, args)
+        assert result.exit_code == 2 and words in result.output, result.output
