@@ -93,6 +93,7 @@ def publish(reg: Registry, out_path: str | Path, *,
         with open(tmp, "rb+") as fh:
             os.fsync(fh.fileno())
         os.replace(tmp, out)
+        _sync_directory(out.parent)
     except sqlite3.Error as exc:
         tmp.unlink(missing_ok=True)
         raise PublishError(f"{out}: cannot write the public database ({exc})") from None
@@ -102,6 +103,18 @@ def publish(reg: Registry, out_path: str | Path, *,
     summary["seconds"] = round(time.perf_counter() - started, 2)
     summary["path"] = str(out)
     return summary
+
+
+def _sync_directory(path: Path) -> None:
+    """Make the rename itself durable (POSIX); Windows has no directory handles to sync."""
+    if os.name != "posix":
+        return
+    with contextlib.suppress(OSError):
+        fd = os.open(path, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
 
 
 def _compensation(reg: Registry) -> tuple[dict, list[dict]]:
