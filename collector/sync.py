@@ -10,10 +10,11 @@ queue links to. All of it calls registry.packs, registry.merge and registry.conf
 from __future__ import annotations
 
 import datetime as dt
+import shutil
 import tempfile
 from pathlib import Path
 
-from flask import Blueprint, abort, flash, g, redirect, render_template, request, send_file, url_for
+from flask import Blueprint, Response, abort, flash, g, redirect, render_template, request, url_for
 
 from registry.conflicts import get_conflict, open_conflicts, resolve
 from registry.merge import merge_pack, summary
@@ -68,11 +69,18 @@ def export():
         flash(t("导出失败：", "Export failed: ") + str(exc), "error")
         return redirect(url_for("sync.index"))
 
-    handle = open(path, "rb")  # noqa: SIM115 -- closed by the response
-    path.unlink()  # the open handle keeps the data until the download ends
-    Path(tmp).rmdir()
-    response = send_file(handle, mimetype="application/octet-stream", as_attachment=True,
-                         download_name=name, max_age=0)
+    size = path.stat().st_size
+
+    def chunks():
+        with open(path, "rb") as fh:
+            while block := fh.read(1 << 20):
+                yield block
+
+    response = Response(chunks(), mimetype="application/octet-stream")
+    response.headers.set("Content-Disposition", "attachment", filename=name)
+    response.headers["Content-Length"] = str(size)
+    # Removed after the download, once the file is closed: Windows cannot delete an open file.
+    response.call_on_close(lambda: shutil.rmtree(tmp, ignore_errors=True))
     response.headers["X-Anju-Changes"] = str(manifest["counts"]["changes"])
     response.headers["Cache-Control"] = "no-store"
     return response
