@@ -179,7 +179,7 @@ def inject_safety_banner() -> dict:
 
 def _export_url() -> str | None:
     """The page where this laptop exports a pack, if the app has one."""
-    for endpoint in ("sync.export", "sync.index", "packs.export", "packs.index"):
+    for endpoint in ("sync.index", "packs.index"):  # pages (GET), not the export POSTs
         if endpoint in current_app.view_functions:
             return url_for(endpoint)
     return None
