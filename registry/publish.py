@@ -188,7 +188,8 @@ def digest_file(path: str) -> tuple[tuple, str]:
     import types
 
     from .definition import parse
-    conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, isolation_level=None)
+    conn = sqlite3.connect(Path(path).resolve().as_uri() + "?mode=ro", uri=True,
+                           isolation_level=None)
     try:
         conn.execute("BEGIN")
         marker = _snapshot_marker(conn)

@@ -85,7 +85,7 @@ def public_metadata(path: Path) -> dict:
 def _definition_labels(path: Path) -> dict[str, dict[str, str]]:
     """Chinese column labels of each record table, from the registry's own survey definition."""
     from .definition import DefinitionError, parse
-    conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    conn = sqlite3.connect(Path(path).resolve().as_uri() + "?mode=ro", uri=True)
     try:
         row = conn.execute("SELECT value FROM meta WHERE key = 'survey'").fetchone()
     except sqlite3.Error:
