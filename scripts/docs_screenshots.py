@@ -83,6 +83,8 @@ def build_project(work: Path) -> tuple[Path, Path, Path]:
         backup.backup_now(laptop, usb, reason="import")
         backup.backup_now(laptop, usb, reason="scheduled")
         backup.backup_now(laptop, usb, reason="manual")
+        export_pack(laptop, work / "anju-laptop-01-20261127-1730.pack")
+        laptop.conn.execute("DELETE FROM meta WHERE key = 'last_export_at'")
         # The morning's work has waited 9 hours for an export: the banner shows.
         laptop.conn.execute(
             "UPDATE change SET received_at = strftime('%Y-%m-%dT%H:%M:%f000Z', 'now', "
@@ -150,11 +152,7 @@ def shoot(out: Path) -> list[str]:
                     dossier = link.get_attribute("href")
                     snap("laptop-dossier", lap + dossier, height=1300)
                     snap("laptop-visit", lap + dossier + "/visits/new", height=1000)
-                for endpoint in ("/sync", "/sync/export", "/packs"):
-                    response = page.goto(lap + endpoint)
-                    if response and response.status < 400:
-                        snap("laptop-sync", height=1000)
-                        break
+                snap("laptop-sync", lap + "/sync")
                 snap("laptop-backup", lap + "/backup", height=1100)
                 page.goto(lap + "/households")
                 page.click("header form button")  # log out: the reminder shows
@@ -164,11 +162,13 @@ def shoot(out: Path) -> list[str]:
                 # -- the central office ---------------------------------------------------------
                 login(cen, "admin")
                 snap("central-devices", cen + "/devices")
-                for endpoint in ("/sync", "/packs", "/merge", "/sync/upload"):
-                    response = page.goto(cen + endpoint)
-                    if response and response.status < 400:
-                        snap("central-merge", height=1000)
-                        break
+                snap("central-sync", cen + "/sync")
+                page.set_input_files("input[name=packs]",
+                                     str(work / "anju-laptop-01-20261127-1730.pack"))
+                page.click("form[enctype] button.primary")
+                page.wait_for_load_state()
+                snap("central-merge-results")
+                snap("central-conflicts", cen + "/conflicts", height=900)
                 snap("central-review", cen + "/review", height=1200)
                 snap("central-progress", cen + "/progress", height=1300)
                 snap("central-compensation", cen + "/compensation", height=1000)
@@ -176,10 +176,12 @@ def shoot(out: Path) -> list[str]:
 
                 # -- the public site ------------------------------------------------------------
                 snap("public-home", pub + "/", height=1000)
-                for path in ("/-/anju/progress", "/-/progress", "/-/lookup", "/-/anju/lookup"):
-                    response = page.goto(pub + path)
-                    if response and response.status < 400:
-                        snap("public-" + path.rsplit("/", 1)[-1], height=1100)
+                snap("public-progress", pub + "/-/progress", height=1100)
+                page.goto(pub + "/-/lookup")
+                page.fill("input[name=house_no]", "A-0008")
+                page.click("form.anju-lookup button")
+                page.wait_for_load_state()
+                snap("public-lookup")
                 browser.close()
         finally:
             for proc in procs:
