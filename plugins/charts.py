@@ -94,3 +94,37 @@ def columns(items: list[tuple[str, int, str]], title: str) -> Markup:
                     f'<text class="lbl" x="{x + w / 2:.1f}" y="{base + 18}" '
                     f'text-anchor="middle">{escape(label)}</text>')
     return _svg(height, body, title)
+
+
+def lines(days: list[str], series: list[tuple[str, list[int], str]], title: str) -> Markup:
+    """Cumulative counts over days: one line per series, dates along the bottom, a legend."""
+    height, left, top, bottom = 240, 56, 10, 196
+    span = WIDTH - left - 10
+    peak = max((max(values, default=0) for _, values, _ in series), default=0) or 1
+    n = max(len(days) - 1, 1)
+    body = [f'<line class="axis" x1="{left}" y1="{bottom}" x2="{WIDTH - 10}" y2="{bottom}" '
+            'stroke="#999"/>']
+    for frac in (0, 0.5, 1):
+        y = bottom - (bottom - top) * frac
+        body.append(f'<text class="num" x="{left - 6}" y="{y + 4:.1f}" text-anchor="end">'
+                    f"{round(peak * frac)}</text>"
+                    f'<line x1="{left}" y1="{y:.1f}" x2="{WIDTH - 10}" y2="{y:.1f}" '
+                    'stroke="#e3e8ee"/>')
+    for i in sorted({0, len(days) // 2, len(days) - 1}) if days else ():
+        x = left + span * i / n
+        anchor = "start" if i == 0 else "end" if i == len(days) - 1 else "middle"
+        body.append(f'<text class="lbl" x="{x:.1f}" y="{bottom + 18}" text-anchor="{anchor}">'
+                    f"{escape(days[i][5:])}</text>")
+    for label, values, colour in series:
+        points = " ".join(f"{left + span * i / n:.1f},{bottom - (bottom - top) * v / peak:.1f}"
+                          for i, v in enumerate(values))
+        body.append(f'<polyline fill="none" stroke="{colour}" stroke-width="2.5" '
+                    f'points="{points}"><title>{escape(label)}</title></polyline>')
+    x = left
+    for label, values, colour in series:
+        last = values[-1] if values else 0
+        body.append(f'<rect x="{x}" y="{height - 14}" width="12" height="12" fill="{colour}"/>'
+                    f'<text class="legend" x="{x + 16}" y="{height - 4}">{escape(label)} '
+                    f"{last}</text>")
+        x += 40 + 14 * len(label) + 8 * len(str(last))
+    return _svg(height, body, title)

@@ -23,6 +23,10 @@ async def _figures(datasette) -> dict:
         "ORDER BY field, zone")).rows]
     provenance = {r["key"]: r["value"] for r in (await db.execute(
         "SELECT key, value FROM provenance")).rows}
+    daily = []
+    if "daily_progress" in await db.table_names():
+        daily = [dict(r) for r in (await db.execute(
+            "SELECT date, surveyed, signed, handed_over FROM daily_progress ORDER BY date")).rows]
     by_status: dict[str, list] = {}
     for r in progress:
         entry = by_status.setdefault(r["status_code"], [r["status"], 0, r["status_order"]])
@@ -56,6 +60,12 @@ async def _figures(datasette) -> dict:
               f"期限 {z['deadline']}" if z["deadline"] else "") for z in zones],
             "各片区签约进度"),
         "min_group": provenance.get("min_group", "5"),
+        "daily_chart": charts.lines(
+            [d["date"] for d in daily],
+            [("已调查", [d["surveyed"] for d in daily], common.STATUS_COLOURS["published"]),
+             ("已签约", [d["signed"] for d in daily], common.STATUS_COLOURS["signed"]),
+             ("已交房", [d["handed_over"] for d in daily], common.STATUS_COLOURS["demolished"])],
+            "累计进度") if len(daily) > 1 else None,
     }
     c["dashboard"] = figures
     return figures

@@ -98,3 +98,41 @@ def _zones(conn, reg: Registry, by_zone: dict[str, list[dict]]) -> None:
                     sum(s in ("disputed", "decision") for s in statuses),
                     round(100 * signed / base, 1) if base else None))
     conn.executemany("INSERT INTO zone VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", out)
+
+
+def write_daily(conn, reg: Registry, rows: list[dict]) -> None:
+    """Cumulative households surveyed, signed and handed over by day (UTC date of the change
+    that first moved each into that stage), for the dashboard's progress-over-time chart.
+
+    Only households whose current status is at that stage count, so the last day equals today's
+    figures; project-wide daily totals identify no one.
+    """
+    current = {r["id"]: r["status"] for r in rows}
+    stages = (("surveyed", SURVEYED), ("signed", SIGNED), ("handed_over", HANDED_OVER))
+    first: dict[str, dict[str, str]] = {name: {} for name, _ in stages}
+    cur = reg.conn.execute(
+        "SELECT record_id, substr(at, 1, 10), json_extract(fields, '$.status') FROM change "
+        "WHERE record_type = 'household' AND json_extract(fields, '$.status') IS NOT NULL")
+    for hid, day, status in cur:
+        now_status = current.get(hid)
+        if now_status is None:
+            continue
+        for name, reached in stages:
+            if status in reached and now_status in reached:
+                seen = first[name].get(hid)
+                if seen is None or day < seen:
+                    first[name][hid] = day
+    days = sorted({d for per in first.values() for d in per.values()})
+    conn.execute("CREATE TABLE daily_progress (date TEXT PRIMARY KEY, surveyed INTEGER, "
+                 "signed INTEGER, handed_over INTEGER)")
+    counts = {name: defaultdict(int) for name, _ in stages}
+    for name, per in first.items():
+        for day in per.values():
+            counts[name][day] += 1
+    totals = dict.fromkeys(counts, 0)
+    out = []
+    for day in days:
+        for name in counts:
+            totals[name] += counts[name][day]
+        out.append((day, totals["surveyed"], totals["signed"], totals["handed_over"]))
+    conn.executemany("INSERT INTO daily_progress VALUES (?, ?, ?, ?)", out)

@@ -33,7 +33,7 @@ from .changes import now
 from .definition import Field
 from .digest import digest
 from .privacy import MIN_GROUP, NEVER_TYPES, NameScrubber, mask_name, scrub_text
-from .public_totals import write_totals
+from .public_totals import write_daily, write_totals
 from .store import Registry, StoreError
 
 # Identifying keys: never rewritten by name scrubbing, so lookups and facets keep working.
@@ -317,6 +317,7 @@ def _write(reg: Registry, conn, shown: list[Field], totalled: list[Field], cols:
     if progress:
         progress(len(batch))
     write_totals(conn, reg, rows, totalled, status_field, order)
+    write_daily(conn, reg, rows)
     _column_info(conn, shown, comp_columns)
     return {"households": len(rows), "columns": [c for c, _ in cols]}
 

@@ -72,7 +72,7 @@ async def test_dashboard_shows_figures_and_svg_charts(public, demo):
     r = await public.client.get("/-/progress")
     assert r.status_code == 200
     html = r.text
-    assert "征收进度" in html and html.count("<svg") == 3
+    assert "征收进度" in html and html.count("<svg") == 4 and "累计进度" in html
     conn = sqlite3.connect(demo["public"])
     households, signed = conn.execute("SELECT sum(households), sum(signed) FROM zone").fetchone()
     conn.close()

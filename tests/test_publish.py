@@ -198,3 +198,15 @@ def test_digest_from_the_helper_process_matches(registry, small, tmp_path, monke
     summary = publish(registry, out)
     assert calls == []  # the second process computed it
     assert summary["registry_digest"] == digest(registry)
+
+
+def test_daily_progress_ends_at_todays_figures(registry, small, tmp_path):
+    registry.save("household", small[0], {"status": "handed_over"}, by="tester")
+    out = tmp_path / "public.db"
+    publish(registry, out)
+    days = rows(out, "SELECT * FROM daily_progress ORDER BY date")
+    zones = rows(out, "SELECT sum(surveyed) AS surveyed, sum(signed) AS signed, "
+                      "sum(handed_over) AS handed_over FROM zone")[0]
+    assert days and {k: days[-1][k] for k in zones} == zones == {
+        "surveyed": 9, "signed": 4, "handed_over": 1}
+    assert all(a["signed"] <= b["signed"] for a, b in zip(days, days[1:]))

@@ -55,7 +55,7 @@ def test_dashboard_and_lookup(live_site, public_db, page, tmp_path):
     base = live_site(public_db)
     page.goto(base + "/-/progress")
     assert page.locator("h1").inner_text().startswith("征收进度")
-    assert page.locator("svg.chart").count() == 3
+    assert page.locator("svg.chart").count() == 4
     assert page.locator(".figure").count() == 6
     page.screenshot(path=str(tmp_path / "progress.png"), full_page=True)
 
