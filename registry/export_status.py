@@ -45,10 +45,12 @@ def _parse(stamp: str | None) -> dt.datetime | None:
 
 
 def warn_hours(reg: Registry) -> float:
-    """The hours unexported changes may wait before the banner shows (meta, default 8)."""
+    """The hours unexported changes may wait before the banner shows: the project setting
+    `export_warn_hours` (it travels in the central pack), else this database's meta, else 8."""
+    raw = reg.settings.get("export_warn_hours") or reg.meta("export_warn_hours")
     try:
-        value = float(reg.meta("export_warn_hours") or DEFAULT_WARN_HOURS)
-    except ValueError:
+        value = float(raw or DEFAULT_WARN_HOURS)
+    except (TypeError, ValueError):
         return DEFAULT_WARN_HOURS
     return value if value > 0 else DEFAULT_WARN_HOURS
 
