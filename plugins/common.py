@@ -6,7 +6,6 @@ import it as `plugins.common` so that they share one cache per Datasette instanc
 
 from __future__ import annotations
 
-import json
 import weakref
 
 import markupsafe
@@ -126,9 +125,3 @@ def render(datasette, table: str, column: str, value):
             mask_id_for_staff(str(value)))
     return None
 
-
-def loads(value, default=None):
-    try:
-        return json.loads(value)
-    except (TypeError, ValueError):
-        return default

@@ -6,12 +6,12 @@ field's `publish` policy) and registry.privacy (the one masking rule, the minimu
 
 - household: one row per household that is not deleted, with only `plain` fields (choices as
   their Chinese labels) and `masked` fields (through mask_name); free text is scrubbed of ID
-  numbers, phones, coordinates and the household's own names; compensation columns when the
-  compensation module offers them. No ID, phone, member, hardship, GPS or photo data.
+  numbers, phones, coordinates and the names of anyone in the registry; compensation columns
+  when the compensation module offers them. No ID, phone, member, hardship, GPS or photo data.
 - progress: households per zone and status, with sums of `total` fields (suppressed when small).
 - zone: per zone targets, deadlines and progress figures (the dashboard's source).
 - choice_total: per zone counts of each choice of a `total` choice field (hardship, wishes),
-  suppressed when small.
+  suppressed when small; daily_progress: cumulative stage counts by day (registry.public_totals).
 - provenance: as-of time, registry digest, packs merged, anju version, survey definition hash.
 - column_info: each public column's Chinese and English label and kind (money, status, ...).
 """
