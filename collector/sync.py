@@ -66,7 +66,7 @@ def export():
     try:
         manifest = export_pack(reg, path, full=request.form.get("full") == "1")
     except (PackError, StoreError, OSError) as exc:
-        flash(t("导出失败：", "Export failed: ") + str(exc), "error")
+        flash(t("导出失败：", "Export failed: ") + str(exc), "warning")
         return redirect(url_for("sync.index"))
 
     size = path.stat().st_size
@@ -94,7 +94,7 @@ def merge():
         return render_template("forbidden.html"), 403
     uploads = [f for f in request.files.getlist("packs") if f and f.filename]
     if not uploads:
-        flash(t("请选择数据包文件", "Choose one or more pack files"), "error")
+        flash(t("请选择数据包文件", "Choose one or more pack files"), "warning")
         return redirect(url_for("sync.index"))
     reg = get_registry()
     results = []

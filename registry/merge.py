@@ -93,6 +93,9 @@ def merge_pack(reg: Registry, path: str | Path,
     except sqlite3.IntegrityError as exc:
         reg.definition = definition
         return PackResult(name, False, f"clashes with changes already here ({exc})")
+    except (ValueError, TypeError, KeyError, AttributeError) as exc:
+        reg.definition = definition  # a signed pack with an unexpected shape: refuse it
+        return PackResult(name, False, f"malformed pack ({type(exc).__name__}: {exc})")
     except BaseException:
         reg.definition = definition
         raise

@@ -143,17 +143,22 @@ def child(method: str, root: Path) -> None:
     shutil.copy(root / "central.db", target)
     laptops = sorted((root / "laptops").glob("*.db"))
     packs = sorted((root / "packs").glob("*.pack"))
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    cpu_before = usage.ru_utime + usage.ru_stime
     started = time.perf_counter()
     {"raw": lambda: run_raw(target, laptops), "upsert": lambda: run_upsert(target, laptops),
      "merge": lambda: run_merge(target, packs)}[method]()
     seconds = time.perf_counter() - started
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    peak = usage.ru_maxrss * 1024
+    cpu = usage.ru_utime + usage.ru_stime - cpu_before
     from registry.digest import digest
     with Registry.open(target) as reg:
         counts = {t: reg.conn.execute(f"SELECT count(*) FROM [{t}]").fetchone()[0]
                   for t in ("change", *RECORD_TABLES)}
         fingerprint = digest(reg)
-    print(json.dumps({"method": method, "seconds": seconds, "peak": peak, "counts": counts,
+    print(json.dumps({"method": method, "seconds": seconds, "cpu": cpu, "peak": peak,
+                      "counts": counts,
                       "digest": fingerprint}))
 
 
@@ -182,10 +187,12 @@ def main() -> None:
     print(f"{args.packs} packs, {args.households} households: "
           f"{floor['counts']['household']} households, {floor['counts']['member']} members, "
           f"{floor['counts']['change']} changes")
-    print(f"{'method':8} {'seconds':>9} {'x raw':>7} {'peak MiB':>9} {'x raw':>7}  digest")
+    print(f"{'method':8} {'seconds':>9} {'x raw':>7} {'CPU s':>8} {'x raw':>7} "
+          f"{'peak MiB':>9} {'x raw':>7}  digest")
     for method, r in results.items():
         print(f"{method:8} {r['seconds']:9.1f} {r['seconds'] / floor['seconds']:7.2f} "
-              f"{r['peak'] / 2**20:9.0f} {r['peak'] / floor['peak']:7.2f}  {r['digest'][:16]}"
+              f"{r['cpu']:8.1f} {r['cpu'] / floor['cpu']:7.2f} "
+              f"{r['peak'] / 2**20:9.1f} {r['peak'] / floor['peak']:7.2f}  {r['digest'][:16]}"
               f"{'' if r['counts'] == floor['counts'] else '  COUNTS DIFFER'}")
     merge, upsert = results["merge"], results["upsert"]
     print(f"targets: merge within 3x of raw: {merge['seconds'] <= 3 * floor['seconds']}; "
