@@ -590,7 +590,10 @@ def merge_cmd(db: str, packs: tuple[str, ...]) -> None:
         with click.progressbar(length=max(total, 1), label="merging",
                                file=_progress_file()) as bar:
             for path in packs:
+                start = bar.pos
                 results.append(merge_pack(reg, path, progress=bar.update))
+                if Path(path).is_file():  # the rest of the file: header, trailer, or unread
+                    bar.update(max(Path(path).stat().st_size - (bar.pos - start), 0))
     for r in results:
         click.echo(r.line(), err=not r.ok)
     if len(packs) > 1:

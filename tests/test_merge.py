@@ -68,9 +68,9 @@ def _play(project: Project, ops) -> None:
             project.merge(reg, project.pack(project.central))
 
 
-@settings(max_examples=15, deadline=None,
+@settings(max_examples=60, deadline=None,
           suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
-@given(ops=st.lists(op, min_size=1, max_size=10), order=st.permutations([1, 2, 3]))
+@given(ops=st.lists(op, min_size=1, max_size=14), order=st.permutations([1, 2, 3]))
 def test_merge_is_idempotent_commutative_associative_and_syncs_back(template, ops, order):
     with tempfile.TemporaryDirectory() as tmp:
         shared = Path(tmp)

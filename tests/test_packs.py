@@ -244,3 +244,18 @@ def test_command_line_round_trip(tmp_path):
     assert again.returncode == 0 and "0 new changes, 1 already known" in again.stdout
     missing = anju("merge", c, str(tmp_path / "nope.pack"))
     assert missing.returncode == 1 and "nope.pack: no such file" in missing.stderr
+
+
+def test_progress_bar_on_a_terminal_only(project):
+    import pty
+    pack = str(project.pack(project.lap(1)))
+    db = str(project.root / "central.db")
+    quiet = anju("merge", db, pack)
+    assert quiet.returncode == 0 and "merging" not in quiet.stderr
+    leader, follower = pty.openpty()
+    shown = subprocess.run([sys.executable, "-m", "registry.cli", "merge", db, pack],
+                           stdout=subprocess.PIPE, stderr=follower, timeout=300)
+    os.close(follower)
+    output = os.read(leader, 65536).decode(errors="replace")
+    os.close(leader)
+    assert shown.returncode == 0 and "merging" in output and "100%" in output
