@@ -156,6 +156,10 @@ def _take_meta(reg: Registry, pack: Pack, meta: dict) -> list[str]:
             enrollment.learn_devices(reg, meta["devices"])
         except (KeyError, TypeError) as exc:
             raise MergeError(f"malformed device directory ({exc})") from None
+    made_at = meta.get("made_at") if isinstance(meta.get("made_at"), str) else ""
+    if made_at <= (reg.meta("central_meta_at") or ""):
+        return notes  # an older central pack merged again: its settings are out of date
+    reg.set_meta("central_meta_at", made_at)
     if isinstance(meta.get("settings"), dict):
         reg.set_meta("settings", json.dumps(meta["settings"], ensure_ascii=False))
     text = meta.get("survey")

@@ -163,7 +163,7 @@ def export_pack(reg: Registry, out: str | Path, *, full: bool = False,
                  "WHERE c.seq > COALESCE(m.seq, 0)")
         total = reg.conn.execute(f"SELECT count(*) FROM change c {where}").fetchone()[0]
         meta = {"t": "meta", "role": reg.meta("role"), "device_name": reg.meta("device_name"),
-                "have": holdings(reg), "changes": total}
+                "have": holdings(reg), "changes": total, "made_at": started}
         if reg.meta("role") == "central":
             meta.update(settings=reg.settings, survey=reg.meta("survey"),
                         devices=enrollment.devices(reg))

@@ -206,6 +206,15 @@ def test_laptop_takes_central_settings_and_device_list(project):
     assert not result.ok and "revoked" in result.reason
 
 
+def test_an_old_central_pack_merged_again_does_not_bring_back_old_settings(project):
+    project.central.set_meta("settings", '{"freeze_date": "2024-01-01"}')
+    old = project.pack(project.central)
+    project.central.set_meta("settings", '{"freeze_date": "2024-02-01"}')
+    project.merge(project.lap(1), project.pack(project.central))
+    project.merge(project.lap(1), old)
+    assert project.lap(1).settings == {"freeze_date": "2024-02-01"}
+
+
 def _with_field(text: str, field_yaml: str) -> str:
     return text.replace("      - name: comments\n", field_yaml + "      - name: comments\n", 1)
 
