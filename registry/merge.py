@@ -114,7 +114,7 @@ def _merge(reg: Registry, pack: Pack, name: str,
     result = PackResult(name, True, device=pack.device["name"])
     notes: list[str] = []
     have: dict = {}
-    seen: dict = {}
+    memo = None
     first = True
     for frame in pack.frames(progress):
         kind = frame.get("t")
@@ -130,7 +130,8 @@ def _merge(reg: Registry, pack: Pack, name: str,
             rows = frame.get("c")
             if not isinstance(rows, list):
                 raise MergeError("malformed pack: changes frame")
-            changes = [parse_change(reg.definition, row, seen) for row in rows]
+            memo = memo or Memo(reg.definition)
+            changes = [parse_change(reg.definition, row, memo) for row in rows]
             new, known = reg.apply(changes)
             result.changes += len(changes)
             result.new += new
@@ -222,11 +223,51 @@ def _record(reg: Registry, pack: Pack, result: PackResult) -> None:
          result.known, result.conflicts, result.blobs, stamp, stamp))
 
 
-def parse_change(defn: Definition, row, seen: dict | None = None) -> Change:
+class Memo:
+    """Values already found valid in one pack, so that repeated ones are not checked again.
+
+    Whole field sets are remembered by their JSON text (a status moving on), and single values
+    of choice, integer and date fields. A field's check depends only on its value unless the
+    change holds a field with a relevance condition; such changes are always checked whole.
+    """
+
+    TYPES = ("select_one", "integer", "date")
+    LIMIT = 200_000
+
+    def __init__(self, defn: Definition):
+        self.changes: set = set()
+        self.values: set = set()
+        self.single = {name: {f.name for f in rt.columns if f.type in self.TYPES
+                              and not f.relevant} for name, rt in defn.records.items()}
+        self.conditional = {name: {f.name for f in rt.columns if f.relevant}
+                            for name, rt in defn.records.items()}
+
+    def errors(self, defn: Definition, record_type: str, data: dict, key) -> dict:
+        """validate(partial=True)'s errors for `data`, skipping what is known valid."""
+        if key is not None and key in self.changes:
+            return {}
+        single = self.single[record_type]
+        rest = data
+        if single and not self.conditional[record_type] & data.keys():
+            rest = {k: v for k, v in data.items() if k not in single
+                    or not isinstance(v, str | int | float)
+                    or (record_type, k, v.__class__, v) not in self.values}
+        errors = validate(defn, record_type, rest, partial=True)[1] if rest else {}
+        if not errors:
+            if key is not None and len(self.changes) < self.LIMIT:
+                self.changes.add(key)
+            for k in single & rest.keys():
+                v = rest[k]
+                if isinstance(v, str | int | float) and len(self.values) < self.LIMIT:
+                    self.values.add((record_type, k, v.__class__, v))
+        return errors
+
+
+def parse_change(defn: Definition, row, memo: Memo | None = None) -> Change:
     """Check one change from a pack against the definition; MergeError says what is wrong.
 
-    `seen` remembers field sets already found valid (many changes repeat: a status moving on),
-    keyed by their exact JSON text, so the same values are not validated twice.
+    `memo` remembers what this pack already showed valid, so the same values are not validated
+    twice.
     """
     if not isinstance(row, list) or len(row) != 10:
         raise MergeError("malformed change")
@@ -262,13 +303,12 @@ def parse_change(defn: Definition, row, seen: dict | None = None) -> Change:
         reason = data.pop(DELETED)
         if reason is not None and not isinstance(reason, str):
             raise MergeError(f"{label}: malformed deletion reason")
-    if data and (seen is None or key is None or key not in seen):
-        _, errors = validate(defn, record_type, data, partial=True)
+    if data:
+        errors = (memo.errors(defn, record_type, data, key) if memo
+                  else validate(defn, record_type, data, partial=True)[1])
         if errors:
             detail = "; ".join(f"{k}: {_codes(v)}" for k, v in sorted(errors.items()))
             raise MergeError(f"invalid {label}: {detail}")
-        if seen is not None and key is not None and len(seen) < 100_000:
-            seen[key] = True
     return Change(change_id=change_id, device_id=device_id, seq=seq, record_type=record_type,
                   record_id=record_id, fields=fields, base=base, at=at, by=by, note=note)
 

@@ -148,6 +148,19 @@ def test_a_rejected_pack_writes_nothing(project, tmp_path):
         == counts
 
 
+@pytest.mark.parametrize("bad, words", [({"floors": 99}, "at most 60"),
+                                         ({"floors": [2]}, "whole number"),
+                                         ({"status": ["surveyed"]}, "Not one of the choices")])
+def test_a_value_seen_valid_earlier_in_a_pack_does_not_pass_a_bad_one(project, tmp_path,
+                                                                      bad, words):
+    lap2 = project.lap(2)
+    hid = project.households[0]
+    rows = [_row(lap2, {"floors": 2, "status": "surveyed"}, record_id=hid) for _ in range(3)]
+    rows.append(_row(lap2, bad, record_id=hid))
+    result = merge_pack(project.central, forge(lap2, tmp_path / "m.pack", rows))
+    assert not result.ok and words in result.reason, result.reason
+
+
 def test_revoked_device_is_refused(project):
     pack = project.pack(project.lap(2))
     revoke_device(project.central, "lap2")
