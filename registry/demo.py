@@ -17,6 +17,7 @@ from pathlib import Path
 from faker import Faker
 
 from .changes import Change
+from .compensation import calculate, default_rules_text, parse_rules
 from .store import InvalidChange, Registry, transaction
 from .validation import id_check_char, validate
 
@@ -50,6 +51,8 @@ class DemoBuilder:
                         for _ in range(max(devices, 1))]
         self.seq = dict.fromkeys(self.devices, 0)
         self.last: dict[tuple[str, str], str] = {}
+        self.rules = parse_rules(default_rules_text(), reg.definition)
+        self.agreements = 0
         self.pending: list[Change] = []
         # What each laptop holds besides its own work: records it edited after receiving them.
         self.by_record: dict[str, list[Change]] = {}
@@ -185,11 +188,27 @@ class DemoBuilder:
             if status == "valued":
                 extra["valuation_commissioned"] = str(day - 7 * DAY)
                 extra["valuation_date"] = str(day)
+            if status == "signed":
+                self.agreement(hid, {**base, **survey}, day, device)
             self.emit("household", hid, extra, day, "supervisor", device)
         if stage >= 2 and rng.random() < 0.03:
             self.emit("household", hid, {"status": "disputed"},
                       min(day + DAY, self.today), "supervisor", device)
         return hid, ids
+
+    def agreement(self, hid: str, household: dict, day: dt.date, device: str) -> None:
+        """Queue the agreement a household signs, its breakdown frozen by the project's rules."""
+        if "agreement" not in self.reg.definition.records:
+            return
+        mode = household.get("compensation_mode") or "money"
+        breakdown = calculate(self.rules, household, mode, day, settings=self.reg_settings)
+        if not breakdown.complete:
+            return
+        self.agreements += 1
+        self.emit("agreement", self.uid(), {
+            "household_id": hid, "number": f"{day:%Y}-{self.agreements:05d}",
+            "signed_on": str(day), "mode": mode, "breakdown": breakdown.to_json(),
+            "total": str(breakdown.total)}, day, "supervisor", device, full=True)
 
     def plant_abuses(self, households: list[tuple[str, list]]) -> None:
         """One person in two households, a member registered after the freeze, one title twice."""
@@ -300,6 +319,7 @@ def build_demo(directory: str | Path, *, households: int = 2000, devices: int = 
         builder = DemoBuilder(reg, seed, devices, today or dt.date.today())
         builder.reg_settings = builder.settings(households)
         reg.set_meta("settings", json.dumps(builder.reg_settings, ensure_ascii=False))
+        reg.set_meta("compensation", default_rules_text())
         for sub in ("devices", "packs", "enrolment"):
             (directory / sub).mkdir(exist_ok=True)
         names = {}

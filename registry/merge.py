@@ -163,6 +163,9 @@ def _take_meta(reg: Registry, pack: Pack, meta: dict) -> list[str]:
     reg.set_meta("central_meta_at", made_at)
     if isinstance(meta.get("settings"), dict):
         reg.set_meta("settings", json.dumps(meta["settings"], ensure_ascii=False))
+    if isinstance(meta.get("compensation"), str):
+        # The project's compensation rules, so laptops estimate with the real ones.
+        reg.set_meta("compensation", meta["compensation"])
     text = meta.get("survey")
     if isinstance(text, str):
         try:

@@ -166,6 +166,7 @@ def export_pack(reg: Registry, out: str | Path, *, full: bool = False,
                 "have": holdings(reg), "changes": total, "made_at": started}
         if reg.meta("role") == "central":
             meta.update(settings=reg.settings, survey=reg.meta("survey"),
+                        compensation=reg.meta("compensation"),
                         devices=enrollment.devices(reg))
         writer.frame(meta)
         cur = reg.conn.execute(

@@ -49,6 +49,9 @@ def test_every_household_page_and_notice_renders(app, demo):
     login(client)
     rows = households(demo)
     assert len({r["status"] for r in rows}) >= 5
+    with Registry.open(demo) as reg:
+        signed = dict(reg.conn.execute("SELECT household_id, number FROM agreement"))
+    assert signed  # the demo signs agreements for households past 已签约
     for h in rows:
         page = client.get(f"/households/{h['id']}")
         assert page.status_code == 200, h
@@ -59,6 +62,8 @@ def test_every_household_page_and_notice_renders(app, demo):
         assert "http://" not in notice.text and "https://" not in notice.text  # offline
         if h["status"] == "unsurveyed":  # no areas yet: said, not guessed
             assert "资料不全" in notice.text
+        elif h["id"] in signed:  # the agreement's frozen breakdown, not a new estimate
+            assert "房屋征收补偿安置协议明细" in notice.text and signed[h["id"]] in notice.text
         else:
             assert "货币补偿总额" in notice.text and "应付被征收人合计" in notice.text
         assert client.get(f"/compensation/households/{h['id']}/agreement").status_code == 200
@@ -128,11 +133,13 @@ def test_rules_editor_refuses_bad_rules_naming_the_key(app, demo):
     login(client)
     page = client.get("/compensation/rules")
     text = html.unescape(re.search(r"<textarea[^>]*>(.*?)</textarea>", page.text, re.S).group(1))
+    with Registry.open(demo) as reg:
+        stored = reg.meta("compensation")
     bad = client.post("/compensation/rules", data={
         "csrf_token": token(page.text), "rules": text.replace("rate: 12 ", "rate: twelve ")})
     assert bad.status_code == 400 and "moving.rate" in bad.text and "应为数字" in bad.text
     with Registry.open(demo) as reg:
-        assert reg.meta("compensation") is None
+        assert reg.meta("compensation") == stored  # unchanged
     login(client, "supervisor")
     assert client.get("/compensation/rules").status_code == 403
 

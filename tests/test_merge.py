@@ -206,6 +206,15 @@ def test_laptop_takes_central_settings_and_device_list(project):
     assert not result.ok and "revoked" in result.reason
 
 
+def test_laptop_takes_the_project_compensation_rules(project):
+    from registry.compensation import default_rules_text, rules_are_stored, set_rules
+    assert not rules_are_stored(project.lap(1))
+    set_rules(project.central, default_rules_text().replace("rate: 12 ", "rate: 13 "))
+    project.merge(project.lap(1), project.pack(project.central))
+    assert project.lap(1).meta("compensation") == project.central.meta("compensation")
+    assert "rate: 13 " in project.lap(1).meta("compensation")
+
+
 def test_an_old_central_pack_merged_again_does_not_bring_back_old_settings(project):
     project.central.set_meta("settings", '{"freeze_date": "2024-01-01"}')
     old = project.pack(project.central)
