@@ -139,9 +139,12 @@ def test_status_moves_offered_and_enforced(registry, app):
     page = boss.get(f"/households/{hid}").text
     assert re.findall(r'<button name="status" value="(\w+)">', page) == ["published", "disputed"]
     token = csrf(boss, f"/households/{hid}")
-    r = boss.post(f"/households/{hid}/status", data={"status": "signed", "csrf_token": token},
-                  follow_redirects=True)
-    assert "不能从「已登记」改为「已签约」" in r.text
+    r = boss.post(f"/households/{hid}/status", data={"status": "published2",
+                                                     "csrf_token": token}, follow_redirects=True)
+    assert "不能从「已登记」改为「published2」" in r.text
+    # Signing is never a bare status move: it goes to the agreement form.
+    r = boss.post(f"/households/{hid}/status", data={"status": "signed", "csrf_token": token})
+    assert r.headers["Location"].endswith(f"/compensation/households/{hid}/agreement")
     assert registry.get("household", hid)["status"] == "surveyed"
     boss.post(f"/households/{hid}/status", data={"status": "published", "csrf_token": token})
     assert registry.get("household", hid)["status"] == "published"

@@ -34,7 +34,9 @@ def test_move_records_who_and_refuses_a_jump(registry, household):
     last = registry.changes_of(household)[-1]
     assert last.by == "li" and last.fields == {"status": "surveyed"}
     assert last.note == "unsurveyed -> surveyed"
-    with pytest.raises(WorkflowError, match="cannot move from surveyed to signed"):
+    with pytest.raises(WorkflowError, match="cannot move from surveyed to valued"):
+        move(registry, household, "valued", by="li")
+    with pytest.raises(WorkflowError, match="recording its agreement"):
         move(registry, household, "signed", by="li")
     assert registry.get("household", household)["status"] == "surveyed"
     with pytest.raises(WorkflowError):
