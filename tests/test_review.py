@@ -22,8 +22,7 @@ def house(reg, no: str, **values) -> str:
 @pytest.fixture
 def project(tmp_path):
     """A central registry with one enrolled laptop: (central, laptop, tmp_path)."""
-    enrollment = pytest.importorskip("registry.enrollment")
-    pytest.importorskip("registry.merge")
+    from registry import enrollment
     central = Registry.create(tmp_path / "central.db", project="测试项目", role="central",
                               device_name="central")
     enrollment.enroll_device(central, "laptop1", tmp_path / "laptop1.enrol")
@@ -158,7 +157,6 @@ def test_review_page_decides_with_a_reason(client, registry):
 
 
 def test_household_page_shows_open_items(client, registry):
-    pytest.importorskip("collector.dossier")
     h = house(registry, "A-0001", registered_use="residential", actual_use="mixed")
     checks.run_checks(registry)
     login(client, "boss")
@@ -167,8 +165,8 @@ def test_household_page_shows_open_items(client, registry):
 
 
 def test_devices_page_enrols_lists_and_revokes(registry, tmp_path):
-    enrollment = pytest.importorskip("registry.enrollment")
     from collector import create_app
+    from registry import enrollment
     add_user(registry, "root", PASSWORD, "admin")
     client = create_app(registry.path, {"TESTING": True, "SECRET_KEY": "t"}).test_client()
     login(client, "root")
