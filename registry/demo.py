@@ -47,6 +47,8 @@ class DemoBuilder:
         self.fake = Faker("zh_CN")
         self.fake.seed_instance(seed)
         self.today = today
+        # Simulated work ends yesterday, so no change time lies in the future of a run.
+        self.yesterday = today - DAY
         self.devices = [str(uuid.UUID(int=self.rng.getrandbits(128), version=4))
                         for _ in range(max(devices, 1))]
         self.seq = dict.fromkeys(self.devices, 0)
@@ -183,7 +185,7 @@ class DemoBuilder:
                       day, surveyor, device, full=True)
         day = survey_day
         for status in PATH[2:stage + 1]:
-            day = min(day + rng.randrange(1, 6) * DAY, self.today)
+            day = min(day + rng.randrange(1, 6) * DAY, self.yesterday)
             extra = {"status": status}
             if status == "valued":
                 extra["valuation_commissioned"] = str(day - 7 * DAY)
@@ -193,7 +195,7 @@ class DemoBuilder:
             self.emit("household", hid, extra, day, "supervisor", device)
         if stage >= 2 and rng.random() < 0.03:
             self.emit("household", hid, {"status": "disputed"},
-                      min(day + DAY, self.today), "supervisor", device)
+                      min(day + DAY, self.yesterday), "supervisor", device)
         return hid, ids
 
     def agreement(self, hid: str, household: dict, day: dt.date, device: str) -> None:
