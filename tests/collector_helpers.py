@@ -34,9 +34,9 @@ def csrf(client, path: str = "/login") -> str:
     return CSRF_RE.search(client.get(path).text).group(1)
 
 
-def login(client, name: str = "li") -> None:
+def login(client, name: str = "li", password: str = PASSWORD) -> None:
     """Log the test client in."""
-    response = client.post("/login", data={"name": name, "password": PASSWORD,
+    response = client.post("/login", data={"name": name, "password": password,
                                            "csrf_token": csrf(client)})
     assert response.status_code == 302, response.text
 

@@ -1,11 +1,10 @@
 """Logins, roles, CSRF and the language switch, through Flask's test client."""
 
-import re
-
 import pytest
 
 from collector import create_app
 from registry.users import add_user
+from tests.collector_helpers import csrf
 
 
 @pytest.fixture
@@ -13,10 +12,6 @@ def app(registry):
     add_user(registry, "li", "surveyor-pass", "surveyor")
     add_user(registry, "boss", "supervisor-pass", "supervisor")
     return create_app(registry.path, {"TESTING": True, "SECRET_KEY": "test"})
-
-
-def csrf(client, path="/login"):
-    return re.search(r'name="csrf_token" value="([^"]+)"', client.get(path).text).group(1)
 
 
 def login(client, name, password):

@@ -1,6 +1,5 @@
 """The backup page, the scheduled backup thread and the export reminders of the web app."""
 
-import re
 import time
 
 import pytest
@@ -11,6 +10,7 @@ from registry.changes import now
 from registry.export_status import export_status
 from registry.store import Registry
 from registry.users import add_user
+from tests.collector_helpers import csrf
 from tests.conftest import HOUSEHOLD
 
 
@@ -25,10 +25,6 @@ def laptop(tmp_path):
 
 def app_for(reg, **config):
     return create_app(reg.path, {"TESTING": True, "SECRET_KEY": "test", **config})
-
-
-def csrf(client, path="/login"):
-    return re.search(r'name="csrf_token" value="([^"]+)"', client.get(path).text).group(1)
 
 
 def logged_in(app):

@@ -14,6 +14,8 @@ from registry import agreements as ag
 from registry.demo import build_demo
 from registry.privacy import mask_name
 from registry.store import Registry
+from tests.collector_helpers import CSRF_RE
+from tests.collector_helpers import login as login_as
 
 
 @pytest.fixture(scope="module")
@@ -28,13 +30,11 @@ def app(demo):
 
 
 def login(client, name="admin"):
-    token = re.search(r'name="csrf_token" value="([^"]+)"', client.get("/login").text).group(1)
-    assert client.post("/login", data={"name": name, "password": "anju-demo",
-                                       "csrf_token": token}).status_code == 302
+    login_as(client, name, "anju-demo")
 
 
 def token(page: str) -> str:
-    return re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
+    return CSRF_RE.search(page).group(1)
 
 
 def households(demo) -> list[dict]:

@@ -2,7 +2,6 @@
 find every save it acknowledged on disk."""
 
 import http.cookiejar
-import re
 import threading
 import urllib.error
 import urllib.parse
@@ -15,6 +14,7 @@ from werkzeug.security import generate_password_hash
 from registry.changes import now
 from registry.store import Registry
 from tests.browser.conftest import start_collector
+from tests.collector_helpers import CSRF_RE
 
 THREADS = 4
 KILL_AFTER = 40  # acknowledged saves before the kill
@@ -29,14 +29,14 @@ def _client(base):
     jar = http.cookiejar.CookieJar()
     opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(jar), _NoRedirect)
     page = opener.open(base + "/login", timeout=10).read().decode()
-    token = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
+    token = CSRF_RE.search(page).group(1)
     body = urllib.parse.urlencode({"name": "li", "password": "crash-test", "csrf_token": token})
     try:
         opener.open(base + "/login", body.encode(), timeout=10)
     except urllib.error.HTTPError as exc:
         assert exc.code == 302
     page = opener.open(base + "/households/new", timeout=10).read().decode()
-    return opener, re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
+    return opener, CSRF_RE.search(page).group(1)
 
 
 def _burst(base, worker, acked, lock, stop):

@@ -7,7 +7,7 @@ import re
 import pytest
 
 from registry.definition import FIELD_TYPES
-from tests.collector_helpers import FORM, errors_of, login, make_app, post_form, saved_id
+from tests.collector_helpers import CSRF_RE, FORM, errors_of, login, make_app, post_form, saved_id
 
 
 @pytest.fixture
@@ -76,7 +76,7 @@ def test_wrong_id_check_character_shown_inline_with_input_kept(registry, client)
     assert 'value="张伟&lt;b&gt;"' in r.text and "张伟<b>" not in r.text
     assert count(registry, "household") == 0 and count(registry, "member") == 0  # nothing saved
     english = client.post("/households/new?lang=en", data={
-        "csrf_token": re.search(r'name="csrf_token" value="([^"]+)"', r.text).group(1), **data})
+        "csrf_token": CSRF_RE.search(r.text).group(1), **data})
     assert errors_of(english.text)["m-0-id_no"] == "Wrong check character in the resident ID"
     client.get("/households?lang=zh")
 

@@ -1,15 +1,12 @@
 """The review queue: decisions that sync through packs, revoked devices, the web pages."""
 
-import re
-
 import pytest
 
 from registry import checks, review
 from registry.store import Registry, StoreError
 from registry.users import add_user
-
-CSRF_RE = re.compile(r'name="csrf_token" value="([^"]+)"')
-PASSWORD = "test-password"
+from tests.collector_helpers import CSRF_RE, PASSWORD
+from tests.collector_helpers import login as login_as
 
 
 def house(reg, no: str, **values) -> str:
@@ -129,9 +126,7 @@ def client(registry):
 
 
 def login(client, name):
-    token = CSRF_RE.search(client.get("/login").text).group(1)
-    assert client.post("/login", data={"name": name, "password": PASSWORD,
-                                       "csrf_token": token}).status_code == 302
+    login_as(client, name)
 
 
 def test_review_page_decides_with_a_reason(client, registry):

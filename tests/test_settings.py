@@ -1,7 +1,6 @@
 """Project settings: validation, the command line, the admin page and 包户 assignments."""
 
 import json
-import re
 
 import pytest
 from click.testing import CliRunner
@@ -10,8 +9,7 @@ from registry import settings
 from registry.cli import main
 from registry.store import StoreError
 from registry.users import add_user
-
-CSRF_RE = re.compile(r'name="csrf_token" value="([^"]+)"')
+from tests.collector_helpers import CSRF_RE
 
 
 def test_valid_settings_are_stored_with_defaults_and_unknown_keys_kept(registry):

@@ -73,6 +73,18 @@ def start_collector(db_path: str | Path, port: int | None = None) -> tuple[subpr
     return process, base
 
 
+def stop(process: subprocess.Popen) -> None:
+    """Stop a server process started by a fixture: terminate, then kill if it lingers."""
+    process.terminate()
+    try:
+        process.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+    if process.stdout:
+        process.stdout.close()
+
+
 @pytest.fixture
 def live_collector():
     """A function db_path -> base URL that starts a real collector server (stopped at the end)."""
@@ -85,14 +97,7 @@ def live_collector():
 
     yield start
     for process in processes:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-        if process.stdout:
-            process.stdout.close()
+        stop(process)
 
 
 @pytest.fixture(scope="session")

@@ -11,7 +11,7 @@ import pytest
 
 from registry.publish import publish
 from registry.store import Registry
-from tests.browser.conftest import DEMO_PASSWORD, free_port, wait_until_up
+from tests.browser.conftest import DEMO_PASSWORD, free_port, stop, wait_until_up
 
 pytestmark = pytest.mark.browser
 
@@ -34,13 +34,7 @@ def live_site():
 
     yield start
     for process in processes:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-        process.stdout.close()
+        stop(process)
 
 
 @pytest.fixture
