@@ -31,7 +31,7 @@ from registry.changes import new_id
 from registry.store import InvalidChange, transaction
 
 from .auth import login_required
-from .db import get_registry
+from .db import get_registry, live_household
 from .i18n import t
 
 bp = Blueprint("attachments", __name__)
@@ -88,9 +88,7 @@ def attachment_fields(reg) -> list:
 def upload(household_id: str):
     """Attach photos or scans to a household."""
     reg = get_registry()
-    household = reg.get("household", household_id)
-    if household is None or household.get("deleted"):
-        abort(404)
+    household = live_household(reg, household_id)
     fields = attachment_fields(reg)
     if request.method == "GET":
         return render_template("households/upload.html", h=household, fields=fields)

@@ -19,7 +19,7 @@ from registry.store import Registry, StoreError
 from registry.workflow import allowed_moves
 
 from .auth import has_role, role_required
-from .db import get_registry
+from .db import get_registry, live_household
 from .dossier import panel
 from .i18n import lang, t
 
@@ -35,13 +35,6 @@ def _rules(reg: Registry) -> tuple[comp.Rules | None, str | None]:
         return comp.rules_of(reg), None
     except comp.RulesError as exc:
         return None, exc.text(lang())
-
-
-def _household(reg: Registry, household_id: str) -> dict:
-    household = reg.get("household", household_id)
-    if household is None or household.get("deleted"):
-        abort(404)
-    return household
 
 
 def estimates(reg: Registry, rules: comp.Rules, household: dict,
@@ -116,7 +109,7 @@ def rules_editor():
 def agreement(household_id: str):
     """Record an agreement (or, with ?amends=ID, an amendment): preview, then sign."""
     reg = get_registry()
-    household = _household(reg, household_id)
+    household = live_household(reg, household_id)
     rules, error = _rules(reg)
     if rules is None:
         return render_template("message.html", title=t("补偿方案有误", "Invalid rules"),
@@ -181,7 +174,7 @@ def agreement(household_id: str):
 def notice(household_id: str):
     """The printable A4 notice of one household: its agreement, or the estimates."""
     reg = get_registry()
-    household = _household(reg, household_id)
+    household = live_household(reg, household_id)
     rules, error = _rules(reg)
     agreements = ag.agreements_of(reg, household_id)
     in_force = next((a for a in reversed(agreements) if a["in_force"]), None)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import current_app, g
+from flask import abort, current_app, g
 
 from registry.store import Registry
 
@@ -12,6 +12,14 @@ def get_registry() -> Registry:
     if "registry" not in g:
         g.registry = Registry.open(current_app.config["DATABASE"])
     return g.registry
+
+
+def live_household(reg: Registry, household_id: str) -> dict:
+    """The household `household_id`, or a 404 if it does not exist or was deleted."""
+    household = reg.get("household", household_id)
+    if household is None or household.get("deleted"):
+        abort(404)
+    return household
 
 
 def close_registry(exc: BaseException | None = None) -> None:

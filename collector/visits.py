@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from flask import Blueprint, abort, flash, g, redirect, render_template, request, url_for
+from flask import Blueprint, flash, g, redirect, render_template, request, url_for
 
 from registry.changes import new_id
 from registry.store import InvalidChange
@@ -16,7 +16,7 @@ from registry.validation import localize, validate
 from registry.workflow import allowed_moves
 
 from .auth import login_required
-from .db import get_registry
+from .db import get_registry, live_household
 from .forms import fresh_or_own
 from .i18n import lang, t
 
@@ -28,9 +28,7 @@ bp = Blueprint("visits", __name__)
 def new(household_id: str):
     """Record a visit to a household."""
     reg = get_registry()
-    household = reg.get("household", household_id)
-    if household is None or household.get("deleted"):
-        abort(404)
+    household = live_household(reg, household_id)
     today = dt.date.today().isoformat()
     if request.method == "GET":
         return render_template("households/visit.html", h=household, today=today,

@@ -7,14 +7,14 @@ and deleting a household, needs a supervisor.
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, flash, g, redirect, render_template, request, url_for
+from flask import Blueprint, flash, g, redirect, render_template, request, url_for
 
 from registry.store import StoreError
 from registry.workflow import WorkflowError, allowed_moves
 from registry.workflow import move as move_status
 
 from .auth import has_role, login_required, role_required
-from .db import get_registry
+from .db import get_registry, live_household
 from .i18n import lang, t
 
 bp = Blueprint("workflow", __name__)
@@ -27,9 +27,7 @@ SURVEYOR_MOVES = frozenset({"surveyed"})
 def move(household_id: str):
     """Move a household to the status chosen among the allowed moves."""
     reg = get_registry()
-    household = reg.get("household", household_id)
-    if household is None or household.get("deleted"):
-        abort(404)
+    household = live_household(reg, household_id)
     new_status = request.form.get("status", "")
     current = household.get("status") or "unsurveyed"
     status = reg.definition.record("household").field("status")
@@ -57,9 +55,7 @@ def move(household_id: str):
 def delete(household_id: str):
     """Tombstone a household with a reason (it stays in the change log and its history)."""
     reg = get_registry()
-    household = reg.get("household", household_id)
-    if household is None or household.get("deleted"):
-        abort(404)
+    household = live_household(reg, household_id)
     reason = (request.form.get("reason") or "").strip()[:500]
     if not reason:
         flash(t("删除必须填写原因", "A deletion needs a reason"))
