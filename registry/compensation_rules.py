@@ -1,4 +1,5 @@
-"""The shape of a project's compensation rules, as marshmallow schemas (see compensation.py).
+"""A project's compensation rules (补偿方案): their shape as marshmallow schemas, checking YAML
+rules text, and storing them in the registry (meta 'compensation'); compensation.py calculates.
 
 Errors are codes ("number", "choice|a, b") so that the web app and the command line can say
 them in Chinese or English, each after the key it concerns.
@@ -7,9 +8,19 @@ them in Chinese or English, each after the key it concerns.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
+from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
+from pathlib import Path
+from typing import Any
 
+import yaml
 from marshmallow import RAISE, Schema, ValidationError, fields, post_load, validates_schema
+
+from . import definition as definition_mod
+
+DEFAULT_PATH = Path(__file__).resolve().parent.parent / "schema" / "compensation.yaml"
+META_KEY = "compensation"
 
 RULE_MESSAGES = {
     "required": ("缺少此项", "is missing"),
@@ -237,3 +248,137 @@ def rules_schema(context: dict[str, list[str]]) -> Schema:
             return data
 
     return Rules()
+
+
+# -- loading and storing a project's rules -----------------------------------------------------
+class RulesError(ValueError):
+    """Compensation rules that cannot be used; `problems` lists (key path, problem) pairs."""
+
+    def __init__(self, problems: list[tuple[str, str]], lang: str = "en"):
+        self.problems = problems
+        super().__init__(self.text("en"))
+
+    def lines(self, lang: str = "en") -> list[tuple[str, str]]:
+        """(key, problem) pairs in Chinese or English."""
+        return [(key, _problem(code, lang)) for key, code in self.problems]
+
+    def text(self, lang: str = "en") -> str:
+        """All problems in one line per key, in Chinese or English."""
+        return "; ".join(f"{key}: {_problem(code, lang)}" if key else _problem(code, lang)
+                         for key, code in self.problems)
+
+
+def _problem(code: str, lang: str) -> str:
+    name, _, param = code.partition("|")
+    zh, en = RULE_MESSAGES.get(name, (name, name))
+    return (en if lang == "en" else zh).format(param)
+
+
+@dataclass(frozen=True)
+class Rules:
+    """A checked set of compensation rules and the YAML text it came from."""
+
+    data: dict
+    text: str
+
+    @property
+    def hash(self) -> str:
+        return hashlib.sha256(self.text.encode()).hexdigest()[:16]
+
+    @property
+    def name(self) -> str:
+        return self.data["name"]
+
+    @property
+    def version(self) -> str:
+        return self.data["version"]
+
+    def flat(self, code: str) -> dict | None:
+        return next((f for f in self.data["flats"] if f["code"] == code), None)
+
+
+def parse_rules(text: str, definition: definition_mod.Definition | None = None) -> Rules:
+    """Check YAML rules text; raise RulesError naming each bad key and its problem."""
+    defn = definition or definition_mod.load()
+    key = (text, defn.hash)
+    if key not in _PARSED:
+        rules = _parse(text, defn)
+        if len(_PARSED) >= 16:  # a few projects' rules, not every edit ever tried
+            _PARSED.pop(next(iter(_PARSED)))
+        _PARSED[key] = rules
+    return _PARSED[key]
+
+
+# Checked rules by (text, survey definition hash): parsing takes ~20 ms and a household page
+# needs the rules every time. Rules are never mutated after parsing.
+_PARSED: dict[tuple[str, str], Rules] = {}
+
+
+def _parse(text: str, defn: definition_mod.Definition) -> Rules:
+    try:
+        raw = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"line {mark.line + 1}" if mark else ""
+        raise RulesError([(where, "yaml")]) from None
+    if not isinstance(raw, dict):
+        raise RulesError([("", "mapping")])
+    household = defn.record("household")
+    context = {name: [c.value for c in household.field(name).choices]
+               for name in ("structure", "decoration") if household.has(name)}
+    try:
+        data = rules_schema(context).load(raw)
+    except ValidationError as exc:
+        raise RulesError(sorted(_flatten(exc.messages))) from None
+    return Rules(data=data, text=text)
+
+
+def _flatten(errors: Any, path: tuple = ()) -> list[tuple[str, str]]:
+    """marshmallow's nested error dict as (dotted key, code) pairs."""
+    if isinstance(errors, dict):
+        out = []
+        for key, sub in errors.items():
+            # Dict fields nest under "key"/"value"; schema-wide errors under "_schema".
+            step = () if key in ("key", "value", "_schema") else (key,)
+            out += _flatten(sub, path + step)
+        return out
+    if isinstance(errors, list) and errors and all(isinstance(e, str) for e in errors):
+        return [(_dotted(path), code) for code in errors]
+    if isinstance(errors, list):
+        return [p for e in errors for p in _flatten(e, path)]
+    return [(_dotted(path), str(errors))]
+
+
+def _dotted(path: tuple) -> str:
+    out = ""
+    for step in path:
+        out += f"[{step}]" if isinstance(step, int) else (f".{step}" if out else str(step))
+    return out
+
+
+def default_rules_text() -> str:
+    """The example rules shipped in schema/compensation.yaml."""
+    return DEFAULT_PATH.read_text(encoding="utf-8")
+
+
+def rules_of(reg) -> Rules:
+    """The project's rules: meta 'compensation' of the registry, or the example when absent."""
+    return parse_rules(reg.meta(META_KEY) or default_rules_text(), reg.definition)
+
+
+def rules_are_stored(reg) -> bool:
+    """Whether the project has its own rules (otherwise the example file is in use)."""
+    return bool(reg.meta(META_KEY))
+
+
+def set_rules(reg, text: str) -> Rules:
+    """Check and store a project's rules; nothing is written when they are invalid."""
+    rules = parse_rules(text, reg.definition)
+    reg.set_meta(META_KEY, text)
+    return rules
+
+
+def missing_zones(reg, rules: Rules) -> list[str]:
+    """Zones of the project settings that the rules give no unit prices for."""
+    return [z["name"] for z in reg.settings.get("zones", [])
+            if z.get("name") and z["name"] not in rules.data["unit_prices"]]
