@@ -94,6 +94,13 @@ def transaction(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
 
 def derive_tables(conn: sqlite3.Connection, defn: Definition) -> None:
     """Create record tables and add columns for fields new to the definition (data kept)."""
+    for statement in _table_statements(conn, defn):
+        conn.execute(statement)
+
+
+def _table_statements(conn: sqlite3.Connection, defn: Definition) -> list[str]:
+    """The SQL that brings the record tables up to the definition; empty when they match."""
+    out = []
     for rtype in defn.records.values():
         existing = {r[1]: r[2] for r in conn.execute(f"PRAGMA table_info([{rtype.name}])")}
         parent = f"{rtype.parent}_id" if rtype.parent else None
@@ -104,16 +111,17 @@ def derive_tables(conn: sqlite3.Connection, defn: Definition) -> None:
             cols += [f"[{f.name}] {f.sql_type}" for f in rtype.columns]
             cols += ["deleted TEXT", "created_at TEXT", "created_by TEXT", "updated_at TEXT",
                      "updated_by TEXT"]
-            conn.execute(f"CREATE TABLE [{rtype.name}] ({', '.join(cols)})")
+            out.append(f"CREATE TABLE [{rtype.name}] ({', '.join(cols)})")
             if parent:
-                conn.execute(f"CREATE INDEX [{rtype.name}_{parent}] ON [{rtype.name}] ({parent})")
+                out.append(f"CREATE INDEX [{rtype.name}_{parent}] ON [{rtype.name}] ({parent})")
             continue
         for f in rtype.columns:
             if f.name not in existing:
-                conn.execute(f"ALTER TABLE [{rtype.name}] ADD COLUMN [{f.name}] {f.sql_type}")
+                out.append(f"ALTER TABLE [{rtype.name}] ADD COLUMN [{f.name}] {f.sql_type}")
             elif existing[f.name].upper() != f.sql_type:
                 raise StoreError(f"field {rtype.name}.{f.name} changes type from "
                                  f"{existing[f.name]} to {f.sql_type}; not allowed")
+    return out
 
 
 class Registry:
@@ -166,8 +174,12 @@ class Registry:
                 raise StoreError(f"{path}: not an anju database")
             migrate(conn)
             reg = cls(conn, path)
-            with transaction(conn):
-                derive_tables(conn, reg.definition)
+            # The web app opens the database once per request and nearly always finds the
+            # tables complete: look first, so that a page does not wait for the write lock
+            # (held through a long merge) only to learn that nothing is missing.
+            if _table_statements(conn, reg.definition):
+                with transaction(conn):
+                    derive_tables(conn, reg.definition)
         except sqlite3.DatabaseError as exc:
             raise StoreError(f"{path}: not a usable SQLite database ({exc})") from None
         return reg
@@ -373,17 +385,6 @@ class Registry:
     def refold(self, record_type: str, record_id: str) -> State:
         """Rewrite one record's row and open conflicts from its change set."""
         return self._store_states([(record_type, record_id, self.changes_of(record_id))])[0]
-
-    def refold_many(self, records: Iterable[tuple[str, str]]) -> None:
-        """Rewrite several records' rows and open conflicts from their change sets."""
-        records = list(dict.fromkeys(records))
-        by_record: dict[str, list[Change]] = {rid: [] for _, rid in records}
-        for chunk in _chunks(list(by_record)):
-            for row in self.conn.execute(
-                    "SELECT change_id, device_id, seq, record_type, record_id, fields, base, at, "
-                    f"by, note FROM change WHERE record_id IN ({_marks(chunk)})", chunk):
-                by_record[row[4]].append(Change.from_row(row))
-        self._store_states([(t, rid, by_record[rid]) for t, rid in records])
 
     def _store_states(self, records: list[tuple[str, str, list[Change]]]) -> list[State]:
         """Fold each record's changes and write its row and open conflicts, batched by type."""

@@ -127,3 +127,21 @@ def test_open_refuses_what_is_not_a_registry(tmp_path):
         Registry.open(tmp_path / "missing.db")
     with pytest.raises(StoreError, match="already exists"):
         Registry.create(tmp_path / "junk.db", project="p", role="central", device_name="c")
+
+
+def test_opening_does_not_wait_for_a_writer(registry, household):
+    """A web request opens the registry; it must not queue behind a long merge's write lock."""
+    import threading
+    writer = sqlite3.connect(registry.path, isolation_level=None)
+    writer.execute("BEGIN IMMEDIATE")
+    opened = []
+    thread = threading.Thread(target=lambda: opened.append(Registry.open(registry.path)),
+                              daemon=True)
+    thread.start()
+    thread.join(timeout=5)
+    waited = thread.is_alive()
+    writer.execute("ROLLBACK")
+    writer.close()
+    thread.join()
+    assert not waited and opened[0].get("household", household)["house_no"] == "A-0001"
+    opened[0].close()
