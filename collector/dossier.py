@@ -134,10 +134,10 @@ def show(household_id: str):
     household = reg.get("household", household_id)
     if household is None:
         abort(404)
-    children = {name: reg.children(name, household_id, deleted=False)
-                for name in ("member", "visit", "attachment")}
     everything = {name: reg.children(name, household_id, deleted=True)
                   for name in ("member", "visit", "attachment")}
+    children = {name: [r for r in rows if r["deleted"] is None]
+                for name, rows in everything.items()}
     status_field = reg.definition.record("household").field("status")
     status = household.get("status") or "unsurveyed"
     moves = [(m, status_field.choice_label(m, lang())) for m in allowed_moves(status)
