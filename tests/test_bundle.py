@@ -55,6 +55,7 @@ def test_bundle_installs_and_runs_with_no_index(tmp_path):
         assert wanted - set(zf.namelist()) == set()
     assert b"\r\n" in (bundle / "install.bat").read_bytes()
     assert "离线安装" in (bundle / "README.txt").read_text(encoding="utf-8-sig")
+    assert (bundle / "docs" / "guide.md").is_file() and (bundle / "docs" / "img").is_dir()
 
     target = tmp_path / "laptop"
     out = run(["sh", str(bundle / "install.sh"), str(target)], env=offline_env(),
