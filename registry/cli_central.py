@@ -76,7 +76,8 @@ def settings_show(db: str) -> None:
 @click.argument("value")
 @click.pass_obj
 def settings_set(db: str, key: str, value: str) -> None:
-    """Set freeze_date, signing_start, survey_start (YYYY-MM-DD) or area_tolerance (0.05)."""
+    """Set freeze_date, signing_start, survey_start (YYYY-MM-DD), area_tolerance (0.05) or
+    export_warn_hours (hours before laptops warn about unexported work)."""
     from .settings import set_value
     _settings_call(db, set_value, key, value)
     click.echo(f"{key} = {value}")

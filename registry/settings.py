@@ -19,7 +19,8 @@ from .validation import message
 
 DEFAULT_AREA_TOLERANCE = 0.05
 # Settings `anju settings DB set KEY VALUE` may change; lists have their own subcommands.
-SCALARS = ("freeze_date", "signing_start", "survey_start", "area_tolerance")
+SCALARS = ("freeze_date", "signing_start", "survey_start", "area_tolerance",
+           "export_warn_hours")
 
 MESSAGES = {
     "duplicate_zone": ("片区名称重复", "Zone name used twice"),
@@ -29,6 +30,7 @@ MESSAGES = {
     "not_an_object": ("格式不正确", "Wrong format"),
     "tolerance": ("应在 0 到 1 之间(如 0.05 表示 5%)", "Must be between 0 and 1 (0.05 = 5%)"),
     "unknown_key": ("未知设置项", "Unknown setting"),
+    "hours": ("应为 1 到 720 之间的整数小时", "Must be a whole number of hours, 1 to 720"),
     "signing_before_survey": ("签约开始日期早于调查开始日期", "Signing starts before the survey"),
     "unknown_cadre": ("不是任何工作组的干部", "Not a cadre of any team"),
 }
@@ -80,6 +82,10 @@ class SettingsSchema(Schema):
                                   validate=validate.Range(0, 1, error="tolerance"))
     teams = fields.List(fields.Nested(TeamSchema, error_messages=_NESTED), load_default=list,
                         error_messages=_LIST)
+    # Laptops show a banner when work has waited longer than this for an export.
+    export_warn_hours = fields.Integer(load_default=None, allow_none=True,
+                                       error_messages={"invalid": "hours"},
+                                       validate=validate.Range(1, 720, error="hours"))
 
     @validates_schema
     def _consistent(self, data: dict, **kwargs) -> None:

@@ -113,3 +113,14 @@ def test_settings_page(registry, household):
     client.post("/settings/assign", data={"csrf_token": token, "cadre": "李强",
                                           "house_nos": "A-0001"})
     assert registry.get("household", household)["cadre"] == "李强"
+
+
+def test_export_warning_hours_is_a_project_setting(registry):
+    from registry.export_status import warn_hours
+    from registry.settings import SettingsError, set_value
+    set_value(registry, "export_warn_hours", "24")
+    assert registry.settings["export_warn_hours"] == 24
+    assert warn_hours(registry) == 24
+    with pytest.raises(SettingsError):
+        set_value(registry, "export_warn_hours", "0")
+    assert registry.settings["export_warn_hours"] == 24
