@@ -149,9 +149,11 @@ def collect(db: str, host: str, port: int) -> None:
     from collector import create_app
     open_registry(db).close()
     app = create_app(db)
+    from waitress import serve
     click.echo(f"anju web app on http://{host}:{port}/ (Ctrl+C stops it)")
-    # threaded, no reloader, no fork: the same server on Windows laptops.
-    app.run(host=host, port=port, threaded=True, use_reloader=False, debug=False)
+    # waitress: a production WSGI server in pure Python, threads and no fork, so it runs the
+    # same on Windows laptops; the app's own size limit (MAX_CONTENT_LENGTH) still applies.
+    serve(app, host=host, port=port, threads=8, ident="anju", _quiet=True)
 
 
 @main.group()
