@@ -34,7 +34,17 @@ def open_registry(path: str) -> Registry:
         raise Abort(str(exc)) from None
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class Commands(click.Group):
+    """The `anju` group: a StoreError a command lets through becomes one line and status 2."""
+
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except StoreError as exc:
+            raise Abort(str(exc)) from None
+
+
+@click.group(cls=Commands, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="anju")
 def main() -> None:
     """anju (安居): offline-first household survey and registry for shantytown renovation."""
@@ -92,10 +102,7 @@ def user_add(db: str, name: str, role: str, password_stdin: bool) -> None:
     else:
         password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
     with open_registry(db) as reg:
-        try:
-            add_user(reg, name, password, role)
-        except StoreError as exc:
-            raise Abort(str(exc)) from None
+        add_user(reg, name, password, role)
     click.echo(f"added {role} {name}")
 
 
@@ -195,10 +202,7 @@ def survey_adopt(db: str, file: str) -> None:
         if new.version <= old.version:
             raise Abort(f"{file}: version {new.version} is not above the current "
                         f"{old.version}; raise 'version' so that laptops move to it")
-        try:
-            adopt_definition(reg, new.source)
-        except StoreError as exc:
-            raise Abort(str(exc)) from None
+        adopt_definition(reg, new.source)
     before = {(r, f.name) for r, t in old.records.items() for f in t.columns}
     added = [f"{r}.{f}" for r, t in new.records.items() for f in (x.name for x in t.columns)
              if (r, f) not in before]

@@ -11,7 +11,6 @@ from pathlib import Path
 import click
 
 from .cli import Abort, main, open_registry
-from .store import StoreError
 
 
 @main.command()
@@ -56,8 +55,6 @@ def _settings_call(db: str, fn, *args, **kwargs):
             return fn(reg, *args, **kwargs)
         except SettingsError as exc:
             raise Abort("; ".join(error_lines(exc.errors, "en"))) from None
-        except StoreError as exc:
-            raise Abort(str(exc)) from None
 
 
 @settings_cmd.command("show")

@@ -11,7 +11,6 @@ from pathlib import Path
 import click
 
 from .cli import Abort, main, open_registry
-from .store import StoreError
 
 
 @main.command()
@@ -40,10 +39,7 @@ def backup(db: str, folder: str | None, keep: int | None) -> None:
 def restore(backup_file: str, db: str, force: bool) -> None:
     """Put BACKUP in place of DB, after checking that it is a sound anju database."""
     from . import backup as backups
-    try:
-        saved = backups.restore(backup_file, db, force=force)
-    except StoreError as exc:  # BackupError is a StoreError
-        raise Abort(str(exc)) from None
+    saved = backups.restore(backup_file, db, force=force)  # a BackupError is a StoreError
     if saved:
         click.echo(f"the replaced database was saved as {saved}")
     click.echo(f"restored {db} from {backup_file}")
@@ -56,10 +52,7 @@ def recover(db: str, backup_file: str) -> None:
     """Central registry: merge the work in a lost or broken laptop's BACKUP into DB."""
     from .recover import recover_backup
     with open_registry(db) as reg:
-        try:
-            result = recover_backup(reg, backup_file)
-        except StoreError as exc:
-            raise Abort(str(exc)) from None
+        result = recover_backup(reg, backup_file)
     click.echo(f"recovered from {backup_file}: {result.line()}")
 
 

@@ -43,10 +43,7 @@ def device_revoke(db: str, name: str) -> None:
     """Revoke device NAME: its packs are refused from now on."""
     from .enrollment import revoke_device
     with open_registry(db) as reg:
-        try:
-            stamp = revoke_device(reg, name)
-        except StoreError as exc:
-            raise Abort(str(exc)) from None
+        stamp = revoke_device(reg, name)
     click.echo(f"revoked {name} at {stamp}")
 
 
