@@ -1,11 +1,12 @@
-# Two commands for a newcomer: `make run` and `make test`. Both create .venv and install first.
+# Two commands for a newcomer: `make run` and `make test`. Both create .venv and install first;
+# `make test` also finds a browser for the browser tests, or installs one (scripts/browser.py).
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 DEMO := demo
 
-.PHONY: run test lint bench clean bundle
+.PHONY: run test lint bench clean bundle browser
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -17,9 +18,12 @@ run: $(STAMP)
 	test -f $(DEMO)/registry.db || $(BIN)/anju demo $(DEMO) --households 2000
 	$(BIN)/python scripts/run_demo.py $(DEMO)
 
-test: $(STAMP)
+browser: $(STAMP)
+	@$(BIN)/python scripts/browser.py > $(VENV)/browser-path
+
+test: browser
 	$(BIN)/ruff check .
-	$(BIN)/pytest -q
+	ANJU_BROWSER="$$(cat $(VENV)/browser-path)" $(BIN)/pytest -q
 
 # The offline install bundle for laptops (Linux, Windows, macOS): wheels + install scripts.
 BUNDLE ?= dist/anju-bundle

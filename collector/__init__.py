@@ -32,7 +32,9 @@ babel = Babel()
 def create_app(database: str | os.PathLike | None = None,
                test_config: dict | None = None) -> Flask:
     """Build the web app on the registry at `database` (or test_config['DATABASE'])."""
-    app = Flask(__name__, instance_relative_config=True)
+    # The instance folder is named, not found: Flask's search cannot walk the `anju` namespace.
+    app = Flask(__name__, instance_relative_config=True,
+                instance_path=str(Path(__file__).resolve().parent / "instance"))
     app.config.from_mapping(
         DATABASE=str(database) if database else None,
         SECRET_KEY=None,

@@ -13,6 +13,8 @@ import uuid
 from collections import OrderedDict
 from pathlib import PurePosixPath, PureWindowsPath
 
+from anju.registry.core.changes import new_id
+from anju.registry.core.store import InvalidChange, transaction
 from flask import (
     Blueprint,
     Response,
@@ -26,9 +28,6 @@ from flask import (
     url_for,
 )
 from werkzeug.exceptions import RequestEntityTooLarge
-
-from registry.changes import new_id
-from registry.store import InvalidChange, transaction
 
 from .auth import login_required
 from .db import get_registry, live_household

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import functools
 
+from anju.registry.core.users import ROLES, authenticate
 from flask import Blueprint, flash, g, redirect, render_template, request, session, url_for
-
-from registry.users import ROLES, authenticate
 
 from .db import get_registry
 from .i18n import t

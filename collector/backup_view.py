@@ -12,6 +12,9 @@ from __future__ import annotations
 import datetime as dt
 from pathlib import Path
 
+from anju.registry.core.store import Registry, StoreError
+from anju.registry.field import backup
+from anju.registry.sync.export_status import export_status
 from flask import (
     Blueprint,
     Flask,
@@ -23,10 +26,6 @@ from flask import (
     request,
     url_for,
 )
-
-from registry import backup
-from registry.export_status import export_status
-from registry.store import Registry, StoreError
 
 from .auth import role_required
 from .db import get_registry

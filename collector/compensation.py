@@ -10,13 +10,12 @@ from __future__ import annotations
 import datetime as dt
 from urllib.parse import quote
 
+from anju.registry.compensation import agreements as ag
+from anju.registry.compensation import calculation as comp
+from anju.registry.compensation import lists
+from anju.registry.core.store import Registry, StoreError
+from anju.registry.core.workflow import allowed_moves
 from flask import Blueprint, Response, abort, flash, g, redirect, render_template, request, url_for
-
-from registry import agreements as ag
-from registry import compensation as comp
-from registry import compensation_lists as lists
-from registry.store import Registry, StoreError
-from registry.workflow import allowed_moves
 
 from .auth import has_role, role_required
 from .db import get_registry, live_household

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
+from anju.registry.core.store import Registry
 from flask import abort, current_app, g
-
-from registry.store import Registry
 
 
 def get_registry() -> Registry:

@@ -9,9 +9,8 @@ from __future__ import annotations
 import tempfile
 from pathlib import Path
 
+from anju.registry.core.store import Registry, StoreError
 from flask import Blueprint, Response, flash, redirect, render_template, request, url_for
-
-from registry.store import Registry, StoreError
 
 from .auth import has_role, role_required
 from .db import get_registry
@@ -69,7 +68,7 @@ def index():
 @role_required("admin")
 def enroll():
     """Enrol a laptop and download its enrolment file (keep it secret: it holds its keys)."""
-    from registry.enrollment import enroll_device
+    from anju.registry.sync.enrollment import enroll_device
     name = request.form.get("name", "").strip()
     reg = get_registry()
     with tempfile.TemporaryDirectory() as tmp:
@@ -90,7 +89,7 @@ def enroll():
 @role_required("admin")
 def revoke(name: str):
     """Revoke a device: packs it makes from now on are rejected."""
-    from registry.enrollment import revoke_device
+    from anju.registry.sync.enrollment import revoke_device
     if request.form.get("confirm") != "1":
         flash(t("请勾选确认后再吊销", "Tick the confirmation box to revoke"))
         return redirect(url_for("devices.index"))

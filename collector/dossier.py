@@ -9,14 +9,13 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable
 
+from anju.registry.core.changes import DELETED
+from anju.registry.core.definition import Field
+from anju.registry.core.store import Registry
+from anju.registry.core.workflow import allowed_moves
+from anju.registry.publication.privacy import mask_id_for_staff
 from flask import Blueprint, abort, g, render_template
 from markupsafe import Markup
-
-from registry.changes import DELETED
-from registry.definition import Field
-from registry.privacy import mask_id_for_staff
-from registry.store import Registry
-from registry.workflow import allowed_moves
 
 from .auth import has_role, login_required
 from .db import get_registry

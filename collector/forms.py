@@ -14,13 +14,12 @@ import re
 import uuid
 from dataclasses import dataclass, field
 
+from anju.registry.core.changes import DELETED, new_id
+from anju.registry.core.definition import Definition, Field
+from anju.registry.core.store import InvalidChange, Registry
+from anju.registry.core.validation import localize, validate
 from flask import Blueprint, abort, flash, g, redirect, render_template, request, url_for
 from flask_wtf.csrf import CSRFError
-
-from registry.changes import DELETED, new_id
-from registry.definition import Definition, Field
-from registry.store import InvalidChange, Registry
-from registry.validation import localize, validate
 
 from .auth import login_required
 from .db import get_registry

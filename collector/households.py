@@ -10,11 +10,10 @@ from __future__ import annotations
 import datetime as dt
 import math
 
+from anju.registry.core.store import Registry, transaction
+from anju.registry.sync.export_status import central_holds
 from flask import Blueprint, g, render_template, request, url_for
 from werkzeug.exceptions import NotFound
-
-from registry.export_status import central_holds
-from registry.store import Registry, transaction
 
 from .auth import login_required
 from .db import get_registry

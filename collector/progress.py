@@ -4,10 +4,10 @@ trend, teams and cadres furthest behind first, hardship households; and the dail
 
 from __future__ import annotations
 
+from anju.registry.publication import charts
+from anju.registry.review import progress, report
 from flask import Blueprint, Response, render_template
 from markupsafe import Markup
-
-from registry import charts, progress, report
 
 from .auth import role_required
 from .db import get_registry

@@ -8,13 +8,12 @@ dossier panel.
 
 from __future__ import annotations
 
+from anju.registry.core.store import Registry, StoreError
+from anju.registry.review import checks
+from anju.registry.review import decisions as queue_mod
 from flask import Blueprint, current_app, flash, g, redirect, render_template, request, url_for
 from markupsafe import Markup
 from werkzeug.routing import BuildError
-
-from registry import checks
-from registry import review as queue_mod
-from registry.store import Registry, StoreError
 
 from .auth import has_role, role_required
 from .db import get_registry

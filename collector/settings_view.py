@@ -6,10 +6,9 @@ from __future__ import annotations
 
 import re
 
+from anju.registry.core import settings as settings_mod
+from anju.registry.core.store import StoreError
 from flask import Blueprint, flash, g, redirect, render_template, request, url_for
-
-from registry import settings as settings_mod
-from registry.store import StoreError
 
 from .auth import role_required
 from .db import get_registry

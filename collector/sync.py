@@ -14,13 +14,12 @@ import shutil
 import tempfile
 from pathlib import Path
 
+from anju.registry.core.store import InvalidChange, StoreError
+from anju.registry.core.validation import localize
+from anju.registry.sync.conflicts import get_conflict, open_conflicts, resolve
+from anju.registry.sync.merge import merge_pack, summary
+from anju.registry.sync.packs import PackError, export_pack
 from flask import Blueprint, Response, abort, flash, g, redirect, render_template, request, url_for
-
-from registry.conflicts import get_conflict, open_conflicts, resolve
-from registry.merge import merge_pack, summary
-from registry.packs import PackError, export_pack
-from registry.store import InvalidChange, StoreError
-from registry.validation import localize
 
 from .auth import has_role, login_required, role_required
 from .db import get_registry

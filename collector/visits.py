@@ -8,12 +8,11 @@ from __future__ import annotations
 
 import datetime as dt
 
+from anju.registry.core.changes import new_id
+from anju.registry.core.store import InvalidChange
+from anju.registry.core.validation import localize, validate
+from anju.registry.core.workflow import allowed_moves
 from flask import Blueprint, flash, g, redirect, render_template, request, url_for
-
-from registry.changes import new_id
-from registry.store import InvalidChange
-from registry.validation import localize, validate
-from registry.workflow import allowed_moves
 
 from .auth import login_required
 from .db import get_registry, live_household

@@ -7,11 +7,10 @@ and deleting a household, needs a supervisor.
 
 from __future__ import annotations
 
+from anju.registry.core.store import StoreError
+from anju.registry.core.workflow import WorkflowError, allowed_moves
+from anju.registry.core.workflow import move as move_status
 from flask import Blueprint, flash, g, redirect, render_template, request, url_for
-
-from registry.store import StoreError
-from registry.workflow import WorkflowError, allowed_moves
-from registry.workflow import move as move_status
 
 from .auth import has_role, login_required, role_required
 from .db import get_registry, live_household

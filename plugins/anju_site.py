@@ -4,9 +4,8 @@ yuan and statuses as badges (render_cell)."""
 from __future__ import annotations
 
 import jinja2
+from anju.plugins import common
 from datasette import hookimpl
-
-from plugins import common
 
 PUBLIC_NAV = (("/-/progress", "进度"), ("/-/lookup", "查询我家"), ("/{db}/household", "住户公示"),
               ("/{db}/zone", "片区进度"), ("/{db}", "统计与查询"), ("/-/provenance", "数据来源"))

@@ -9,8 +9,7 @@ from __future__ import annotations
 import weakref
 
 import markupsafe
-
-from registry.privacy import mask_id_for_staff
+from anju.registry.publication.privacy import mask_id_for_staff
 
 _CACHE: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
@@ -80,7 +79,7 @@ async def load(datasette) -> dict:
 
 async def _staff_kinds(db) -> dict:
     """On the staff site: which registry columns are resident IDs (shown as first 6 + last 4)."""
-    from registry.definition import parse
+    from anju.registry.core.definition import parse
     row = (await db.execute("SELECT value FROM meta WHERE key = 'survey'")).first()
     kinds = {}
     if row and row[0]:

@@ -3,10 +3,9 @@ its house number, or, failing an exact match, the closest matches by full-text s
 
 from __future__ import annotations
 
+from anju.plugins import common
 from datasette import Forbidden, Response, hookimpl
 from datasette.utils import escape_fts
-
-from plugins import common
 
 MAX_MATCHES = 20
 

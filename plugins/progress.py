@@ -3,9 +3,8 @@ totals of the published database (zone, progress and choice_total tables)."""
 
 from __future__ import annotations
 
+from anju.plugins import charts, common
 from datasette import Forbidden, Response, hookimpl
-
-from plugins import charts, common
 
 
 async def _figures(datasette) -> dict:

@@ -3,10 +3,9 @@
 
 from __future__ import annotations
 
+from anju.plugins import common
+from anju.registry.publication.privacy import MIN_GROUP, mask_name
 from datasette import Forbidden, Response, hookimpl
-
-from plugins import common
-from registry.privacy import MIN_GROUP, mask_name
 
 
 async def provenance_page(datasette, request):

@@ -14,9 +14,8 @@ import re
 import sqlite3
 import types
 
+from anju.plugins import common
 from datasette import Response, hookimpl
-
-from plugins import common
 
 STAFF_ROLES = ("admin", "supervisor")
 # Columns no one reads through the staff site's SQL: they come back as NULL.
@@ -26,7 +25,7 @@ SECRET_COLUMN = re.compile(r"password|secret|private|token", re.IGNORECASE)
 
 def _registry_user(path: str, name: str, password: str) -> dict | None:
     """The registry account if the name and password match an admin or supervisor."""
-    from registry.users import authenticate
+    from anju.registry.core.users import authenticate
     conn = sqlite3.connect(pathlib.Path(path).resolve().as_uri() + "?mode=ro", uri=True)
     try:
         user = authenticate(types.SimpleNamespace(conn=conn), name, password)
@@ -83,9 +82,9 @@ async def not_here(datasette, request):
     return Response.text("Not found", status=404)
 
 
-@hookimpl
+@hookimpl(tryfirst=True)
 def register_routes(datasette):
-    # Listed before datasette-auth-passwords' own pages: plugins-dir hooks are called first.
+    # tryfirst: our routes come before datasette-auth-passwords' own pages of the same paths.
     if common.mode(datasette) != "staff":
         # The public site has no accounts: no login page, no password tool.
         return [(r"^/-/(login|password-tool)$", not_here)]

@@ -21,9 +21,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from registry.backup import backup_now  # noqa: E402
-from registry.demo import build_demo  # noqa: E402
-from registry.store import Registry  # noqa: E402
+from anju.registry.core.store import Registry  # noqa: E402
+from anju.registry.field.backup import backup_now  # noqa: E402
+from anju.registry.field.demo import build_demo  # noqa: E402
 
 HOUSEHOLD = {"zone": "东关片区A地块", "address": "东关街12号", "structure": "brick_concrete",
              "owner_name": "张伟"}

@@ -18,10 +18,10 @@ import tempfile
 import time
 from pathlib import Path
 
-from registry import checks
-from registry.demo import build_demo
-from registry.settings import load as load_settings
-from registry.store import Registry, transaction
+from anju.registry.core.settings import load as load_settings
+from anju.registry.core.store import Registry, transaction
+from anju.registry.field.demo import build_demo
+from anju.registry.review import checks
 
 
 def amplify(reg: Registry, target: int) -> None:

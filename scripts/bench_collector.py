@@ -28,11 +28,10 @@ import time
 import uuid
 from pathlib import Path
 
+from anju.collector import create_app
+from anju.registry.core.store import connect
+from anju.registry.field.demo import build_demo
 from flask import Flask
-
-from collector import create_app
-from registry.demo import build_demo
-from registry.store import connect
 
 ID_NOS = ("11010519491231002X", "440524188001010014")
 
@@ -112,7 +111,7 @@ def main() -> None:
     def edit(i: int) -> None:
         hid = saved[i % len(saved)]
         with app.app_context():
-            from collector.db import get_registry
+            from anju.collector.db import get_registry
             members = [m["id"] for m in get_registry().children("member", hid)]
         data = form(saved.index(hid), hid, tuple(members))
         data["address"] = f"西门测试街{i}号之{i}"

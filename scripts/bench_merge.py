@@ -29,9 +29,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from registry.changes import Change  # noqa: E402
-from registry.store import Registry, transaction  # noqa: E402
-from registry.validation import id_check_char  # noqa: E402
+from anju.registry.core.changes import Change  # noqa: E402
+from anju.registry.core.store import Registry, transaction  # noqa: E402
+from anju.registry.core.validation import id_check_char  # noqa: E402
 
 SURNAMES = "王李张刘陈杨赵黄周吴徐孙胡朱高林何郭马罗"
 GIVEN = "伟芳娜敏静丽强磊军洋勇艳杰娟涛明超秀霞平刚桂英"
@@ -80,8 +80,8 @@ def laptop_changes(rng: random.Random, device_id: str, first: int, count: int) -
 
 def setup(root: Path, households: int, packs: int, seed: int) -> None:
     """An enrolled central registry (empty), and per laptop its database and its pack."""
-    from registry.enrollment import enroll_device, init_laptop
-    from registry.packs import export_pack
+    from anju.registry.sync.enrollment import enroll_device, init_laptop
+    from anju.registry.sync.packs import export_pack
     (root / "laptops").mkdir(parents=True)
     (root / "packs").mkdir()
     central = Registry.create(root / "central.db", project="bench", role="central",
@@ -128,7 +128,7 @@ def run_upsert(target: Path, laptops: list[Path]) -> None:
 
 
 def run_merge(target: Path, packs: list[Path]) -> None:
-    from registry.merge import merge_pack
+    from anju.registry.sync.merge import merge_pack
     reg = Registry.open(target)
     for pack in packs:
         result = merge_pack(reg, pack)
@@ -152,7 +152,7 @@ def child(method: str, root: Path) -> None:
     usage = resource.getrusage(resource.RUSAGE_SELF)
     peak = usage.ru_maxrss * 1024
     cpu = usage.ru_utime + usage.ru_stime - cpu_before
-    from registry.digest import digest
+    from anju.registry.core.digest import digest
     with Registry.open(target) as reg:
         counts = {t: reg.conn.execute(f"SELECT count(*) FROM [{t}]").fetchone()[0]
                   for t in ("change", *RECORD_TABLES)}

@@ -33,9 +33,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from registry.publish import publish  # noqa: E402
-from registry.serve import PUBLIC_SETTINGS  # noqa: E402
-from registry.store import Registry  # noqa: E402
+from anju.registry.core.store import Registry  # noqa: E402
+from anju.registry.publication.publish import publish  # noqa: E402
+from anju.registry.publication.serve import PUBLIC_SETTINGS  # noqa: E402
 
 SEED_HOUSEHOLDS = 5000
 ROUNDS = 40
@@ -48,7 +48,7 @@ def build_registry(directory: Path, households: int) -> Path:
     path = directory / "registry.db"
     if path.exists():
         return path
-    from registry.demo import build_demo
+    from anju.registry.field.demo import build_demo
     seed_dir = directory / "seed"
     t = time.perf_counter()
     build_demo(seed_dir, households=min(SEED_HOUSEHOLDS, households), seed=11)
@@ -206,7 +206,7 @@ def main() -> None:
     subprocess.run([sys.executable, "-m", "datasette", "inspect", str(public), "--inspect-file",
                     str(inspect_file)], check=True)
     servers = {
-        "ours": start([sys.executable, "-m", "registry.cli", "serve", str(public), "--port",
+        "ours": start([sys.executable, "-m", "anju.registry.cli", "serve", str(public), "--port",
                        str(ours_port)], ours_port),
         "plain": start([sys.executable, "-m", "datasette", "serve", "-i", str(public), "--port",
                         str(plain_port)], plain_port),

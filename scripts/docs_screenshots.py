@@ -20,17 +20,18 @@ import urllib.request
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "scripts"))
 
-from registry import backup  # noqa: E402
-from registry.demo import build_demo  # noqa: E402
-from registry.enrollment import enroll_device, init_laptop  # noqa: E402
-from registry.merge import merge_pack  # noqa: E402
-from registry.packs import export_pack  # noqa: E402
-from registry.store import Registry  # noqa: E402
-from registry.users import add_user  # noqa: E402
+import browser as browser_finder  # noqa: E402
+from anju.registry.core.store import Registry  # noqa: E402
+from anju.registry.core.users import add_user  # noqa: E402
+from anju.registry.field import backup  # noqa: E402
+from anju.registry.field.demo import build_demo  # noqa: E402
+from anju.registry.sync.enrollment import enroll_device, init_laptop  # noqa: E402
+from anju.registry.sync.merge import merge_pack  # noqa: E402
+from anju.registry.sync.packs import export_pack  # noqa: E402
 
-ANJU = [sys.executable, "-m", "registry.cli"]
+ANJU = [sys.executable, "-m", "anju.registry.cli"]
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--no-first-run", "--disable-sync"]
 PASSWORD = "anju-demo"
@@ -113,7 +114,7 @@ def shoot(out: Path) -> list[str]:
         ]
         try:
             with sync_playwright() as p:
-                browser = p.chromium.launch(executable_path="/usr/bin/chromium",
+                browser = p.chromium.launch(executable_path=browser_finder.find(),
                                             args=CHROMIUM_ARGS)
                 context = browser.new_context(viewport={"width": 1280, "height": 800},
                                               locale="zh-CN", device_scale_factor=1)

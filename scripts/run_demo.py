@@ -14,7 +14,7 @@ import time
 import urllib.request
 from pathlib import Path
 
-ANJU = [sys.executable, "-m", "registry.cli"]
+ANJU = [sys.executable, "-m", "anju.registry.cli"]
 
 
 def wait_for(url: str, seconds: float = 30) -> bool:

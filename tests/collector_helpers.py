@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import re
 
+from anju.collector import create_app
+from anju.registry.core.changes import now
 from werkzeug.security import generate_password_hash
-
-from collector import create_app
-from registry.changes import now
 
 PASSWORD = "test-password"
 CSRF_RE = re.compile(r'name="csrf_token" value="([^"]+)"')

@@ -1,8 +1,7 @@
 """Shared fixtures: fresh registries on real SQLite files in a temporary directory."""
 
 import pytest
-
-from registry.store import Registry
+from anju.registry.core.store import Registry
 
 HOUSEHOLD = {"house_no": "A-0001", "zone": "东关片区A地块", "address": "东关街12号",
              "structure": "brick_concrete", "owner_name": "张伟"}

@@ -6,11 +6,12 @@ import itertools
 import shutil
 from pathlib import Path
 
-from registry.digest import digest
-from registry.enrollment import enroll_device, init_laptop
-from registry.merge import merge_pack
-from registry.packs import export_pack
-from registry.store import Registry
+from anju.registry.core.digest import digest
+from anju.registry.core.store import Registry
+from anju.registry.sync.enrollment import enroll_device, init_laptop
+from anju.registry.sync.merge import merge_pack
+from anju.registry.sync.packs import export_pack
+
 from tests.conftest import HOUSEHOLD
 
 _serial = itertools.count(1)

@@ -5,12 +5,11 @@ import json
 from decimal import Decimal
 
 import pytest
-
-from registry import agreements as ag
-from registry import compensation as comp
-from registry.changes import Change, new_id, now
-from registry.store import StoreError, transaction
-from registry.workflow import move
+from anju.registry.compensation import agreements as ag
+from anju.registry.compensation import calculation as comp
+from anju.registry.core.changes import Change, new_id, now
+from anju.registry.core.store import StoreError, transaction
+from anju.registry.core.workflow import move
 
 TODAY = dt.date.today()
 
@@ -75,7 +74,7 @@ def test_an_edit_smuggled_in_by_a_pack_does_not_change_what_is_shown(registry, v
         registry.apply([forged])
     [shown] = ag.agreements_of(registry, valued)
     assert shown["total"] == original["total"] and shown["tampered"]
-    assert comp.public_rows(registry)[valued]["compensation_total"] == float(original["total"])
+    assert ag.public_rows(registry)[valued]["compensation_total"] == float(original["total"])
 
 
 def test_an_amendment_keeps_the_old_agreement_visible(registry, valued):
@@ -90,7 +89,7 @@ def test_an_amendment_keeps_the_old_agreement_visible(registry, valued):
     assert registry.get("household", valued)["status"] == "signed"
     with pytest.raises(ag.AgreementError, match="已被变更过"):
         sign(registry, valued, number="XY-001-2", amends=first, reason="again")
-    assert comp.public_rows(registry)[valued]["agreement_no"] == "XY-001-1"
+    assert ag.public_rows(registry)[valued]["agreement_no"] == "XY-001-1"
 
 
 def test_refusals_write_nothing(registry, valued, household):
@@ -116,7 +115,7 @@ def test_agreement_numbers_are_unique(registry, valued):
     with pytest.raises(ag.AgreementError, match="XY-001 已被使用"):
         sign(registry, other)
     sign(registry, other, number="XY-002")
-    rows = comp.public_rows(registry)
+    rows = ag.public_rows(registry)
     assert set(rows) == {valued, other}
     assert rows[other]["compensation_total"] == float(
         ag.agreements_of(registry, other)[0]["total"])
@@ -126,10 +125,10 @@ def test_agreement_numbers_are_unique(registry, valued):
 
 
 def test_public_rows_hold_signed_households_only(registry, valued, household):
-    assert comp.public_rows(registry) == {}
+    assert ag.public_rows(registry) == {}
     sign(registry, valued)
-    assert list(comp.public_rows(registry)) == [valued]
-    assert comp.public_rows(registry)[valued]["compensation_mode"] == "货币补偿"
+    assert list(ag.public_rows(registry)) == [valued]
+    assert ag.public_rows(registry)[valued]["compensation_mode"] == "货币补偿"
 
 
 def test_a_paper_agreement_entered_late_keeps_the_status(registry, valued):

@@ -5,9 +5,9 @@ import hashlib
 import io
 
 import pytest
+from anju.collector.attachments import clean_filename, sniff
 from PIL import Image
 
-from collector.attachments import clean_filename, sniff
 from tests.collector_helpers import csrf, login, make_app
 
 

@@ -1,9 +1,9 @@
 """Logins, roles, CSRF and the language switch, through Flask's test client."""
 
 import pytest
+from anju.collector import create_app
+from anju.registry.core.users import add_user
 
-from collector import create_app
-from registry.users import add_user
 from tests.collector_helpers import csrf
 
 

@@ -10,17 +10,17 @@ import time
 import urllib.request
 
 import pytest
+from anju.registry.core.digest import digest
+from anju.registry.core.store import Registry
+from anju.registry.core.users import add_user
+from anju.registry.field import backup
+from anju.registry.field.backup import BackupError, backup_now, list_backups, restore
 
-from registry import backup
-from registry.backup import BackupError, backup_now, list_backups, restore
-from registry.digest import digest
-from registry.store import Registry
-from registry.users import add_user
 from tests.conftest import HOUSEHOLD
 
 
 def anju(*args):
-    return subprocess.run([sys.executable, "-m", "registry.cli", *args], capture_output=True,
+    return subprocess.run([sys.executable, "-m", "anju.registry.cli", *args], capture_output=True,
                           text=True, timeout=120)
 
 
@@ -220,7 +220,7 @@ def test_backup_while_the_web_app_is_saving_is_consistent(tmp_path):
         add_user(reg, "li", "surveyor-pass", "surveyor")
     port = free_port()
     base = f"http://127.0.0.1:{port}"
-    server = subprocess.Popen([sys.executable, "-m", "registry.cli", "collect", str(db),
+    server = subprocess.Popen([sys.executable, "-m", "anju.registry.cli", "collect", str(db),
                                "--port", str(port)], stdout=subprocess.DEVNULL,
                               stderr=subprocess.DEVNULL)
     stop = threading.Event()
@@ -265,9 +265,9 @@ def test_backup_while_the_web_app_is_saving_is_consistent(tmp_path):
 
 
 def test_merging_a_pack_backs_the_laptop_up_first(tmp_path):
-    from registry.enrollment import enroll_device, init_laptop
-    from registry.merge import merge_pack
-    from registry.packs import export_pack
+    from anju.registry.sync.enrollment import enroll_device, init_laptop
+    from anju.registry.sync.merge import merge_pack
+    from anju.registry.sync.packs import export_pack
 
     usb = tmp_path / "usb"
     usb.mkdir()

@@ -3,13 +3,13 @@
 import time
 
 import pytest
+from anju.collector import create_app
+from anju.registry.core.changes import now
+from anju.registry.core.store import Registry
+from anju.registry.core.users import add_user
+from anju.registry.field import backup
+from anju.registry.sync.export_status import export_status
 
-from collector import create_app
-from registry import backup
-from registry.changes import now
-from registry.export_status import export_status
-from registry.store import Registry
-from registry.users import add_user
 from tests.collector_helpers import csrf
 from tests.conftest import HOUSEHOLD
 

@@ -8,11 +8,10 @@ import zipfile
 from pathlib import Path
 
 import pytest
-
-from registry.bundle import PLATFORMS, missing_requirements
-from registry.demo import build_demo
-from registry.digest import digest
-from registry.store import Registry
+from anju.registry.core.digest import digest
+from anju.registry.core.store import Registry
+from anju.registry.field.bundle import PLATFORMS, missing_requirements
+from anju.registry.field.demo import build_demo
 
 pytestmark = pytest.mark.slow
 
@@ -36,7 +35,7 @@ def offline_env():
 def test_bundle_installs_and_runs_with_no_index(tmp_path):
     bundle = tmp_path / "bundle"
     # Only the Linux part, to keep the test short; the other platforms use the same code path.
-    run([sys.executable, "-m", "registry.cli", "bundle", "--out", str(bundle),
+    run([sys.executable, "-m", "anju.registry.cli", "bundle", "--out", str(bundle),
          "--platform", "linux"])
     wheels = bundle / "wheels"
     (anju_wheel,) = wheels.glob("anju-*.whl")
@@ -47,8 +46,8 @@ def test_bundle_installs_and_runs_with_no_index(tmp_path):
     assert json.loads((bundle / "bundle.json").read_text())["platforms"] == ["linux"]
     # Every file anju needs at run time is in its wheel (templates, static files, schema/).
     source = Path(__file__).resolve().parent.parent
-    wanted = {p.relative_to(source).as_posix() for top in ("registry", "collector", "plugins",
-                                                           "schema")
+    tops = ("registry", "collector", "plugins", "schema")
+    wanted = {"anju/" + p.relative_to(source).as_posix() for top in tops
               for p in (source / top).rglob("*") if p.is_file()
               and "__pycache__" not in p.parts and "bundle_files" not in p.parts}
     with zipfile.ZipFile(anju_wheel) as zf:
@@ -63,7 +62,8 @@ def test_bundle_installs_and_runs_with_no_index(tmp_path):
     assert "anju, version" in out
     python = target / "venv" / "bin" / "python"
     anju = target / "venv" / "bin" / "anju"
-    where = run([str(python), "-c", "import registry; print(registry.__file__)"], cwd=tmp_path)
+    where = run([str(python), "-c", "import anju.registry; print(anju.registry.__file__)"],
+                cwd=tmp_path)
     assert Path(where.strip()).is_relative_to(target), "anju must come from the bundle"
 
     assert "Usage" in run([str(anju), "--help"], cwd=tmp_path)
@@ -81,6 +81,6 @@ def test_bundle_installs_and_runs_with_no_index(tmp_path):
 
 def test_bundle_refuses_a_folder_with_files(tmp_path):
     (tmp_path / "x.txt").write_text("x")
-    result = subprocess.run([sys.executable, "-m", "registry.cli", "bundle", "--out",
+    result = subprocess.run([sys.executable, "-m", "anju.registry.cli", "bundle", "--out",
                              str(tmp_path)], capture_output=True, text=True, timeout=60)
     assert result.returncode == 2 and "not an empty folder" in result.stderr

@@ -2,7 +2,7 @@
 
 import zipfile
 
-from registry.bundle import PLATFORMS, missing_requirements
+from anju.registry.field.bundle import PLATFORMS, missing_requirements
 
 
 def fake_wheel(folder, filename, requires=()):

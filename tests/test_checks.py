@@ -4,9 +4,10 @@ import datetime as dt
 import json
 
 import pytest
-
-from registry import checks, review, settings
-from registry.validation import id_check_char
+from anju.registry.core import settings
+from anju.registry.core.validation import id_check_char
+from anju.registry.review import checks
+from anju.registry.review import decisions as review
 
 N = 0
 
@@ -186,8 +187,8 @@ def test_decision_closes_a_flag_across_rebuilds(registry):
 
 def test_checks_are_fast_enough_for_a_demo(tmp_path):
     """A smoke test on a demo registry: its planted abuses are found."""
-    from registry.demo import build_demo
-    from registry.store import Registry
+    from anju.registry.core.store import Registry
+    from anju.registry.field.demo import build_demo
     path = build_demo(tmp_path, households=150, devices=2, seed=3,
                       today=dt.date(2026, 6, 1))
     with Registry.open(path) as reg:

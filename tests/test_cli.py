@@ -7,7 +7,7 @@ import pytest
 
 
 def anju(*args, stdin=None):
-    return subprocess.run([sys.executable, "-m", "registry.cli", *args], input=stdin,
+    return subprocess.run([sys.executable, "-m", "anju.registry.cli", *args], input=stdin,
                           capture_output=True, text=True, timeout=300)
 
 
@@ -24,8 +24,8 @@ def test_init_user_digest(tmp_path):
     assert short.returncode == 2 and "password" in short.stderr
     out = anju("digest", db)
     assert out.returncode == 0 and len(out.stdout.strip()) == 64
-    from registry.store import Registry
-    from registry.users import authenticate
+    from anju.registry.core.store import Registry
+    from anju.registry.core.users import authenticate
     with Registry.open(db) as reg:
         assert authenticate(reg, "li", "secret-pass") == {"name": "li", "role": "surveyor"}
         assert authenticate(reg, "li", "wrong") is None
@@ -65,7 +65,7 @@ def test_demo_is_deterministic_and_holds_the_planted_abuses(tmp_path):
     other = anju("demo", str(tmp_path / "c"), "--households", "300", "--seed", "8")
     assert other.returncode == 0
     assert anju("digest", str(tmp_path / "c" / "registry.db")).stdout != outs[0]
-    from registry.store import Registry
+    from anju.registry.core.store import Registry
     with Registry.open(tmp_path / "a" / "registry.db") as reg:
         q = reg.conn.execute
         assert q("SELECT count(*) FROM household").fetchone()[0] == 300

@@ -5,9 +5,8 @@ from decimal import Decimal
 
 import pytest
 import yaml
-
-from registry import compensation as comp
-from registry.demo import ZONES
+from anju.registry.compensation import calculation as comp
+from anju.registry.field.demo import ZONES
 
 SETTINGS = {"signing_start": "2026-10-01", "freeze_date": "2026-06-01"}
 HOUSE = {"house_no": "A-0001", "zone": "东关片区A地块", "structure": "brick_concrete",
@@ -220,7 +219,7 @@ def test_command_line_show_set_calc(registry, household, tmp_path):
     import sys
 
     def anju(*args):
-        return subprocess.run([sys.executable, "-m", "registry.cli", "compensation",
+        return subprocess.run([sys.executable, "-m", "anju.registry.cli", "compensation",
                                str(registry.path), *args], capture_output=True, text=True,
                               timeout=120)
 

@@ -7,13 +7,13 @@ import io
 import re
 
 import pytest
+from anju.collector import create_app
+from anju.registry.compensation import agreements as ag
+from anju.registry.core.store import Registry
+from anju.registry.field.demo import build_demo
+from anju.registry.publication.privacy import mask_name
 from openpyxl import load_workbook
 
-from collector import create_app
-from registry import agreements as ag
-from registry.demo import build_demo
-from registry.privacy import mask_name
-from registry.store import Registry
 from tests.collector_helpers import CSRF_RE
 from tests.collector_helpers import login as login_as
 

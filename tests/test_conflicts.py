@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import pytest
+from anju.registry.core.store import InvalidChange, StoreError
+from anju.registry.sync.conflicts import get_conflict, open_conflicts, resolve
+from anju.registry.sync.merge import merge_pack
 
-from registry.conflicts import get_conflict, open_conflicts, resolve
-from registry.merge import merge_pack
-from registry.store import InvalidChange, StoreError
 from tests.syncing import Project, fingerprint
 
 

@@ -9,10 +9,10 @@ import urllib.request
 import uuid
 
 import pytest
+from anju.registry.core.changes import now
+from anju.registry.core.store import Registry
 from werkzeug.security import generate_password_hash
 
-from registry.changes import now
-from registry.store import Registry
 from tests.browser.conftest import start_collector
 from tests.collector_helpers import CSRF_RE
 

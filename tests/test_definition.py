@@ -1,8 +1,7 @@
 """The survey definition: the default one loads; malformed ones name the field and problem."""
 
 import pytest
-
-from registry.definition import DefinitionError, is_relevant, load, parse
+from anju.registry.core.definition import DefinitionError, is_relevant, load, parse
 
 MINIMAL = """
 records:

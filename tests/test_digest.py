@@ -2,12 +2,12 @@
 
 import random
 
+from anju.registry.core.changes import Change, fold
+from anju.registry.core.digest import digest
+from anju.registry.core.store import Registry, transaction
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from registry.changes import Change, fold
-from registry.digest import digest
-from registry.store import Registry, transaction
 from tests.conftest import HOUSEHOLD
 
 

@@ -3,7 +3,7 @@
 import re
 from pathlib import Path
 
-from registry.cli import main
+from anju.registry.cli import main
 
 DOCS = Path(__file__).resolve().parent.parent / "docs"
 

@@ -5,10 +5,10 @@ markup echoed unescaped, and nothing written by a refused post."""
 import re
 
 import pytest
+from anju.registry.core.store import Registry
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from registry.store import Registry
 from tests.collector_helpers import FORM, csrf, login, make_app
 
 MARKERS = ("<script>alert('anju-xss')</script>", '"><img src=x onerror=anjuxss()>',

@@ -5,8 +5,8 @@ transaction per save, follow-up edits by id."""
 import re
 
 import pytest
+from anju.registry.core.definition import FIELD_TYPES
 
-from registry.definition import FIELD_TYPES
 from tests.collector_helpers import CSRF_RE, FORM, errors_of, login, make_app, post_form, saved_id
 
 

@@ -5,9 +5,9 @@ import datetime as dt
 import re
 
 import pytest
+from anju.registry.core.changes import now
+from anju.registry.core.workflow import move
 
-from registry.changes import now
-from registry.workflow import move
 from tests.collector_helpers import csrf, login, make_app
 
 

@@ -14,14 +14,14 @@ import time
 from pathlib import Path
 
 import pytest
+from anju.registry.core.digest import digest
+from anju.registry.core.store import Registry, StoreError
+from anju.registry.field.demo import build_demo
+from anju.registry.sync.merge import adopt_definition, merge_pack
+from anju.registry.sync.packs import export_pack
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from registry.demo import build_demo
-from registry.digest import digest
-from registry.merge import adopt_definition, merge_pack
-from registry.packs import export_pack
-from registry.store import Registry, StoreError
 from tests.syncing import Project, conflicts, fingerprint
 
 PHONES = ("13800000001", "13900000002")
@@ -194,7 +194,7 @@ def test_a_lost_pack_is_sent_again_until_the_centre_confirms(project):
 
 def test_laptop_takes_central_settings_and_device_list(project):
     project.central.set_meta("settings", '{"freeze_date": "2024-01-01"}')
-    from registry.enrollment import enroll_device, revoke_device
+    from anju.registry.sync.enrollment import enroll_device, revoke_device
     enroll_device(project.central, "lap3", project.root / "lap3.enrol")
     revoke_device(project.central, "lap2")
     project.merge(project.lap(1), project.pack(project.central))
@@ -207,7 +207,11 @@ def test_laptop_takes_central_settings_and_device_list(project):
 
 
 def test_laptop_takes_the_project_compensation_rules(project):
-    from registry.compensation import default_rules_text, rules_are_stored, set_rules
+    from anju.registry.compensation.calculation import (
+        default_rules_text,
+        rules_are_stored,
+        set_rules,
+    )
     assert not rules_are_stored(project.lap(1))
     set_rules(project.central, default_rules_text().replace("rate: 12 ", "rate: 13 "))
     project.merge(project.lap(1), project.pack(project.central))
@@ -293,7 +297,7 @@ def test_merge_killed_at_any_moment_leaves_the_target_unchanged(demo_dir, tmp_pa
     shutil.copy(demo_dir / "devices" / "laptop1.db", target)
     with Registry.open(target) as reg:
         before = digest(reg)
-    cmd = [sys.executable, "-m", "registry.cli", "merge", str(target),
+    cmd = [sys.executable, "-m", "anju.registry.cli", "merge", str(target),
            str(demo_dir / "central.pack")]
     outcomes = set()
     for delay in (0.3, 0.6, 0.9, 1.2, 1.6, 2.2):

@@ -10,19 +10,19 @@ import sys
 import zlib
 
 import pytest
+from anju.registry.core.changes import new_id, now
+from anju.registry.core.digest import digest
+from anju.registry.core.store import SCHEMA_VERSION, Registry, StoreError
+from anju.registry.sync import enrollment
+from anju.registry.sync.enrollment import enroll_device, init_laptop, revoke_device
+from anju.registry.sync.merge import merge_pack
+from anju.registry.sync.packs import PackWriter, export_pack, open_pack
 
-from registry import enrollment
-from registry.changes import new_id, now
-from registry.digest import digest
-from registry.enrollment import enroll_device, init_laptop, revoke_device
-from registry.merge import merge_pack
-from registry.packs import PackWriter, export_pack, open_pack
-from registry.store import SCHEMA_VERSION, Registry, StoreError
 from tests.syncing import Project, fingerprint
 
 
 def anju(*args):
-    return subprocess.run([sys.executable, "-m", "registry.cli", *args], capture_output=True,
+    return subprocess.run([sys.executable, "-m", "anju.registry.cli", *args], capture_output=True,
                           text=True, timeout=300)
 
 
@@ -266,7 +266,7 @@ def test_progress_bar_on_a_terminal_only(project):
     quiet = anju("merge", db, pack)
     assert quiet.returncode == 0 and "merging" not in quiet.stderr
     leader, follower = pty.openpty()
-    shown = subprocess.run([sys.executable, "-m", "registry.cli", "merge", db, pack],
+    shown = subprocess.run([sys.executable, "-m", "anju.registry.cli", "merge", db, pack],
                            stdout=subprocess.PIPE, stderr=follower, timeout=300)
     os.close(follower)
     output = os.read(leader, 65536).decode(errors="replace")

@@ -4,12 +4,11 @@ import re
 import sqlite3
 
 import pytest
-
-from registry.demo import build_demo
-from registry.digest import digest
-from registry.publish import publish
-from registry.serve import HASH_ENV, USER_ENV, build_datasette
-from registry.store import Registry
+from anju.registry.core.digest import digest
+from anju.registry.core.store import Registry
+from anju.registry.field.demo import build_demo
+from anju.registry.publication.publish import publish
+from anju.registry.publication.serve import HASH_ENV, USER_ENV, build_datasette
 
 URL = re.compile(r"""(?:https?:)?//([^/"'\s)<>]+)""", re.I)
 LOCAL_HOSTS = {"localhost", "127.0.0.1", "www.w3.org"}  # w3.org: the SVG namespace, not fetched
@@ -33,7 +32,7 @@ def demo(tmp_path_factory):
 @pytest.fixture(scope="module")
 def paid(demo, tmp_path_factory):
     """A public database with compensation figures (the compensation module's contract)."""
-    import registry.compensation as compensation
+    from anju.registry.compensation import agreements as compensation
     out = tmp_path_factory.mktemp("paid") / "public.db"
     with Registry.open(demo["registry"]) as reg, pytest.MonkeyPatch.context() as mp:
         hid = reg.conn.execute("SELECT id FROM household WHERE house_no = ?",
@@ -190,9 +189,8 @@ async def test_public_routes_are_not_on_the_staff_site(staff):
 
 
 async def test_public_pages_honour_view_instance(demo):
+    from anju.registry.publication.serve import PLUGINS_DIR, TEMPLATES_DIR, public_metadata
     from datasette.app import Datasette
-
-    from registry.serve import PLUGINS_DIR, TEMPLATES_DIR, public_metadata
     meta = public_metadata(demo["public"])
     meta["allow"] = False
     ds = Datasette([], immutables=[str(demo["public"])], metadata=meta,
@@ -281,9 +279,8 @@ async def test_staff_table_shows_resident_ids_masked(staff, demo):
 
 
 def test_serve_refuses_the_wrong_kind_of_database(demo, tmp_path):
+    from anju.registry.cli import main
     from click.testing import CliRunner
-
-    from registry.cli import main
     runner = CliRunner()
     for args, words in ((["serve", str(demo["registry"])], "not a public database"),
                         (["serve", "--staff", str(demo["public"])], "not an anju registry"),

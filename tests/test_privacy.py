@@ -7,11 +7,16 @@ import sqlite3
 
 import pytest
 import yaml
-
-from registry.demo import build_demo
-from registry.privacy import MIN_GROUP, NameScrubber, mask_id_for_staff, mask_name, scrub_text
-from registry.publish import publish
-from registry.store import Registry
+from anju.registry.core.store import Registry
+from anju.registry.field.demo import build_demo
+from anju.registry.publication.privacy import (
+    MIN_GROUP,
+    NameScrubber,
+    mask_id_for_staff,
+    mask_name,
+    scrub_text,
+)
+from anju.registry.publication.publish import publish
 
 
 @pytest.mark.parametrize(("name", "masked"), [

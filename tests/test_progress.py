@@ -5,13 +5,13 @@ import datetime as dt
 from collections import Counter, defaultdict
 
 import pytest
+from anju.registry.cli import main
+from anju.registry.core.store import Registry
+from anju.registry.field.demo import build_demo
+from anju.registry.publication import charts
+from anju.registry.review import progress, report
 from click.testing import CliRunner
 from openpyxl import load_workbook
-
-from registry import charts, progress, report
-from registry.cli import main
-from registry.demo import build_demo
-from registry.store import Registry
 
 TODAY = dt.date(2026, 6, 1)
 SIGNED = {"signed", "handed_over", "demolished"}

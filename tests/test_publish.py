@@ -4,13 +4,12 @@ import sqlite3
 import sys
 
 import pytest
+from anju.registry.cli import main
+from anju.registry.core.digest import digest
+from anju.registry.publication import publish as publish_mod
+from anju.registry.publication.privacy import MIN_GROUP
+from anju.registry.publication.publish import PublishError, publish
 from click.testing import CliRunner
-
-import registry.publish as publish_mod
-from registry.cli import main
-from registry.digest import digest
-from registry.privacy import MIN_GROUP
-from registry.publish import PublishError, publish
 
 ZONES = ("东关片区A地块", "西门片区")
 
@@ -126,7 +125,7 @@ def test_indexes_and_full_text_search(registry, small, tmp_path):
 
 
 def test_compensation_columns_when_the_module_offers_them(registry, small, tmp_path, monkeypatch):
-    import registry.compensation as compensation
+    from anju.registry.compensation import agreements as compensation
 
     def public_rows(reg):
         return {small[0]: {"agreement_no": "XY-001", "compensation_total": 1234567.5,
@@ -145,7 +144,7 @@ def test_compensation_columns_when_the_module_offers_them(registry, small, tmp_p
 
 def test_publication_works_without_the_compensation_module(registry, small, tmp_path,
                                                            monkeypatch):
-    monkeypatch.setitem(sys.modules, "registry.compensation", None)  # import fails
+    monkeypatch.setitem(sys.modules, "anju.registry.compensation.agreements", None)  # import fails
     out = tmp_path / "public.db"
     assert publish(registry, out)["households"] == 9
     assert "compensation_total" not in {r["name"] for r in rows(

@@ -4,14 +4,14 @@ import subprocess
 import sys
 
 import pytest
+from anju.registry.core.digest import digest
+from anju.registry.core.store import Registry
+from anju.registry.field.backup import BackupError, backup_now
+from anju.registry.sync.enrollment import enroll_device, init_laptop, revoke_device
+from anju.registry.sync.merge import merge_pack
+from anju.registry.sync.packs import export_pack
+from anju.registry.sync.recover import recover_backup
 
-from registry.backup import BackupError, backup_now
-from registry.digest import digest
-from registry.enrollment import enroll_device, init_laptop, revoke_device
-from registry.merge import merge_pack
-from registry.packs import export_pack
-from registry.recover import recover_backup
-from registry.store import Registry
 from tests.conftest import HOUSEHOLD
 
 HEAD = {"name": "张伟", "id_no": "11010519491231002X", "relation": "head"}
@@ -82,7 +82,7 @@ def test_cli_recover(central_and_laptop):
     survey(laptop, "B-0001")
     backup = backup_now(laptop, tmp)
     central.close()
-    out = subprocess.run([sys.executable, "-m", "registry.cli", "recover",
+    out = subprocess.run([sys.executable, "-m", "anju.registry.cli", "recover",
                           str(tmp / "central.db"), str(backup)], capture_output=True, text=True,
                          timeout=60)
     assert out.returncode == 0, out.stderr

@@ -1,10 +1,11 @@
 """The review queue: decisions that sync through packs, revoked devices, the web pages."""
 
 import pytest
+from anju.registry.core.store import Registry, StoreError
+from anju.registry.core.users import add_user
+from anju.registry.review import checks
+from anju.registry.review import decisions as review
 
-from registry import checks, review
-from registry.store import Registry, StoreError
-from registry.users import add_user
 from tests.collector_helpers import CSRF_RE, PASSWORD
 from tests.collector_helpers import login as login_as
 
@@ -19,7 +20,7 @@ def house(reg, no: str, **values) -> str:
 @pytest.fixture
 def project(tmp_path):
     """A central registry with one enrolled laptop: (central, laptop, tmp_path)."""
-    from registry import enrollment
+    from anju.registry.sync import enrollment
     central = Registry.create(tmp_path / "central.db", project="测试项目", role="central",
                               device_name="central")
     enrollment.enroll_device(central, "laptop1", tmp_path / "laptop1.enrol")
@@ -32,8 +33,8 @@ def project(tmp_path):
 
 def sync(source, target, path):
     """Export what `target` lacks from `source` and merge it into `target`."""
-    from registry.merge import merge_packs
-    from registry.packs import export_pack
+    from anju.registry.sync.merge import merge_packs
+    from anju.registry.sync.packs import export_pack
     export_pack(source, path)
     [result] = merge_packs(target, [path])
     return result
@@ -77,8 +78,8 @@ def test_concurrent_decisions_become_a_conflict_to_review(project):
 
 
 def test_revoked_device_pack_rejected(project):
-    from registry.digest import digest
-    from registry.enrollment import revoke_device
+    from anju.registry.core.digest import digest
+    from anju.registry.sync.enrollment import revoke_device
     central, laptop, tmp = project
     house(laptop, "A-0009", registered_use="residential", actual_use="mixed")
     revoke_device(central, "laptop1")
@@ -118,7 +119,7 @@ def test_queue_filters_by_zone_kind_and_cadre(registry):
 
 @pytest.fixture
 def client(registry):
-    from collector import create_app
+    from anju.collector import create_app
     add_user(registry, "boss", PASSWORD, "supervisor")
     add_user(registry, "li", PASSWORD, "surveyor")
     app = create_app(registry.path, {"TESTING": True, "SECRET_KEY": "test"})
@@ -160,8 +161,8 @@ def test_household_page_shows_open_items(client, registry):
 
 
 def test_devices_page_enrols_lists_and_revokes(registry, tmp_path):
-    from collector import create_app
-    from registry import enrollment
+    from anju.collector import create_app
+    from anju.registry.sync import enrollment
     add_user(registry, "root", PASSWORD, "admin")
     client = create_app(registry.path, {"TESTING": True, "SECRET_KEY": "t"}).test_client()
     login(client, "root")

@@ -3,12 +3,12 @@
 import json
 
 import pytest
+from anju.registry.cli import main
+from anju.registry.core import settings
+from anju.registry.core.store import StoreError
+from anju.registry.core.users import add_user
 from click.testing import CliRunner
 
-from registry import settings
-from registry.cli import main
-from registry.store import StoreError
-from registry.users import add_user
 from tests.collector_helpers import CSRF_RE
 
 
@@ -82,7 +82,7 @@ def test_cli_check_prints_flags(registry):
 
 
 def test_settings_page(registry, household):
-    from collector import create_app
+    from anju.collector import create_app
     add_user(registry, "root", "test-password", "admin")
     add_user(registry, "boss", "test-password", "supervisor")
     client = create_app(registry.path, {"TESTING": True, "SECRET_KEY": "t"}).test_client()
@@ -116,8 +116,8 @@ def test_settings_page(registry, household):
 
 
 def test_export_warning_hours_is_a_project_setting(registry):
-    from registry.export_status import warn_hours
-    from registry.settings import SettingsError, set_value
+    from anju.registry.core.settings import SettingsError, set_value
+    from anju.registry.sync.export_status import warn_hours
     set_value(registry, "export_warn_hours", "24")
     assert registry.settings["export_warn_hours"] == 24
     assert warn_hours(registry) == 24

@@ -4,9 +4,9 @@ import json
 import sqlite3
 
 import pytest
+from anju.registry.core.definition import DEFAULT_PATH
+from anju.registry.core.store import InvalidChange, Registry, StoreError, migrate
 
-from registry.definition import DEFAULT_PATH
-from registry.store import InvalidChange, Registry, StoreError, migrate
 from tests.conftest import HOUSEHOLD
 
 

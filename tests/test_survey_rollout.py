@@ -5,20 +5,20 @@ import sys
 
 import pytest
 import yaml
+from anju.registry.core.definition import DEFAULT_PATH
+from anju.registry.core.digest import digest
+from anju.registry.core.store import Registry, StoreError
+from anju.registry.sync.enrollment import enroll_device, init_laptop
+from anju.registry.sync.merge import adopt_definition, merge_pack
+from anju.registry.sync.packs import export_pack
 
-from registry.definition import DEFAULT_PATH
-from registry.digest import digest
-from registry.enrollment import enroll_device, init_laptop
-from registry.merge import adopt_definition, merge_pack
-from registry.packs import export_pack
-from registry.store import Registry, StoreError
 from tests.conftest import HOUSEHOLD
 
 HEAD = {"name": "张伟", "id_no": "11010519491231002X", "relation": "head"}
 
 
 def anju(*args):
-    return subprocess.run([sys.executable, "-m", "registry.cli", *args], capture_output=True,
+    return subprocess.run([sys.executable, "-m", "anju.registry.cli", *args], capture_output=True,
                           text=True, timeout=120)
 
 

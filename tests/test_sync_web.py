@@ -6,8 +6,8 @@ from __future__ import annotations
 import io
 
 import pytest
+from anju.registry.sync.conflicts import open_conflicts
 
-from registry.conflicts import open_conflicts
 from tests.collector_helpers import csrf, login, make_app
 from tests.syncing import Project, fingerprint
 

@@ -3,10 +3,15 @@
 import datetime as dt
 
 import pytest
+from anju.registry.core.definition import load
+from anju.registry.core.validation import (
+    check_resident_id,
+    id_check_char,
+    is_legacy_id,
+    localize,
+    validate,
+)
 from marshmallow import ValidationError
-
-from registry.definition import load
-from registry.validation import check_resident_id, id_check_char, is_legacy_id, localize, validate
 
 D = load()
 OK_HOUSEHOLD = {"house_no": "A-1", "zone": "一区", "address": "东街1号",

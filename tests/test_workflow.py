@@ -1,8 +1,7 @@
 """The workflow rule: status moves only along the path or into a side state."""
 
 import pytest
-
-from registry.workflow import PATH, STATUSES, WorkflowError, allowed_moves, move
+from anju.registry.core.workflow import PATH, STATUSES, WorkflowError, allowed_moves, move
 
 
 def test_path_moves_one_step_forward():

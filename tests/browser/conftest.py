@@ -22,10 +22,14 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+from anju.registry.field.demo import build_demo
 
-from registry.demo import build_demo
+# `make test` finds (or installs) a browser with scripts/browser.py and passes it in ANJU_BROWSER;
+# run directly, pytest looks for one the same way.
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "scripts"))
+import browser as _browser_finder  # noqa: E402
 
-CHROMIUM = "/usr/bin/chromium"
+CHROMIUM = _browser_finder.find() or "chromium"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--no-first-run", "--disable-sync"]
 DEMO_PASSWORD = "anju-demo"
@@ -59,7 +63,7 @@ def start_collector(db_path: str | Path, port: int | None = None) -> tuple[subpr
     """Start `anju collect DB` in its own process; return (process, base URL) once it answers."""
     port = port or free_port()
     process = subprocess.Popen(
-        [sys.executable, "-m", "registry.cli", "collect", str(db_path), "--host", "127.0.0.1",
+        [sys.executable, "-m", "anju.registry.cli", "collect", str(db_path), "--host", "127.0.0.1",
          "--port", str(port)],
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
         cwd=Path(__file__).resolve().parents[2])
@@ -123,10 +127,10 @@ def browser():
     as long as it is open, and the pytest-asyncio tests that come after tests/browser/ cannot
     start theirs while it runs."""
     if not Path(CHROMIUM).exists():
-        # A missing browser is a failed set-up, not a pass: .ci/run installs Debian's chromium.
+        # A missing browser is a failed set-up, not a pass: `make test` finds or installs one.
         if os.environ.get("ANJU_SKIP_BROWSER") == "1":
-            pytest.skip(f"{CHROMIUM} is not installed and ANJU_SKIP_BROWSER=1")
-        pytest.fail(f"{CHROMIUM} is not installed: apt-get install chromium fonts-noto-cjk")
+            pytest.skip("no Chromium found and ANJU_SKIP_BROWSER=1")
+        pytest.fail("no Chromium found: run `make test`, or python scripts/browser.py")
     from playwright.sync_api import sync_playwright
     with sync_playwright() as p:
         chromium = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)

@@ -1,9 +1,9 @@
 """The laptop's backup page and export reminders in chromium, on a real `anju collect`."""
 
 import pytest
+from anju.registry.core.store import Registry
+from anju.registry.core.users import add_user
 
-from registry.store import Registry
-from registry.users import add_user
 from tests.browser.conftest import log_in
 from tests.conftest import HOUSEHOLD
 

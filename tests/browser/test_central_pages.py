@@ -4,9 +4,8 @@ import os
 import shutil
 
 import pytest
-
-from registry.checks import run_checks
-from registry.store import Registry
+from anju.registry.core.store import Registry
+from anju.registry.review.checks import run_checks
 
 pytestmark = pytest.mark.browser
 

@@ -1,8 +1,8 @@
 """The surveyor's day in a real browser: headless chromium against a real `anju collect` server."""
 
 import pytest
+from anju.registry.core.store import Registry
 
-from registry.store import Registry
 from tests.browser.conftest import log_in
 
 pytestmark = pytest.mark.browser

@@ -8,9 +8,9 @@ import sys
 from pathlib import Path
 
 import pytest
+from anju.registry.core.store import Registry
+from anju.registry.publication.publish import publish
 
-from registry.publish import publish
-from registry.store import Registry
 from tests.browser.conftest import DEMO_PASSWORD, free_port, stop, wait_until_up
 
 pytestmark = pytest.mark.browser
@@ -23,7 +23,7 @@ def live_site():
 
     def start(db: Path, staff: bool = False) -> str:
         port = free_port()
-        cmd = [sys.executable, "-m", "registry.cli", "serve", str(db), "--host", "127.0.0.1",
+        cmd = [sys.executable, "-m", "anju.registry.cli", "serve", str(db), "--host", "127.0.0.1",
                "--port", str(port)] + (["--staff"] if staff else [])
         process = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                                    cwd=Path(__file__).resolve().parents[2])

@@ -2,9 +2,9 @@
 supervisor resolving a conflict, on a demo project (laptops with overlapping edits)."""
 
 import pytest
+from anju.registry.core.store import Registry
+from anju.registry.sync.conflicts import open_conflicts
 
-from registry.conflicts import open_conflicts
-from registry.store import Registry
 from tests.browser.conftest import log_in
 
 pytestmark = pytest.mark.browser

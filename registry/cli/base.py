@@ -1,0 +1,216 @@
+"""The `anju` command: a thin layer over the registry package.
+
+Errors a person can fix (a bad path, a bad argument) print one plain line and exit with status 2;
+a rejected pack exits with 1. The words of each command are a contract (DESIGN.md).
+
+This module holds the group `main`, the foundation commands and the survey definition; the
+other commands live beside it in registry/cli/ (central, field, publish, sync); the package
+imports them so that they register on `main`.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+from anju.registry.core.store import Registry, StoreError
+
+
+class Abort(click.ClickException):
+    """One clear line on stderr and exit status 2."""
+
+    exit_code = 2
+
+    def show(self, file=None) -> None:
+        click.echo(f"anju: {self.message}", err=True)
+
+
+def open_registry(path: str) -> Registry:
+    """Open a database for a command, turning failures into one line."""
+    try:
+        return Registry.open(path)
+    except StoreError as exc:
+        raise Abort(str(exc)) from None
+
+
+class Commands(click.Group):
+    """The `anju` group: a StoreError a command lets through becomes one line and status 2."""
+
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except StoreError as exc:
+            raise Abort(str(exc)) from None
+
+
+@click.group(cls=Commands, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="anju")
+def main() -> None:
+    """anju (安居): offline-first household survey and registry for shantytown renovation."""
+
+
+@main.command()
+@click.argument("db", type=click.Path(dir_okay=False))
+@click.option("--central", is_flag=True, help="Create the central registry of a project.")
+@click.option("--project", help="Project name (with --central).")
+@click.option("--enroll", "enroll_file", type=click.Path(dir_okay=False),
+              help="A laptop's enrolment file from `anju device enroll`.")
+@click.option("--survey", type=click.Path(dir_okay=False, exists=True),
+              help="A survey definition other than schema/survey.yaml.")
+def init(db: str, central: bool, project: str | None, enroll_file: str | None,
+         survey: str | None) -> None:
+    """Create a registry (--central --project NAME) or a laptop database (--enroll FILE)."""
+    if central == bool(enroll_file):
+        raise Abort("give either --central --project NAME or --enroll FILE")
+    if central and not (project or "").strip():
+        raise Abort("--central needs --project NAME")
+    survey_text = None
+    if survey:
+        from anju.registry.core.definition import DefinitionError, load
+        try:
+            survey_text = load(survey).source
+        except DefinitionError as exc:
+            raise Abort(str(exc)) from None
+    try:
+        if central:
+            Registry.create(db, project=project.strip(), role="central", device_name="central",
+                            survey_text=survey_text).close()
+        else:
+            from anju.registry.sync.enrollment import init_laptop
+            init_laptop(db, enroll_file)
+    except (StoreError, OSError) as exc:
+        raise Abort(str(exc)) from None
+    click.echo(f"created {db}")
+
+
+@main.group()
+def user() -> None:
+    """Manage the accounts of a database."""
+
+
+@user.command("add")
+@click.argument("db", type=click.Path(dir_okay=False))
+@click.argument("name")
+@click.option("--role", type=click.Choice(["surveyor", "supervisor", "admin"]), required=True)
+@click.option("--password-stdin", is_flag=True, help="Read the password from standard input.")
+def user_add(db: str, name: str, role: str, password_stdin: bool) -> None:
+    """Add an account NAME with a ROLE; the password is asked for or read from stdin."""
+    from anju.registry.core.users import add_user
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+    else:
+        password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
+    with open_registry(db) as reg:
+        add_user(reg, name, password, role)
+    click.echo(f"added {role} {name}")
+
+
+@main.command()
+@click.argument("db", type=click.Path(dir_okay=False))
+def digest(db: str) -> None:
+    """Print the order-independent content hash of DB's records."""
+    from anju.registry.core.digest import digest as compute
+    with open_registry(db) as reg:
+        click.echo(compute(reg))
+
+
+@main.command()
+@click.argument("directory", type=click.Path(file_okay=False))
+@click.option("--households", type=click.IntRange(1, 1_000_000), default=2000, show_default=True)
+@click.option("--devices", type=click.IntRange(1, 100), default=3, show_default=True)
+@click.option("--seed", type=int, default=1, show_default=True)
+def demo(directory: str, households: int, devices: int, seed: int) -> None:
+    """Build a realistic synthetic project into DIRECTORY (registry.db and more)."""
+    from anju.registry.field.demo import build_demo
+    target = Path(directory)
+    if (target / "registry.db").exists():
+        raise Abort(f"{target / 'registry.db'} already exists; choose an empty directory")
+    try:
+        target.mkdir(parents=True, exist_ok=True)
+        probe = target / ".anju-write-test"
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as exc:
+        raise Abort(f"{target}: cannot write there ({exc.strerror})") from None
+    with click.progressbar(length=households, label="building demo", file=progress_file()) as bar:
+        path = build_demo(target, households=households, devices=devices, seed=seed,
+                          progress=bar.update)
+    with open_registry(str(path)) as reg:
+        counts = {name: reg.conn.execute(f"SELECT count(*) FROM [{name}]").fetchone()[0]
+                  for name in reg.definition.records}
+    click.echo(f"built {path}: " + ", ".join(f"{n} {k}" for k, n in counts.items()))
+    from anju.registry.publication.publish import publish as publish_db
+    with open_registry(str(path)) as reg:
+        summary = publish_db(reg, target / "public.db")
+    click.echo(f"published {target / 'public.db'}: {summary['households']} households")
+    click.echo("demo logins: admin / supervisor / surveyor1, password anju-demo")
+
+
+@main.command()
+@click.argument("db", type=click.Path(dir_okay=False))
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", type=click.IntRange(1, 65535), default=5000, show_default=True)
+def collect(db: str, host: str, port: int) -> None:
+    """Run the web app on DB (the surveyor's collector, or the central office's screens)."""
+    from anju.collector import create_app
+    open_registry(db).close()
+    app = create_app(db)
+    from waitress import serve
+    click.echo(f"anju web app on http://{host}:{port}/ (Ctrl+C stops it)")
+    # waitress: a production WSGI server in pure Python, threads and no fork, so it runs the
+    # same on Windows laptops; the app's own size limit (MAX_CONTENT_LENGTH) still applies.
+    serve(app, host=host, port=port, threads=8, ident="anju", _quiet=True)
+
+
+@main.group()
+def survey() -> None:
+    """The survey definition of a database: show it, or move the project to a new one."""
+
+
+@survey.command("show")
+@click.argument("db", type=click.Path(dir_okay=False))
+def survey_show(db: str) -> None:
+    """Print the name, version and fields of DB's survey definition."""
+    with open_registry(db) as reg:
+        defn = reg.definition
+        click.echo(f"{defn.name} version {defn.version} ({defn.hash[:12]})")
+        for name, rtype in defn.records.items():
+            click.echo(f"  {name}: " + ", ".join(f.name for f in rtype.columns))
+
+
+@survey.command("adopt")
+@click.argument("db", type=click.Path(dir_okay=False))
+@click.argument("file", type=click.Path(dir_okay=False, exists=True))
+def survey_adopt(db: str, file: str) -> None:
+    """Move the central registry DB to the definition in FILE (laptops follow by the next
+    central pack); refused if it drops or retypes a field holding data."""
+    from anju.registry.core.definition import DefinitionError, load
+    from anju.registry.sync.merge import adopt_definition
+    with open_registry(db) as reg:
+        if reg.meta("role") != "central":
+            raise Abort("only the central registry adopts a survey definition; a laptop takes "
+                        "it from the central pack")
+        try:
+            new = load(file)
+        except DefinitionError as exc:
+            raise Abort(str(exc)) from None
+        old = reg.definition
+        if new.hash == old.hash:
+            click.echo("survey definition unchanged")
+            return
+        if new.version <= old.version:
+            raise Abort(f"{file}: version {new.version} is not above the current "
+                        f"{old.version}; raise 'version' so that laptops move to it")
+        adopt_definition(reg, new.source)
+    before = {(r, f.name) for r, t in old.records.items() for f in t.columns}
+    added = [f"{r}.{f}" for r, t in new.records.items() for f in (x.name for x in t.columns)
+             if (r, f) not in before]
+    click.echo(f"adopted survey definition version {new.version}; added fields: "
+               + (", ".join(added) or "none") + "; laptops move to it with the next central pack")
+
+
+def progress_file():
+    """Progress bars go to a terminal only; scripts stay quiet."""
+    import io
+    return sys.stderr if sys.stderr.isatty() else io.StringIO()

@@ -1,0 +1,1 @@
+"""Compensation: rules, the exact calculation, agreements and posting lists."""

@@ -1,0 +1,217 @@
+"""Compensation agreements (补偿安置协议): recorded once with the breakdown frozen at signing.
+
+An agreement is an `agreement` record (schema/survey.yaml) and syncs through packs like any
+change. It is never edited: the store refuses a second change to one, and what is shown is always
+the agreement's first change. A correction is an amendment: a new agreement naming the one it
+`amends`, with a reason; the amended one stays visible. The agreement "in force" for a household
+is the one no other agreement amends.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+
+from anju.registry.compensation.calculation import (
+    MODE_LABELS,
+    MODES,
+    Breakdown,
+    calculate,
+    rules_of,
+)
+from anju.registry.core.changes import DELETED, Change, new_id
+from anju.registry.core.store import Registry, StoreError, transaction
+from anju.registry.core.workflow import WorkflowError, move_values
+
+SIGNED = ("signed", "handed_over", "demolished")
+
+
+class AgreementError(StoreError):
+    """An agreement that cannot be recorded as asked; the message is for people (Chinese)."""
+
+
+def supported(reg: Registry) -> bool:
+    """Whether this registry's survey definition has the agreement record type."""
+    return "agreement" in reg.definition.records
+
+
+def record_agreement(reg: Registry, household_id: str, *, number: str, signed_on: str,
+                     mode: str, by: str, flat: str | None = None, transition_flat: bool = False,
+                     amends: str | None = None, reason: str | None = None) -> str:
+    """Record a signed agreement (or an amendment of one) and return its id.
+
+    The breakdown is computed from the household's survey and the project's rules on the signing
+    date and frozen into the agreement. A first agreement moves the household to 已签约 in the
+    same transaction (one already past 已签约 without an agreement keeps its status: a paper
+    agreement entered late); an amendment needs a reason and leaves the status as it is.
+    """
+    if not supported(reg):
+        raise AgreementError("此登记库的调查表没有协议记录类型(agreement),请用新版调查表建库")
+    number = (number or "").strip()
+    reason = (reason or "").strip() or None
+    if not number:
+        raise AgreementError("请填写协议编号")
+    if mode not in MODES:
+        raise AgreementError("补偿方式应为货币补偿或产权调换")
+    try:
+        day = dt.date.fromisoformat(str(signed_on).strip())
+    except ValueError:
+        raise AgreementError("签约日期格式应为 年-月-日") from None
+    household = reg.get("household", household_id)
+    if household is None or household.get("deleted"):
+        raise AgreementError("没有这户住户")
+    existing = agreements_of(reg, household_id)
+    if reg.conn.execute("SELECT 1 FROM agreement WHERE number = ?", (number,)).fetchone():
+        raise AgreementError(f"协议编号 {number} 已被使用")
+    in_force = next((a for a in existing if a["in_force"]), None)
+    values_status = None
+    if amends:
+        old = next((a for a in existing if a["id"] == amends), None)
+        if old is None:
+            raise AgreementError("所变更的协议不属于这户住户")
+        if not old["in_force"]:
+            raise AgreementError(f"协议 {old['number']} 已被变更过,请变更现行协议")
+        if not reason:
+            raise AgreementError("变更协议须写明理由")
+        if day < dt.date.fromisoformat(old["signed_on"]):
+            raise AgreementError(f"变更协议的签约日期不能早于原协议({old['signed_on']})")
+    else:
+        if in_force:
+            raise AgreementError(f"这户已有协议 {in_force['number']};如需更改,请签订变更协议")
+        if household.get("status") not in SIGNED:  # else: a paper agreement entered late (补录)
+            try:
+                values_status = move_values(reg, household_id, "signed")
+            except WorkflowError:
+                raise AgreementError("当前状态不能签约(须为已评估或补偿决定)") from None
+    breakdown = calculate(rules_of(reg), household, mode, day, settings=reg.settings,
+                          flat=flat, transition_flat=transition_flat)
+    if not breakdown.complete:
+        raise AgreementError("资料不全,无法计算补偿:" + "、".join(breakdown.missing))
+    values = {"household_id": household_id, "number": number, "signed_on": day.isoformat(),
+              "mode": mode, "breakdown": breakdown.to_json(), "total": str(breakdown.total),
+              "amends": amends, "reason": reason}
+    agreement_id = new_id()
+    note = f"amends {amends}: {reason}" if amends else None
+    with transaction(reg.conn):
+        # One change at a time: each takes the next sequence number of this device.
+        reg.apply([reg.make_change("agreement", agreement_id, values, by=by, note=note,
+                                   full=True)])
+        if values_status:
+            change = reg.make_change("household", household_id, values_status, by=by,
+                                     note=f"{household.get('status')} -> signed")
+            if change:
+                reg.apply([change])
+    return agreement_id
+
+
+def _frozen(reg: Registry, agreement_id: str) -> tuple[dict, bool]:
+    """An agreement's values as first written, and whether anything tried to change it since.
+
+    The first change is the one that saw no earlier value of any field (its bases are empty);
+    later changes can only come from a pack made by something that bypassed the store.
+    """
+    changes: list[Change] = reg.changes_of(agreement_id)
+    originals = [c for c in changes if not any(c.bases(k) for k in c.fields)
+                 and DELETED not in c.fields]
+    first = min(originals or changes, key=lambda c: c.order)
+    return {**first.fields, "created_at": first.at, "created_by": first.by}, len(changes) > 1
+
+
+def _shape(agreement_id: str, household_id: str, values: dict, tampered: bool) -> dict:
+    out = {k: values.get(k) for k in ("number", "signed_on", "mode", "amends", "reason",
+                                       "created_at", "created_by")}
+    out.update(id=agreement_id, household_id=household_id, tampered=tampered,
+               total=Decimal(str(values["total"])).quantize(Decimal("0.01")),
+               breakdown=Breakdown.from_json(values["breakdown"]))
+    return out
+
+
+def all_agreements(reg: Registry) -> list[dict]:
+    """Every agreement of the registry, frozen values, oldest signing first."""
+    if not supported(reg):
+        return []
+    counts = dict(reg.conn.execute("SELECT record_id, count(*) FROM change WHERE "
+                                   "record_type = 'agreement' GROUP BY record_id"))
+    cur = reg.conn.execute("SELECT id, household_id, number, signed_on, mode, breakdown, total, "
+                           "amends, reason, created_at, created_by FROM agreement")
+    cols = [d[0] for d in cur.description]
+    out = []
+    for row in cur.fetchall():
+        values = dict(zip(cols, row))
+        tampered = counts.get(values["id"], 1) > 1
+        if tampered:  # never trust the folded row of an agreement someone tried to change
+            values, _ = _frozen(reg, values["id"])
+        out.append(_shape(row[0], row[1], values, tampered))
+    return _mark(out)
+
+
+def agreements_of(reg: Registry, household_id: str) -> list[dict]:
+    """One household's agreements, oldest first, each marked in force or amended."""
+    if not supported(reg):
+        return []
+    out = []
+    for row in reg.children("agreement", household_id, deleted=True):
+        values, tampered = _frozen(reg, row["id"])
+        out.append(_shape(row["id"], household_id, values, tampered))
+    return _mark(out)
+
+
+def _mark(agreements: list[dict]) -> list[dict]:
+    """Mark each agreement in force or amended (by which number); sort by signing."""
+    by_amended = {a["amends"]: a for a in agreements if a["amends"]}
+    for a in agreements:
+        a["in_force"] = a["id"] not in by_amended
+        a["amended_by"] = by_amended[a["id"]]["number"] if a["id"] in by_amended else None
+    agreements.sort(key=lambda a: (a["signed_on"], a["created_at"] or "", a["id"]))
+    return agreements
+
+
+def agreements_in_force(reg: Registry) -> dict[str, dict]:
+    """The agreement in force of each signed household: {household_id: agreement}.
+
+    Should two amendments of one agreement meet (made on two machines), the later signing wins
+    here; both stay in the household's list for review.
+    """
+    out: dict[str, dict] = {}
+    for a in all_agreements(reg):  # sorted, so a later one replaces an earlier one
+        if a["in_force"]:
+            out[a["household_id"]] = a
+    return out
+
+
+def public_rows(reg) -> dict[str, dict]:
+    """Compensation of each SIGNED household for the public database: {household_id: columns}.
+
+    Only agreed figures are published (the agreement in force, frozen at signing): an estimate
+    changes with the signing date and the rules, and a published number nobody agreed to would
+    invite disputes. Columns: agreement_no, signed_on, compensation_mode (货币补偿|产权调换),
+    compensation_total, recognised_area, house_value, price_difference (swap: flat minus house,
+    positive when the household pays). Amounts are floats of exact two-decimal values.
+    """
+    rows = {}
+    for household_id, agreement in agreements_in_force(reg).items():
+        b = agreement["breakdown"]
+        value = next((i.amount for i in b.items if i.key == "house_value"), None)
+        rows[household_id] = {
+            "agreement_no": agreement["number"], "signed_on": agreement["signed_on"],
+            "compensation_mode": MODE_LABELS[agreement["mode"]][0],
+            "compensation_total": float(agreement["total"]),
+            "recognised_area": None if b.area is None else float(b.area),
+            "house_value": None if value is None else float(value),
+            "price_difference": None if b.difference is None else float(b.difference),
+        }
+    return rows
+
+
+def public_columns() -> dict[str, dict]:
+    """Labels and kinds of the columns `public_rows` gives, for the public site."""
+    return {
+        "agreement_no": {"zh": "协议编号", "en": "Agreement no.", "kind": "text"},
+        "signed_on": {"zh": "签约日期", "en": "Signed on", "kind": "date"},
+        "compensation_mode": {"zh": "补偿方式", "en": "Compensation mode", "kind": "text"},
+        "compensation_total": {"zh": "补偿合计(元)", "en": "Total (yuan)", "kind": "money"},
+        "recognised_area": {"zh": "认定面积(㎡)", "en": "Recognised area (m²)", "kind": "area"},
+        "house_value": {"zh": "房屋价值补偿(元)", "en": "House value (yuan)", "kind": "money"},
+        "price_difference": {"zh": "产权调换差价(元)", "en": "Swap price difference (yuan)",
+                             "kind": "money"},
+    }

@@ -1,0 +1,356 @@
+"""Compensation: each household's breakdown (分户补偿测算) under a project's rules (补偿方案).
+
+The rules are YAML (schema/compensation.yaml is the example), kept per project in the registry's
+meta 'compensation' and checked in compensation_rules.py: a bad key or value is refused with a
+message naming the key and the problem. `calculate` turns one household's survey (recognised
+area, zone, structure, decoration) and a signing date into a breakdown for money (货币补偿) or a
+flat swap (产权调换): each item with its basis, its formula in words and its amount, in exact
+decimal yuan rounded to the fen. The same inputs always give the same breakdown; nothing here
+reads the clock.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from dataclasses import asdict, dataclass, field
+from decimal import ROUND_HALF_UP, Decimal
+from typing import Any
+
+# The rules themselves (checking, storing) live in compensation_rules.py; callers keep using
+# compensation.X for them.
+from anju.registry.compensation.rules import (  # noqa: F401
+    DEFAULT_PATH,
+    META_KEY,
+    Rules,
+    RulesError,
+    default_rules_text,
+    missing_zones,
+    parse_rules,
+    rules_are_stored,
+    rules_of,
+    set_rules,
+)
+
+FEN = Decimal("0.01")
+HUNDRED = Decimal(100)
+MODES = ("money", "swap")
+MODE_LABELS = {"money": ("货币补偿", "Money"), "swap": ("产权调换", "Flat swap")}
+STRUCTURE_ZH = {"steel_concrete": "钢混", "brick_concrete": "砖混", "brick_wood": "砖木",
+                "simple": "简易"}
+DECORATION_ZH = {"none": "毛坯", "simple": "简装", "medium": "中档", "fine": "精装"}
+AREA_BASIS_ZH = {"cert_area": "证载面积", "surveyed_area": "测绘面积",
+                 "smaller": "证载与测绘面积的较小者"}
+
+
+def q(value: Decimal) -> Decimal:
+    """Round to the fen, half up: the one rounding of money in anju."""
+    return value.quantize(FEN, rounding=ROUND_HALF_UP)
+
+
+def dec(value: Any) -> Decimal:
+    """An exact decimal from a stored number (a REAL column's 85.3 is the decimal 85.3)."""
+    return Decimal(str(value))
+
+
+def money(value: Decimal | None) -> str:
+    """An amount as printed: thousands separated, two decimals (1,234,567.80)."""
+    return "" if value is None else f"{q(Decimal(value)):,.2f}"
+
+
+def sq(value: Decimal) -> str:
+    """An area of a house as printed: always two decimals (85.30)."""
+    return f"{q(Decimal(value))}"
+
+
+def num(value: Decimal) -> str:
+    """A rate or area as printed: no needless trailing zeros (12, 0.5, 85.3)."""
+    text = f"{value:f}"
+    return text.rstrip("0").rstrip(".") if "." in text else text
+
+
+
+# -- the calculator ---------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Item:
+    """One line of a breakdown: what it is, what it rests on, how it is computed, the amount."""
+
+    key: str
+    label: str
+    basis: str
+    formula: str
+    amount: Decimal
+
+
+@dataclass
+class Breakdown:
+    """A household's compensation for one mode on one date; `missing` lists absent inputs."""
+
+    mode: str
+    on: str
+    house: dict
+    area: Decimal | None = None
+    area_basis: str = ""
+    items: list[Item] = field(default_factory=list)
+    total: Decimal = Decimal("0.00")
+    flat: dict | None = None
+    difference: Decimal | None = None
+    options: dict = field(default_factory=dict)
+    missing: list[str] = field(default_factory=list)
+    rules: dict = field(default_factory=dict)
+
+    @property
+    def complete(self) -> bool:
+        return not self.missing
+
+    @property
+    def mode_label(self) -> str:
+        return MODE_LABELS[self.mode][0]
+
+    @property
+    def difference_text(self) -> str:
+        """The swap's price difference in words: who pays whom."""
+        if self.difference is None:
+            return ""
+        if self.difference > 0:
+            return f"被征收人应补缴差价 {money(self.difference)} 元"
+        if self.difference < 0:
+            return f"应向被征收人支付差价 {money(-self.difference)} 元"
+        return "无差价"
+
+    def to_dict(self) -> dict:
+        """Plain JSON-ready values; amounts as exact decimal strings."""
+        out = asdict(self)
+        for name in ("area", "total", "difference"):
+            out[name] = None if out[name] is None else str(out[name])
+        out["items"] = [{**i, "amount": str(i["amount"])} for i in out["items"]]
+        if out["flat"]:
+            out["flat"] = {k: (str(v) if isinstance(v, Decimal) else v)
+                           for k, v in out["flat"].items()}
+        return out
+
+    def to_json(self) -> str:
+        """Canonical JSON: the form an agreement freezes."""
+        return json.dumps(self.to_dict(), ensure_ascii=False, sort_keys=True,
+                          separators=(",", ":"))
+
+    @classmethod
+    def from_json(cls, text: str) -> Breakdown:
+        """A breakdown read back from its frozen JSON."""
+        raw = json.loads(text)
+        for name in ("area", "total", "difference"):
+            raw[name] = None if raw.get(name) is None else Decimal(raw[name])
+        raw["items"] = [Item(**{**i, "amount": Decimal(i["amount"])}) for i in raw["items"]]
+        if raw.get("flat"):
+            raw["flat"] = {k: (Decimal(v) if k in ("area", "unit_price", "value") else v)
+                           for k, v in raw["flat"].items()}
+        return cls(**raw)
+
+
+def calculate(rules: Rules, household: dict, mode: str, on: dt.date | str, *,
+              settings: dict | None = None, flat: str | None = None,
+              transition_flat: bool = False) -> Breakdown:
+    """A household's breakdown for `mode` ("money" or "swap") if signed on date `on`.
+
+    `settings` are the project settings (signing_start, freeze_date); `flat` the code of the
+    chosen resettlement flat for a swap (default: the one nearest the household's preferred size);
+    `transition_flat` whether the household lives in a transition flat (no temporary fee).
+    """
+    if mode not in MODES:
+        raise ValueError(f"mode must be one of {', '.join(MODES)}")
+    on = dt.date.fromisoformat(on) if isinstance(on, str) else on
+    settings = settings or {}
+    data = rules.data
+    house = {k: household.get(k) for k in ("house_no", "zone", "address", "structure",
+                                            "decoration", "cert_area", "surveyed_area",
+                                            "unregistered_area", "year_built")}
+    out = Breakdown(mode=mode, on=on.isoformat(), house=house,
+                    options={"flat": None, "transition_flat": bool(transition_flat)},
+                    rules={"name": rules.name, "version": rules.version, "hash": rules.hash})
+    area, area_basis, missing = recognised_area(data["area"], household, settings)
+    zone, structure = household.get("zone"), household.get("structure")
+    price = data["unit_prices"].get(zone, {}).get(structure) if zone and structure else None
+    if not structure:
+        missing.append("房屋结构")
+    elif price is None:
+        missing.append(f"评估单价({zone or '无片区'}·{STRUCTURE_ZH.get(structure, structure)})")
+    decoration = household.get("decoration")
+    if not decoration:
+        missing.append("装修情况")
+    elif decoration not in data["decoration"]:
+        missing.append(f"装修补偿标准({DECORATION_ZH.get(decoration, decoration)})")
+    start = data["incentive"].get("start") or settings.get("signing_start")
+    if data["incentive"]["tiers"] and not start:
+        missing.append("签约期起始日期")
+    chosen = None
+    if mode == "swap":
+        chosen = rules.flat(flat) if flat else _nearest_flat(data["flats"], household, area)
+        if chosen is None:
+            missing.append(f"安置房型({flat})" if flat else "安置房型")
+    out.area, out.area_basis, out.missing = area, area_basis, missing
+    if missing:
+        return out
+    value = q(area * price)
+    items = [Item("house_value", "被征收房屋价值补偿",
+                  f"认定面积 {sq(area)}㎡;评估单价 {money(price)} 元/㎡({zone}·"
+                  f"{STRUCTURE_ZH.get(structure, structure)})",
+                  f"认定面积 × 评估单价 = {sq(area)} × {money(price)}", value)]
+    moves, months_key = 1, "money"
+    if chosen is not None:
+        out.options["flat"] = chosen["code"]
+        out.flat = dict(chosen)
+        flat_value = q(chosen["area"] * chosen["unit_price"])
+        out.flat["value"] = flat_value
+        items.append(Item("flat_value", "安置房价款(抵扣)",
+                          f"{chosen['label']}:面积 {num(chosen['area'])}㎡;单价 "
+                          f"{money(chosen['unit_price'])} 元/㎡",
+                          f"-(安置房面积 × 安置房单价) = -({num(chosen['area'])} × "
+                          f"{money(chosen['unit_price'])})", -flat_value))
+        out.difference = flat_value - value
+        moves, months_key = (1, "swap_ready") if chosen["ready"] else (2, "swap_future")
+    rate = data["decoration"][decoration]
+    items.append(Item("decoration", "装修补偿",
+                      f"装修情况:{DECORATION_ZH.get(decoration, decoration)};补偿标准 "
+                      f"{money(rate)} 元/㎡", f"认定面积 × 装修补偿标准 = {sq(area)} × "
+                      f"{money(rate)}", q(area * rate)))
+    items.append(_moving(data["moving"], area, moves, mode, chosen))
+    items.append(_temporary(data["temporary"], area, months_key, transition_flat))
+    items.append(_incentive(data["incentive"]["tiers"], start, on, value))
+    out.items = items
+    out.total = sum((i.amount for i in items), Decimal("0.00"))
+    return out
+
+
+def recognised_area(rule: dict, household: dict,
+                    settings: dict) -> tuple[Decimal | None, str, list[str]]:
+    """认定面积 by the rules: (area, how it was found in words, missing inputs)."""
+    cert, surveyed = household.get("cert_area"), household.get("surveyed_area")
+    basis = rule["basis"]
+    need = {"cert_area": [("证载面积", cert)], "surveyed_area": [("测绘面积", surveyed)],
+            "smaller": [("证载面积", cert), ("测绘面积", surveyed)]}[basis]
+    missing = [name for name, value in need if value is None]
+    if missing:
+        return None, "", missing
+    if basis == "smaller":
+        base = min(dec(cert), dec(surveyed))
+    else:
+        base = dec(cert if basis == "cert_area" else surveyed)
+    words = f"{AREA_BASIS_ZH[basis]} {sq(base)}㎡"
+    unregistered = dec(household.get("unregistered_area") or 0)
+    counted = Decimal(0)
+    if unregistered > 0:
+        freeze = settings.get("freeze_date")
+        year = household.get("year_built")
+        if (rule["unregistered_built_after_freeze"] is False and freeze and year
+                and int(year) >= dt.date.fromisoformat(freeze).year):
+            words += f";无证面积 {sq(unregistered)}㎡ 建于冻结年份及以后,不予认定"
+        else:
+            counted = min(unregistered * rule["unregistered_share"], rule["unregistered_max"])
+            share = num(rule["unregistered_share"] * 100)
+            words += (f" + 无证面积 {sq(unregistered)}㎡ × {share}%"
+                      f"(最多 {num(rule['unregistered_max'])}㎡)= {sq(base + counted)}㎡")
+    return q(base + counted), words, []
+
+
+def _nearest_flat(flats: list[dict], household: dict, area: Decimal | None) -> dict | None:
+    """The flat nearest the preferred size, else the smallest at least the recognised area."""
+    if not flats:
+        return None
+    wanted = household.get("preferred_flat_size")
+    if wanted:
+        return min(flats, key=lambda f: (abs(f["area"] - dec(wanted)), f["area"], f["code"]))
+    if area is not None:
+        big_enough = [f for f in flats if f["area"] >= area]
+        if big_enough:
+            return min(big_enough, key=lambda f: (f["area"], f["code"]))
+    return max(flats, key=lambda f: (f["area"], f["code"]))
+
+
+def _moving(rule: dict, area: Decimal, moves: int, mode: str, flat: dict | None) -> Item:
+    per_move = q(max(area * rule["rate"], rule["minimum"]))
+    why = ("货币补偿,搬迁一次" if mode == "money" else
+           "产权调换现房,搬迁一次" if moves == 1 else "产权调换期房,搬迁两次(搬出、回迁)")
+    return Item("moving", "搬迁费",
+                f"{why};标准 {money(rule['rate'])} 元/㎡,每次不低于 {money(rule['minimum'])} 元",
+                f"每次 max(认定面积 × 标准, 最低额) × 次数 = max({sq(area)} × "
+                f"{money(rule['rate'])}, {money(rule['minimum'])}) × {moves} = "
+                f"{money(per_move)} × {moves}", per_move * moves)
+
+
+def _temporary(rule: dict, area: Decimal, months_key: str, transition_flat: bool) -> Item:
+    months = rule["months"][months_key]
+    if transition_flat:
+        return Item("temporary", "临时安置费", "使用周转房过渡,不计临时安置费", "不计",
+                    Decimal("0.00"))
+    paid_area = max(area, rule["minimum_area"])
+    limit = rule.get("double_after")
+    normal = months if limit is None else min(months, limit)
+    doubled = months - normal
+    area_words = (f"认定面积 {sq(area)}㎡" if area >= rule["minimum_area"] else
+                  f"认定面积 {sq(area)}㎡ 不足 {num(rule['minimum_area'])}㎡,按 "
+                  f"{num(rule['minimum_area'])}㎡ 计")
+    kind = {"money": "货币补偿", "swap_ready": "产权调换现房",
+            "swap_future": "产权调换期房"}[months_key]
+    basis = f"{area_words};标准 {money(rule['rate'])} 元/㎡/月;{kind}过渡 {months} 个月"
+    words = "计费面积 × 标准 × 月数"
+    numbers = f"{sq(paid_area)} × {money(rule['rate'])} × {normal}"
+    amount = paid_area * rule["rate"] * normal
+    if doubled:
+        factor = rule["double_factor"]
+        basis += f";第 {limit + 1} 个月起按 {num(factor)} 倍计"
+        words = (f"计费面积 × 标准 × 前 {limit} 个月 + 计费面积 × 标准 × {num(factor)} × "
+                 f"其后 {doubled} 个月")
+        numbers += f" + {sq(paid_area)} × {money(rule['rate'])} × {num(factor)} × {doubled}"
+        amount += paid_area * rule["rate"] * factor * doubled
+    formula = f"{words} = {numbers}"
+    return Item("temporary", "临时安置费", basis, formula, q(amount))
+
+
+def _incentive(tiers: list[dict], start: str | None, on: dt.date, value: Decimal) -> Item:
+    if not tiers:
+        return Item("incentive", "签约奖励", "本方案未设签约奖励", "不计", Decimal("0.00"))
+    start_day = dt.date.fromisoformat(str(start))
+    day = (on - start_day).days + 1
+    when = f"签约日期 {on.isoformat()},签约期 {start_day.isoformat()} 起第 {day} 天"
+    if day < 1:
+        return Item("incentive", "签约奖励", f"签约日期 {on.isoformat()} 早于签约期起始日 "
+                    f"{start_day.isoformat()}", "不计", Decimal("0.00"))
+    first = 1
+    for tier in tiers:
+        if day <= tier["until_day"]:
+            span = f"第 {first}–{tier['until_day']} 天"
+            if "amount" in tier:
+                return Item("incentive", "签约奖励", f"{when}({span}档)",
+                            f"定额 {money(tier['amount'])}", q(tier["amount"]))
+            return Item("incentive", "签约奖励", f"{when}({span}档)",
+                        f"房屋价值补偿 × {num(tier['percent'])}% = {money(value)} × "
+                        f"{num(tier['percent'])}%", q(value * tier["percent"] / HUNDRED))
+        first = tier["until_day"] + 1
+    return Item("incentive", "签约奖励", f"{when},已过第 {tiers[-1]['until_day']} 天",
+                "不计", Decimal("0.00"))
+
+
+def breakdown_for(reg, household_id: str, mode: str, on: dt.date | str,
+                  **options) -> Breakdown:
+    """The breakdown of one household of a registry under the project's rules."""
+    household = reg.get("household", household_id)
+    if household is None:
+        raise LookupError(f"no household {household_id}")
+    return calculate(rules_of(reg), household, mode, on, settings=reg.settings, **options)
+
+
+def breakdown_text(b: Breakdown) -> str:
+    """A breakdown as plain text lines, for the command line and audit files."""
+    head = f"{b.house.get('house_no') or ''} {b.house.get('zone') or ''} {b.mode_label}" \
+           f" (按 {b.on} 签约计)"
+    if not b.complete:
+        return f"{head}\n  资料不全,无法计算: {'、'.join(b.missing)}"
+    lines = [head, f"  认定面积: {b.area_basis or num(b.area)}"]
+    for i in b.items:
+        lines.append(f"  {i.label}: {money(i.amount)} 元")
+        lines.append(f"      依据: {i.basis}")
+        lines.append(f"      算法: {i.formula}")
+    if b.difference is not None:
+        lines.append(f"  产权调换差价: {b.difference_text}")
+    lines.append(f"  合计: {money(b.total)} 元")
+    return "\n".join(lines)

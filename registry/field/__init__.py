@@ -1,0 +1,1 @@
+"""Field operations: backups, the offline install bundle, the demo project."""

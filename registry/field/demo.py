@@ -1,0 +1,357 @@
+"""A realistic synthetic project: zones, households, members, visits and planted abuses.
+
+Built with Faker's zh_CN locale from one seed, so the same seed gives the same registry digest.
+Change times are simulated over the past weeks so that progress figures have a history.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import gc
+import json
+import random
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+
+from anju.registry.compensation.calculation import calculate, default_rules_text, parse_rules
+from anju.registry.core.changes import Change
+from anju.registry.core.store import InvalidChange, Registry, transaction
+from anju.registry.core.validation import id_check_char, validate
+from faker import Faker
+
+AREA_CODES = ("110105", "110108", "440524", "370102", "420106", "510104", "330106", "610113")
+ZONES = ("东关片区A地块", "东关片区B地块", "西门片区", "北街片区", "南岸片区C地块", "老城片区")
+STRUCTURES = (("brick_concrete", 45), ("brick_wood", 30), ("simple", 15), ("steel_concrete", 10))
+# The workflow path and the share of households that reached each stage.
+PATH = ("unsurveyed", "surveyed", "published", "valued", "signed", "handed_over", "demolished")
+STAGE_WEIGHTS = (6, 14, 12, 18, 24, 16, 10)
+HARDSHIP = ("dibao", "tekun", "disability", "elderly_alone", "serious_illness")
+DAY = dt.timedelta(days=1)
+
+
+def resident_id(rng: random.Random, born: dt.date, male: bool | None = None) -> str:
+    """A valid 18-character resident ID for a birth date."""
+    seq = rng.randrange(0, 500) * 2 + (rng.randrange(2) if male is None else int(male))
+    body = f"{rng.choice(AREA_CODES)}{born:%Y%m%d}{seq:03d}"
+    return body + id_check_char(body)
+
+
+class DemoBuilder:
+    """Writes a synthetic project's changes straight into a registry, in one transaction."""
+
+    def __init__(self, reg: Registry, seed: int, devices: int, today: dt.date):
+        self.reg = reg
+        self.rng = random.Random(seed)
+        self.fake = Faker("zh_CN")
+        self.fake.seed_instance(seed)
+        self.today = today
+        # Simulated work ends yesterday, so no change time lies in the future of a run.
+        self.yesterday = today - DAY
+        self.devices = [str(uuid.UUID(int=self.rng.getrandbits(128), version=4))
+                        for _ in range(max(devices, 1))]
+        self.seq = dict.fromkeys(self.devices, 0)
+        self.last: dict[tuple[str, str], str] = {}
+        self.rules = parse_rules(default_rules_text(), reg.definition)
+        self.agreements = 0
+        self.pending: list[Change] = []
+        # What each laptop holds besides its own work: records it edited after receiving them.
+        self.by_record: dict[str, list[Change]] = {}
+        self.home: dict[str, str] = {}
+        self.copied: set[tuple[str, str]] = set()
+        self.extra: dict[str, list[Change]] = {d: [] for d in self.devices}
+        self.surveyors = [f"surveyor{i + 1}" for i in range(max(devices, 1) * 2)]
+        self.cadres = [self.fake.name() for _ in range(12)]
+
+    def uid(self) -> str:
+        return str(uuid.UUID(int=self.rng.getrandbits(128), version=4))
+
+    def at(self, day: dt.date) -> str:
+        """A simulated time of day on a given date."""
+        secs = self.rng.randrange(8 * 3600, 18 * 3600)
+        moment = dt.datetime.combine(day, dt.time()) + dt.timedelta(seconds=secs,
+                                                                      microseconds=self.rng
+                                                                      .randrange(10**6))
+        return moment.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+    def emit(self, record_type: str, record_id: str, values: dict, day: dt.date, by: str,
+             device: str, full: bool = False, base: dict | None = None) -> None:
+        """Validate values like any write path and queue them as one change.
+
+        `base` overrides what the editor had seen (a concurrent edit on another laptop).
+        """
+        clean, errors = validate(self.reg.definition, record_type, values, partial=not full)
+        if errors:
+            raise InvalidChange(record_type, errors)
+        self.seq[device] += 1
+        cid = self.uid()
+        if base is None:
+            base = {k: self.last.get((record_id, k)) for k in clean}
+        for k in clean:
+            self.last[(record_id, k)] = cid
+        home = self.home.setdefault(record_id, device)
+        if home != device and (device, record_id) not in self.copied:
+            # This laptop edits a record made elsewhere: it received it from the central pack.
+            self.copied.add((device, record_id))
+            self.extra[device].extend(self.by_record[record_id])
+        change = Change(change_id=cid, device_id=device, seq=self.seq[device],
+                        record_type=record_type, record_id=record_id, fields=clean,
+                        base=base, at=self.at(day), by=by)
+        self.pending.append(change)
+        self.by_record.setdefault(record_id, []).append(change)
+
+    def settings(self, households: int) -> dict:
+        """Zones with targets and deadlines, the freeze date, signing period, teams and cadres."""
+        zones = []
+        per_zone = max(households // len(ZONES), 1)
+        for i, name in enumerate(ZONES):
+            zones.append({"name": name, "code": chr(ord("A") + i),
+                          "target": per_zone, "deadline": str(self.today + (20 + 10 * i) * DAY)})
+        teams = [{"name": f"第{n}工作组", "cadres": self.cadres[i * 4:(i + 1) * 4]}
+                 for i, n in enumerate("一二三")]
+        return {"zones": zones, "freeze_date": str(self.today - 120 * DAY),
+                "signing_start": str(self.today - 40 * DAY),
+                "survey_start": str(self.today - 60 * DAY), "teams": teams}
+
+    def household(self, zone: dict, number: int) -> tuple[str, list[tuple]]:
+        """Queue one household with members and visits; return its id and (member id, id_no)."""
+        rng, fake = self.rng, self.fake
+        hid = self.uid()
+        device = rng.choice(self.devices)
+        surveyor = rng.choice(self.surveyors)
+        stage = rng.choices(range(len(PATH)), STAGE_WEIGHTS)[0]
+        start = self.today - 56 * DAY
+        survey_day = start + rng.randrange(0, 40) * DAY
+        structure = rng.choices([s for s, _ in STRUCTURES], [w for _, w in STRUCTURES])[0]
+        cert = round(rng.uniform(18, 140), 2)
+        owner_born = dt.date(rng.randrange(1935, 1995), rng.randrange(1, 13), rng.randrange(1, 29))
+        owner_name = fake.name()
+        base = {"house_no": f"{zone['code']}-{number:04d}", "zone": zone["name"],
+                "address": f"{zone['name'][:2]}{fake.street_name()}{rng.randrange(1, 300)}号",
+                "structure": structure, "owner_name": owner_name, "status": "unsurveyed",
+                "cadre": rng.choice(self.cadres)}
+        self.emit("household", hid, base, survey_day - rng.randrange(1, 10) * DAY, "admin",
+                  device)
+        ids = []
+        if stage == 0:
+            return hid, ids
+        use = rng.choices(["residential", "mixed", "non_residential"], [85, 10, 5])[0]
+        hardship = (rng.sample(HARDSHIP, rng.randrange(1, 3)) if rng.random() < 0.08 else [])
+        survey = {
+            "property_cert_no": f"鲁(2019)第{rng.randrange(10**6, 10**7)}号"
+            if rng.random() < 0.8 else None,
+            "land_type": rng.choices(["state", "collective"], [90, 10])[0],
+            "year_built": rng.randrange(1958, 2012), "floors": rng.choice([1, 1, 1, 2, 2, 3]),
+            "registered_use": "residential" if use != "non_residential" else use,
+            "actual_use": use, "cert_area": cert,
+            "surveyed_area": round(cert * rng.uniform(0.97, 1.06), 2),
+            "unregistered_area": round(rng.uniform(3, 25), 2) if rng.random() < 0.3 else None,
+            "decoration": rng.choice(["none", "simple", "simple", "medium", "fine"]),
+            "location": f"{36.65 + rng.uniform(-0.02, 0.02):.6f},"
+                        f"{117.0 + rng.uniform(-0.02, 0.02):.6f}",
+            "owner_id_no": resident_id(rng, owner_born),
+            "owner_phone": f"1{rng.choice('3456789')}{rng.randrange(10**9):09d}",
+            "hardship": hardship,
+            "disability_grade": str(rng.randrange(1, 5)) if "disability" in hardship else None,
+            "compensation_mode": rng.choice(["money", "swap"]),
+            "survey_date": str(survey_day), "status": "surveyed",
+        }
+        if survey["compensation_mode"] == "swap":
+            survey["preferred_flat_size"] = rng.choice([60, 75, 90, 110])
+        members = [("head", owner_name, owner_born)]
+        for _ in range(rng.choice([0, 1, 1, 2, 2, 3, 4])):
+            rel = rng.choice(["spouse", "child", "child", "parent", "grandchild"])
+            born = dt.date(rng.randrange(1940, 2020), rng.randrange(1, 13), rng.randrange(1, 29))
+            members.append((rel, fake.name(), born))
+        survey["registered_count"] = len(members)
+        survey["resident_count"] = max(1, len(members) - rng.randrange(0, 2))
+        self.emit("household", hid, survey, survey_day, surveyor, device)
+        freeze = dt.date.fromisoformat(self.reg_settings["freeze_date"])
+        for rel, name, born in members:
+            mid = self.uid()
+            id_no = resident_id(rng, born)
+            on = max(born, freeze - rng.randrange(200, 9000) * DAY)
+            self.emit("member", mid, {"household_id": hid, "name": name, "id_no": id_no,
+                                      "relation": rel, "registered_on": str(on)},
+                      survey_day, surveyor, device, full=True)
+            ids.append((mid, id_no))
+        for k in range(rng.randrange(1, 4)):
+            day = survey_day - (k * rng.randrange(1, 6)) * DAY
+            outcome = "surveyed" if k == 0 else rng.choice(["not_home", "refused", "not_home"])
+            self.emit("visit", self.uid(), {"household_id": hid, "visit_date": str(day),
+                                            "surveyor": surveyor, "outcome": outcome,
+                                            "note": fake.sentence()[:60]},
+                      day, surveyor, device, full=True)
+        day = survey_day
+        for status in PATH[2:stage + 1]:
+            day = min(day + rng.randrange(1, 6) * DAY, self.yesterday)
+            extra = {"status": status}
+            if status == "valued":
+                extra["valuation_commissioned"] = str(day - 7 * DAY)
+                extra["valuation_date"] = str(day)
+            if status == "signed":
+                self.agreement(hid, {**base, **survey}, day, device)
+            self.emit("household", hid, extra, day, "supervisor", device)
+        if stage >= 2 and rng.random() < 0.03:
+            self.emit("household", hid, {"status": "disputed"},
+                      min(day + DAY, self.yesterday), "supervisor", device)
+        return hid, ids
+
+    def agreement(self, hid: str, household: dict, day: dt.date, device: str) -> None:
+        """Queue the agreement a household signs, its breakdown frozen by the project's rules."""
+        if "agreement" not in self.reg.definition.records:
+            return
+        mode = household.get("compensation_mode") or "money"
+        breakdown = calculate(self.rules, household, mode, day, settings=self.reg_settings)
+        if not breakdown.complete:
+            return
+        self.agreements += 1
+        self.emit("agreement", self.uid(), {
+            "household_id": hid, "number": f"{day:%Y}-{self.agreements:05d}",
+            "signed_on": str(day), "mode": mode, "breakdown": breakdown.to_json(),
+            "total": str(breakdown.total)}, day, "supervisor", device, full=True)
+
+    def plant_abuses(self, households: list[tuple[str, list]]) -> None:
+        """One person in two households, a member registered after the freeze, one title twice."""
+        surveyed = [(h, m) for h, m in households if m]
+        if len(surveyed) < 3:
+            return
+        (h1, m1), (h2, m2), (h3, m3) = surveyed[:3]
+        dev, day = self.devices[0], self.today - 3 * DAY
+        # One person in two households: h2 lists h1's head again.
+        self.emit("member", self.uid(), {"household_id": h2, "name": self.fake.name(),
+                                         "id_no": m1[0][1], "relation": "other",
+                                         "registered_on": str(self.today - 400 * DAY)},
+                  day, "surveyor1", dev, full=True)
+        # A member registered at the address after the freeze date (突击落户).
+        freeze = dt.date.fromisoformat(self.reg_settings["freeze_date"])
+        self.emit("member", self.uid(), {
+            "household_id": h3, "name": self.fake.name(),
+            "id_no": resident_id(self.rng, dt.date(1990, 5, 17)), "relation": "other",
+            "registered_on": str(freeze + 30 * DAY)}, day, "surveyor1", dev, full=True)
+        # One title certificate in two households.
+        cert = f"鲁(2019)第{9000000 + self.rng.randrange(10**5)}号"
+        for hid in (h1, h3):
+            self.emit("household", hid, {"property_cert_no": cert}, day, "surveyor1", dev)
+
+    def overlap(self, households: list[tuple[str, list]]) -> None:
+        """Concurrent edits of the same households on two laptops: some of different fields
+        (both survive), some of the same field with different values (conflicts), and members
+        added on the second laptop."""
+        if len(self.devices) < 2:
+            return
+        day = self.today - DAY
+        for n, (hid, _members) in enumerate([h for h in households if h[1]][3::37]):
+            first = self.home[hid]
+            second = self.rng.choice([d for d in self.devices if d != first])
+            if n % 3 == 0:
+                name, values = "owner_phone", [
+                    f"1{self.rng.choice('3456789')}{self.rng.randrange(10**9):09d}"
+                    for _ in range(2)]
+                fields = (name, name)
+            else:
+                fields = ("comments", "resident_count")
+                values = [self.fake.sentence()[:60], self.rng.randrange(1, 6)]
+            seen = {f: self.last.get((hid, f)) for f in fields}
+            for device, name, value in zip((first, second), fields, values):
+                self.emit("household", hid, {name: value}, day, "surveyor1", device,
+                          base={name: seen[name]})
+            if n % 4 == 1:
+                born = dt.date(self.rng.randrange(1950, 2015), self.rng.randrange(1, 13), 11)
+                self.emit("member", self.uid(), {
+                    "household_id": hid, "name": self.fake.name(),
+                    "id_no": resident_id(self.rng, born), "relation": "other",
+                    "registered_on": str(self.today - 900 * DAY)}, day, "surveyor1", second,
+                    full=True)
+
+    def per_device(self) -> dict[str, list[Change]]:
+        """Each laptop's changes: its own work and the records it received and edited."""
+        out = {d: list(self.extra[d]) for d in self.devices}
+        for c in self.pending:
+            out[c.device_id].append(c)
+        return out
+
+    def build(self, households: int, progress: Callable[[int], None] | None = None) -> None:
+        """Generate and write the whole project in one transaction."""
+        self.reg_settings = self.settings(households)
+        self.generate(households, progress)
+        with transaction(self.reg.conn):
+            self.reg.set_meta("settings", json.dumps(self.reg_settings, ensure_ascii=False))
+            self.reg.apply(self.pending)
+
+    def generate(self, households: int, progress: Callable[[int], None] | None = None) -> None:
+        """Queue the whole project's changes (settings first, from `self.settings`)."""
+        made = []
+        zones = self.reg_settings["zones"]
+        for i in range(households):
+            zone = zones[i % len(zones)]
+            made.append(self.household(zone, i // len(zones) + 1))
+            if progress and i % 500 == 499:
+                progress(500)
+        self.plant_abuses(made)
+        self.overlap(made)
+
+
+def build_demo(directory: str | Path, *, households: int = 2000, devices: int = 3,
+               seed: int = 1, today: dt.date | None = None,
+               progress: Callable[[int], None] | None = None) -> Path:
+    """Lay out a synthetic project the way a real one runs; return DIR/registry.db's path.
+
+    The central office enrols K laptops (DIR/devices/laptopN.db, from enrolment files it makes
+    and deletes after use); each laptop surveys its share, some households on two laptops at
+    once; each exports its pack (DIR/packs/laptopN.pack); the central registry merges them.
+    """
+    from anju.registry.core.users import add_user
+    from anju.registry.sync.enrollment import enroll_device, init_laptop
+    from anju.registry.sync.merge import merge_packs
+    from anju.registry.sync.packs import export_pack
+
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    path = directory / "registry.db"
+    # The project id derives from the seed so that the same seed gives the same project.
+    rng = random.Random(f"project-{seed}")
+    reg = Registry.create(path, project="安居示范项目", role="central", device_name="central",
+                          project_id=str(uuid.UUID(int=rng.getrandbits(128), version=4)))
+    logins = (("admin", "admin"), ("supervisor", "supervisor"), ("surveyor1", "surveyor"))
+    collecting = gc.isenabled()
+    gc.disable()  # hundreds of thousands of small acyclic objects: cycle scans only cost time
+    try:
+        builder = DemoBuilder(reg, seed, devices, today or dt.date.today())
+        builder.reg_settings = builder.settings(households)
+        reg.set_meta("settings", json.dumps(builder.reg_settings, ensure_ascii=False))
+        reg.set_meta("compensation", default_rules_text())
+        for sub in ("devices", "packs", "enrolment"):
+            (directory / sub).mkdir(exist_ok=True)
+        names = {}
+        for i, device_id in enumerate(builder.devices):
+            names[device_id] = name = f"laptop{i + 1}"
+            enrolment = directory / "enrolment" / f"{name}.json"
+            enroll_device(reg, name, enrolment, device_id=device_id)
+            init_laptop(directory / "devices" / f"{name}.db", enrolment)
+            enrolment.unlink()  # a secret: gone once the laptop is set up
+        (directory / "enrolment").rmdir()
+        for login, role in logins:
+            add_user(reg, login, "anju-demo", role)
+        accounts = reg.conn.execute("SELECT name, password_hash, role, created_at FROM user "
+                                    "ORDER BY name").fetchall()
+        builder.generate(households, progress)
+        packs = []
+        for device_id, changes in builder.per_device().items():
+            name = names[device_id]
+            with Registry.open(directory / "devices" / f"{name}.db") as laptop:
+                with transaction(laptop.conn):
+                    laptop.apply(changes)
+                    # The same demo accounts (password hashing is slow: hash once, copy).
+                    laptop.conn.executemany("INSERT INTO user (name, password_hash, role, "
+                                            "created_at) VALUES (?, ?, ?, ?)", accounts)
+                packs.append(directory / "packs" / f"{name}.pack")
+                export_pack(laptop, packs[-1])
+        for result in merge_packs(reg, packs):
+            if not result.ok:
+                raise InvalidChange("pack", {result.path: [result.reason]})
+    finally:
+        reg.close()
+        if collecting:
+            gc.enable()
+    return path

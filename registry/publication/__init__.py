@@ -1,0 +1,1 @@
+"""The public and staff sites: publication, disclosure control, masking, serving."""

@@ -1,0 +1,1 @@
+"""The central office's checks, review decisions, progress and the daily report."""

@@ -1,0 +1,131 @@
+"""The daily report (日报): the progress figures as an XLSX workbook and as a text summary.
+
+The same numbers as the progress page (registry/progress.py), one sheet per table, headers in
+Chinese and English. Written to a temporary file and renamed, so a report is whole or absent.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+import os
+from pathlib import Path
+
+from anju.registry.core.store import Registry
+from anju.registry.review import progress
+from anju.registry.review.checks import KINDS
+from openpyxl import Workbook
+from openpyxl.styles import Alignment, Font, PatternFill
+from openpyxl.utils import get_column_letter
+
+HEAD_FILL = PatternFill("solid", fgColor="DCEFE6")
+STAGES = [(s, *progress.LABELS[s]) for s in progress.TREND]
+
+
+def _sheet(wb: Workbook, title: str, columns: list[tuple[str, str, str]], rows: list[dict]):
+    """A sheet with a bilingual header row; columns are (key, Chinese, English)."""
+    ws = wb.create_sheet(title)
+    ws.append([f"{zh}\n{en}" for _, zh, en in columns])
+    for cell in ws[1]:
+        cell.font = Font(bold=True)
+        cell.fill = HEAD_FILL
+        cell.alignment = Alignment(wrap_text=True, vertical="top")
+    for row in rows:
+        ws.append([row.get(key) for key, _, _ in columns])
+    for i, (_, zh, en) in enumerate(columns, start=1):
+        ws.column_dimensions[get_column_letter(i)].width = max(10, len(en) + 2, 2 * len(zh) + 2)
+    ws.freeze_panes = "A2"
+    return ws
+
+
+def workbook(reg: Registry, today: dt.date | None = None) -> Workbook:
+    """The daily report as an openpyxl Workbook."""
+    snap = progress.snapshot(reg, today)
+    wb = Workbook()
+    ws = wb.active
+    ws.title = "概况"
+    t = snap["totals"]
+    ws.append([f"{snap['project']} 日报 Daily report", snap["today"]])
+    ws["A1"].font = Font(bold=True, size=14)
+    lines = [("户数", "Households", t["households"]), ("签约目标", "Target", t["target"]),
+             *[(zh, en, t[s]) for s, zh, en in STAGES],
+             ("签约完成率 %", "Signed % of target", t["percent"]),
+             ("待处理冲突", "Open conflicts", snap["conflicts"]),
+             ("待审疑点", "Open flags", sum(v["open"] for v in snap["flags"].values()))]
+    for zh, en, value in lines:
+        ws.append([f"{zh} {en}", value])
+    ws.column_dimensions["A"].width = 36
+    ws.column_dimensions["B"].width = 14
+    stage_cols = [(s, zh, en) for s, zh, en in STAGES]
+    _sheet(wb, "片区进度", [
+        ("zone", "片区", "Zone"), ("households", "户数", "Households"), *stage_cols,
+        ("target", "签约目标", "Target"), ("percent", "完成率%", "Signed %"),
+        ("expected", "按期应签", "Due by now"), ("behind", "落后", "Behind"),
+        ("remaining", "尚需签约", "To sign"), ("deadline", "截止日期", "Deadline"),
+        ("days_left", "剩余天数", "Days left"), ("per_day_needed", "日均需签约", "Needed per day")],
+        snap["zones"])
+    totals_cols = [(f"cum_{s}", f"累计{zh}", f"Total {en.lower()}") for s, zh, en in STAGES]
+    _sheet(wb, "每日趋势", [("day", "日期", "Day"), *stage_cols, *totals_cols], snap["trend"])
+    ranked = [("name", "姓名/名称", "Name"), ("households", "户数", "Households"), *stage_cols,
+              ("percent", "签约率%", "Signed %"), ("remaining", "未签约", "Not signed")]
+    _sheet(wb, "工作组", [ranked[0], ("cadres", "干部数", "Cadres"), *ranked[1:]], snap["teams"])
+    _sheet(wb, "包户干部", [ranked[0], ("team", "工作组", "Team"), *ranked[1:]],
+           [{**r, "name": r["name"] or "(未分配)"} for r in snap["cadres"]])
+    hard = snap["hardship"]
+    _sheet(wb, "困难群体", [("type", "类型", "Type"), ("households", "户数", "Households"),
+                        *stage_cols],
+           [{**hard["total"], "type": "合计 All"}] + hard["types"])
+    _sheet(wb, "疑点", [("kind", "类型", "Kind"), ("label", "说明", "Meaning"),
+                      ("open", "待审", "Open"), ("closed", "已决定", "Decided")],
+           [{"kind": k, "label": " / ".join(KINDS.get(k, (k, k))), **v}
+            for k, v in snap["flags"].items()])
+    return wb
+
+
+def write_xlsx(reg: Registry, path: str | os.PathLike, today: dt.date | None = None) -> Path:
+    """Write the daily report to `path` (whole or not at all)."""
+    path = Path(path)
+    tmp = path.with_name(path.name + ".part")
+    try:
+        workbook(reg, today).save(tmp)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return path
+
+
+def xlsx_bytes(reg: Registry, today: dt.date | None = None) -> bytes:
+    """The daily report as XLSX bytes (a web download)."""
+    buf = io.BytesIO()
+    workbook(reg, today).save(buf)
+    return buf.getvalue()
+
+
+def text_summary(reg: Registry, today: dt.date | None = None) -> str:
+    """The daily report's key figures as plain English lines for a terminal."""
+    snap = progress.snapshot(reg, today)
+    t = snap["totals"]
+    out = [f"{snap['project']} daily report {snap['today']}",
+           f"households {t['households']}, surveyed {t['surveyed']}, signed {t['signed']}"
+           f" of target {t['target']} ({t['percent'] if t['percent'] is not None else '-'}%), "
+           f"handed over {t['handed_over']}, demolished {t['demolished']}"]
+    last = snap["trend"][-1] if snap["trend"] else None
+    if last:
+        out.append(f"last day {last['day']}: " + ", ".join(
+            f"{s.replace('_', ' ')} +{last[s]}" for s in progress.TREND))
+    for z in snap["zones"]:
+        late = "  OVERDUE" if z["overdue"] else ""
+        late += f"  BEHIND {z['behind']}" if z["behind"] else ""
+        out.append(f"  zone {z['zone']}: signed {z['signed']}/{z['target'] or '-'}"
+                   f" deadline {z['deadline'] or '-'} days left {z['days_left']}"
+                   f" needed/day {z['per_day_needed']}{late}")
+    behind = [c for c in snap["cadres"] if c["name"]][:3]
+    if behind:
+        out.append("furthest behind: " + ", ".join(
+            f"{c['name']} {c['signed']}/{c['households']}" for c in behind))
+    h = snap["hardship"]["total"]
+    out.append(f"hardship households {h['households']}, signed {h['signed']}")
+    flags = snap["flags"]
+    out.append(f"open flags {sum(v['open'] for v in flags.values())}, "
+               f"open conflicts {snap['conflicts']}")
+    return "\n".join(out)

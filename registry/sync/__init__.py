@@ -1,0 +1,1 @@
+"""Moving changes between databases: enrolment, packs, merge, conflicts, recovery."""

@@ -1,0 +1,102 @@
+"""Recovering a lost or broken laptop's work from its backup, at the central registry.
+
+A revoked laptop's packs are refused (whoever holds the laptop holds its signing key), so the work
+it had not exported can only come back from a backup on the surveyor's USB stick. The central
+office, holding that stick, merges the backup's change log straight into the registry: every change
+is checked against the registry's survey definition exactly as a pack's are, files come with their
+SHA-256 checked, and it all goes in one transaction (nothing half-written). The merge is the same
+union-and-fold as for packs, so recovering a backup twice, or one whose changes already arrived
+in packs, changes nothing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import sqlite3
+from dataclasses import dataclass
+from pathlib import Path
+
+from anju.registry.core.store import Registry, StoreError, transaction
+from anju.registry.field.backup import BackupError, verify
+from anju.registry.sync.merge import MergeError, parse_change
+
+BATCH = 2000
+
+
+@dataclass
+class Recovery:
+    """What merging a backup into a registry did."""
+
+    changes: int
+    new: int
+    known: int
+    blobs: int
+    devices: dict[str, int]  # device name (or id) -> changes new to the registry
+
+    def line(self) -> str:
+        by = ", ".join(f"{n} from {d}" for d, n in sorted(self.devices.items())) or "none new"
+        return (f"{self.changes} changes in the backup: {self.new} new ({by}), {self.known} "
+                f"already known; {self.blobs} new files")
+
+
+def recover_backup(reg: Registry, backup: str | os.PathLike) -> Recovery:
+    """Merge the change log and files of a backup of the same project into `reg`."""
+    path = Path(backup)
+    if reg.meta("role") != "central":
+        raise BackupError("only the central registry recovers a laptop's backup; on the laptop "
+                          "itself use `anju restore`")
+    verify(path)
+    src = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
+    try:
+        project = src.execute("SELECT value FROM meta WHERE key = 'project_id'").fetchone()[0]
+        if project != reg.project_id:
+            raise BackupError(f"{path}: a backup of another project ({project[:8]}), not "
+                              f"of this registry's ({reg.project_id[:8]})")
+        names = dict(reg.conn.execute("SELECT device_id, name FROM device"))
+        total = new = known = blobs = 0
+        devices: dict[str, int] = {}
+        seen: dict = {}
+        with transaction(reg.conn):
+            cur = src.execute("SELECT change_id, device_id, seq, record_type, record_id, "
+                              "fields, base, at, by, note FROM change ORDER BY rowid")
+            while rows := cur.fetchmany(BATCH):
+                try:
+                    changes = [parse_change(reg.definition, list(r), seen) for r in rows]
+                except MergeError as exc:
+                    raise BackupError(f"{path}: {exc}") from None
+                fresh = _unknown(reg, changes)
+                for c in fresh:
+                    who = names.get(c.device_id, c.device_id[:8])
+                    devices[who] = devices.get(who, 0) + 1
+                added, already = reg.apply(changes)
+                total += len(changes)
+                new += added
+                known += already
+            blobs = _copy_blobs(src, reg)
+    except sqlite3.IntegrityError as exc:
+        raise BackupError(f"{path}: clashes with changes already here ({exc})") from None
+    except sqlite3.DatabaseError as exc:
+        raise BackupError(f"{path}: unreadable backup ({exc})") from None
+    finally:
+        src.close()
+    return Recovery(total, new, known, blobs, devices)
+
+
+def _unknown(reg: Registry, changes: list) -> list:
+    return [c for c in changes if not reg.conn.execute(
+        "SELECT 1 FROM change WHERE change_id = ?", (c.change_id,)).fetchone()]
+
+
+def _copy_blobs(src: sqlite3.Connection, reg: Registry) -> int:
+    """Copy the files the registry lacks, each checked against its SHA-256 name."""
+    added = 0
+    for sha, mime, size, data in src.execute("SELECT sha256, mime, size, data FROM blob"):
+        if reg.conn.execute("SELECT 1 FROM blob WHERE sha256 = ?", (sha,)).fetchone():
+            continue
+        if hashlib.sha256(data).hexdigest() != sha or len(data) != size:
+            raise StoreError(f"file {sha[:12]} in the backup does not match its SHA-256")
+        reg.conn.execute("INSERT INTO blob (sha256, mime, size, data) VALUES (?, ?, ?, ?)",
+                         (sha, mime, size, data))
+        added += 1
+    return added
