@@ -23,7 +23,7 @@ TEXT = ("text",)
 NUMBER = ("integer", "decimal")
 CHOICE = ("select_one",)
 
-SYSTEM_RECORDS = ("agreement", "decision")
+SYSTEM_RECORDS = ("agreement", "decision", "payment", "handover")
 
 # record -> field -> the types the code can work with.
 REQUIRED: dict[str, dict[str, tuple[str, ...]]] = {

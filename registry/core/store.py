@@ -26,7 +26,7 @@ SCHEMA_VERSION = max((int(p.name[:3]) for p in MIGRATIONS.glob("[0-9][0-9][0-9]_
                      default=0)
 
 # Record types written once and never changed: a signed agreement is amended by a new record.
-WRITE_ONCE = frozenset({"agreement"})
+WRITE_ONCE = frozenset({"agreement", "payment"})
 
 
 class StoreError(Exception):
