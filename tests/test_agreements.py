@@ -133,8 +133,7 @@ def test_public_rows_hold_signed_households_only(registry, valued, household):
 
 def test_a_paper_agreement_entered_late_keeps_the_status(registry, valued):
     # Records kept before anju (or merged from paper) may be past 已签约 with no agreement.
-    registry.save("household", valued, {"status": "signed"}, by="tester")
-    move(registry, valued, "handed_over", by="tester")
+    registry.save("household", valued, {"status": "handed_over"}, by="tester")
     sign(registry, valued)
     assert registry.get("household", valued)["status"] == "handed_over"
     assert ag.agreements_of(registry, valued)[0]["in_force"]
