@@ -19,6 +19,24 @@ from .dossier import panel
 from .i18n import t
 
 bp = Blueprint("completion", __name__)
+NAV = [("completion.index", "付款与交房", "Payments", "supervisor")]
+
+
+@bp.route("/completion")
+@role_required("supervisor")
+def index():
+    """Per zone: agreed, paid and outstanding money; houses handed over and demolished."""
+    reg = get_registry()
+    zones = pay.zone_totals(reg)
+    counts = ho.zone_counts(reg)
+    names = sorted({z["zone"] for z in zones} | set(counts))
+    by_zone = {z["zone"]: z for z in zones}
+    rows = [{"zone": n, **(by_zone.get(n) or {"households": 0, "due": 0, "paid": 0,
+                                               "outstanding": 0}),
+             **(counts.get(n) or {"handed_over": 0, "demolished": 0})} for n in names]
+    total = {k: sum(r[k] for r in rows) for k in ("households", "due", "paid", "outstanding",
+                                                  "handed_over", "demolished")}
+    return render_template("completion/index.html", rows=rows, total=total, money=comp.money)
 
 
 @panel

@@ -2,6 +2,7 @@
 
 import datetime as dt
 import re
+from decimal import Decimal
 
 from anju.registry.completion import payments as pay
 
@@ -57,3 +58,21 @@ def test_a_surveyor_sees_no_box_and_may_not_post(registry):
     assert r.status_code == 403
     assert pay.account(registry, hid).paid == 0
     assert not re.search(r"Traceback", r.get_data(as_text=True))
+
+
+def test_the_overview_adds_up_per_zone(registry):
+    a = signed_household(registry, "C-0001")
+    b = signed_household(registry, "C-0002")
+    pay.record_payment(registry, a, amount="1234.56", paid_on=str(TODAY), method="cash",
+                       voucher_no="V-1", by="boss")
+    from anju.registry.completion import handover as ho
+    ho.record_handover(registry, b, handed_over_on=str(TODAY), utilities_cut="yes",
+                       keys_received="yes", by="boss")
+    client = make_app(registry).test_client()
+    login(client, "boss")
+    html = client.get("/completion").get_data(as_text=True)
+    due = pay.account(registry, a).due + pay.account(registry, b).due
+    row = re.search(r"<tr><td>东关片区A地块</td>(.*?)</tr>", html, re.S).group(1)
+    cells = re.findall(r'<td class="num">([^<]*)</td>', row)
+    assert cells == ["2", f"{due:,.2f}", "1,234.56", f"{due - Decimal('1234.56'):,.2f}",
+                     "1", "0"]

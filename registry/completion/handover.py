@@ -96,3 +96,14 @@ def record_demolition(reg: Registry, household_id: str, *, demolished_on: str, b
                                    by=by)])
         reg.apply([reg.make_change("household", household_id, status, by=by,
                                    note=f"{household.get('status')} -> demolished")])
+
+
+def zone_counts(reg: Registry) -> dict[str, dict]:
+    """Per zone: households handed over and demolished, by the records (not the status)."""
+    out: dict[str, dict] = {}
+    for zone, handed, demolished in reg.conn.execute(
+            "SELECT h.zone, count(*), count(o.demolished_on) FROM handover o "
+            "JOIN household h ON h.id = o.household_id "
+            "WHERE o.deleted IS NULL AND h.deleted IS NULL GROUP BY h.zone"):
+        out[zone or ""] = {"handed_over": handed, "demolished": demolished}
+    return out
