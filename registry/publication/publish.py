@@ -33,6 +33,7 @@ from anju.registry.core.changes import now
 from anju.registry.core.definition import Field
 from anju.registry.core.digest import digest
 from anju.registry.core.store import Registry, StoreError
+from anju.registry.legal.public import write_tables as write_legal_tables
 from anju.registry.publication.privacy import (
     MIN_GROUP,
     NEVER_TYPES,
@@ -275,6 +276,7 @@ def _build(reg: Registry, conn: sqlite3.Connection, compensation: dict, comp_col
             people += [n for (n,) in reg.conn.execute(f"SELECT [{name}] FROM household")]
         summary = _write(reg, conn, shown, totalled, cols, rows, people, compensation,
                          comp_columns, progress)
+        write_legal_tables(conn, reg, people)  # rounds, what each published, decisions
         # A failed or outdated helper: compute it here, in our snapshot.
         registry_digest = _digest_result(helper, marker) or digest(reg)
     finally:
