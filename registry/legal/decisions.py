@@ -36,7 +36,7 @@ from anju.registry.legal.common import (
     put,
     require,
 )
-from anju.registry.legal.valuations import valuation_in_force
+from anju.registry.legal.valuations import valuation_in_force, valuations_of
 
 LEGAL_BASIS = (
     "《国有土地上房屋征收与补偿条例》第二十六条:房屋征收部门与被征收人在征收补偿方案确定的签约期限内"
@@ -118,7 +118,7 @@ def draft_breakdown(reg: Registry, household_id: str, mode: str, on: dt.date) ->
 
 
 def draft(reg: Registry, household_id: str, *, number: str, mode: str, drafted_on,
-          by: str, today: dt.date | None = None) -> str:
+          by: str, today: dt.date | None = None, record_id: str | None = None) -> str:
     """Draft a compensation decision with its breakdown frozen; return its id."""
     require(reg, "compensation_decision")
     household = live_household(reg, household_id)
@@ -135,7 +135,7 @@ def draft(reg: Registry, household_id: str, *, number: str, mode: str, drafted_o
     b = draft_breakdown(reg, household_id, mode or household.get("compensation_mode")
                         or "money", on)
     valuation = valuation_in_force(reg, household_id)
-    decision_id = new_id()
+    decision_id = record_id or new_id()
     reg.save("compensation_decision", decision_id, {
         "household_id": household_id, "number": number, "drafted_on": on.isoformat(),
         "mode": b.mode, "breakdown": b.to_json(), "total": str(b.total),
@@ -239,7 +239,8 @@ def document(reg: Registry, household_id: str, *, decision_id: str | None = None
         d = _shape(reg, row)
         if d["breakdown"] is None:
             raise LegalError("补偿决定的明细已损坏")
-        valuation = reg.get("valuation", row["valuation"]) if row.get("valuation") else None
+        valuation = next((v for v in valuations_of(reg, household_id)
+                          if v["id"] == row.get("valuation")), None)
         draft_doc = False
     else:
         on = on or dt.date.today()

@@ -100,7 +100,7 @@ def _target(reg: Registry, household_id: str, kind: str, against: str | None,
 def record_objection(reg: Registry, household_id: str, *, kind: str, received_on,
                      disputed: str, by: str, against: str | None = None,
                      field: str | None = None, evidence=(), received_by: str | None = None,
-                     today: dt.date | None = None) -> str:
+                     today: dt.date | None = None, record_id: str | None = None) -> str:
     """Record an objection and return its id; the household becomes 异议中.
 
     One received after its filing deadline is recorded and marked late (`late` = 1).
@@ -133,7 +133,7 @@ def record_objection(reg: Registry, household_id: str, *, kind: str, received_on
               "late": int(bool(deadline and received > deadline)),
               "reply_due": add_days(received, period(reg, "objection_reply_days")).isoformat(),
               "return_status": return_status}
-    objection_id = new_id()
+    objection_id = record_id or new_id()
     with transaction(reg.conn):
         put(reg, "objection", objection_id, values, by=by, full=True)
         if status in DISPUTABLE:

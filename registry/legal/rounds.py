@@ -63,7 +63,8 @@ def scope(reg: Registry, kind: str) -> list[str]:
 
 def open_round(reg: Registry, kind: str, *, days: int, by: str, start_on=None,
                households: list[str] | None = None, title: str | None = None,
-               today: dt.date | None = None) -> tuple[str, list[str]]:
+               today: dt.date | None = None,
+               record_id: str | None = None) -> tuple[str, list[str]]:
     """Open a publication round; return (its id, the households it moved to 已公示).
 
     The publication runs from `start_on` (today by default) for `days` days (it ends `days`
@@ -86,7 +87,7 @@ def open_round(reg: Registry, kind: str, *, days: int, by: str, start_on=None,
         raise LegalError(f"住户 {stray[0][:8]} 不存在或已作废")
     if not chosen:
         raise LegalError(f"没有可列入{KIND_ZH[kind]}的住户")
-    round_id = new_id()
+    round_id = record_id or new_id()
     moved = []
     with transaction(reg.conn):
         number = (reg.conn.execute("SELECT max(number) FROM publication_round")

@@ -50,7 +50,7 @@ def record_valuation(reg: Registry, household_id: str, *, firm: str, report_no: 
                      value_date, unit_price, total, appraiser: str, reported_on, by: str,
                      scan: str | None = None, delivered_on=None, basis: str = "original",
                      supersedes: str | None = None, result_of: str | None = None,
-                     today: dt.date | None = None) -> str:
+                     today: dt.date | None = None, record_id: str | None = None) -> str:
     """Record a valuation report of a household and return its id.
 
     Dates must run in order: value date ≤ report date ≤ delivery. A first report is `original`;
@@ -101,7 +101,7 @@ def record_valuation(reg: Registry, household_id: str, *, firm: str, report_no: 
               "reported_on": report_day.isoformat(),
               "delivered_on": delivered.isoformat() if delivered else None, "basis": basis,
               "supersedes": supersedes, "result_of": result_of}
-    valuation_id = new_id()
+    valuation_id = record_id or new_id()
     with transaction(reg.conn):
         put(reg, "valuation", valuation_id, values, by=by, full=True)
         if delivered and household.get("status") == "published":
