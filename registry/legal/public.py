@@ -6,7 +6,8 @@ Written by registry/publication/publish.py into public.db, beside the household 
   publication on, and the registry keeps it from the moment the file is written);
 - round_household: which house numbers each round published (a resident finds his house's rounds);
 - compensation_decision: each issued decision that a decision round published (Art. 26), with
-  the owner's name masked the one way (registry/publication/privacy.py) and no other personal data.
+  the owner's name masked the one way (registry/publication/privacy.py) when the survey publishes
+  it at all (owner_name not `never`), and no other personal data.
 """
 
 from __future__ import annotations
@@ -46,9 +47,18 @@ COLUMNS = {
 }
 
 
+def _owner_published(reg: Registry) -> bool:
+    """Whether the survey publishes the owner's name (masked): a decision list follows it."""
+    rtype = reg.definition.record("household")
+    return rtype.has("owner_name") and rtype.field("owner_name").publish != "never"
+
+
 def write_tables(conn, reg: Registry, people: list[str]) -> None:
     """Create and fill the lawful-path tables of a public database (caller's transaction)."""
+    with_owner = _owner_published(reg)
     for table, cols in COLUMNS.items():
+        if not with_owner:
+            cols = [c for c in cols if c[0] != "owner_name"]
         conn.execute(f"CREATE TABLE [{table}] ({', '.join(f'[{c[0]}] {c[1]}' for c in cols)})")
         conn.executemany("INSERT INTO column_info VALUES (?, ?, ?, ?, ?)",
                          [(table, c[0], c[2], c[3], c[4]) for c in cols])
@@ -78,8 +88,10 @@ def write_tables(conn, reg: Registry, people: list[str]) -> None:
         if not d.get("issued_on") or hid not in first_round or hid not in houses:
             continue
         house_no, zone, owner = houses[hid]
-        rows.append((first_round[hid], house_no, zone, mask_name(owner), d["number"],
-                     d["issued_on"], MODE_LABELS.get(d["mode"], (d["mode"],))[0],
-                     float(d["total"]) if d["total"] is not None else None))
-    conn.executemany("INSERT INTO compensation_decision VALUES (?, ?, ?, ?, ?, ?, ?, ?)", rows)
+        row = (first_round[hid], house_no, zone, mask_name(owner), d["number"],
+               d["issued_on"], MODE_LABELS.get(d["mode"], (d["mode"],))[0],
+               float(d["total"]) if d["total"] is not None else None)
+        rows.append(row if with_owner else row[:3] + row[4:])
+    marks = ", ".join("?" for _ in range(8 if with_owner else 7))
+    conn.executemany(f"INSERT INTO compensation_decision VALUES ({marks})", rows)
     conn.execute("CREATE INDEX round_household_house ON round_household (house_no)")
