@@ -364,3 +364,17 @@ def test_publish_round_refuses_bad_input_with_one_line(registry, tmp_path):
     with Registry.open(db) as reg:
         assert rounds.rounds(reg) == []
         assert reg.conn.execute("SELECT status FROM household").fetchone()[0] == "surveyed"
+
+
+def test_periods_come_from_the_settings_command(registry, tmp_path):
+    hid = _household(registry)
+    registry.close()
+    db = str(tmp_path / "registry.db")
+    ok = CliRunner().invoke(main, ["settings", db, "set", "objection_reply_days", "20"])
+    assert ok.exit_code == 0, ok.output
+    bad = CliRunner().invoke(main, ["settings", db, "set", "objection_reply_days", "0"])
+    assert bad.exit_code == 2 and "Traceback" not in bad.output
+    with Registry.open(db) as reg:
+        oid = objections.record_objection(reg, hid, kind="record", received_on="2026-01-31",
+                                          disputed="面积有误", by="office")
+        assert reg.get("objection", oid)["reply_due"] == "2026-02-20"
