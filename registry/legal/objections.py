@@ -79,12 +79,14 @@ def _target(reg: Registry, household_id: str, kind: str, against: str | None,
             raise LegalError(f"提出日期早于报告送达日期({delivered})")
         if kind == "appraisal" and row.get("basis") != "review":
             # 鉴定 follows a review: against the review result, or a review request refused
-            refused = [o for o in live_rows(reg, "objection", household_id)
+            refused = [maybe_day(o.get("replied_on")) for o in live_rows(reg, "objection",
+                                                                        household_id)
                        if o["kind"] == "valuation_review" and o["against"] == against
-                       and o.get("outcome") == "rejected" and o.get("replied_on")]
+                       and o.get("outcome") == "rejected"]
+            refused = [d for d in refused if d]
             if not refused:
                 raise LegalError("申请鉴定须先经复核评估(针对复核结果或被驳回的复核申请)")
-            start = max(maybe_day(o["replied_on"]) for o in refused)
+            start = max(refused)
             return add_days(start, period(reg, "appraisal_request_days")), against
         key = "review_request_days" if kind == "valuation_review" else "appraisal_request_days"
         return add_days(delivered, period(reg, key)), against

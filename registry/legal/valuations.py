@@ -93,7 +93,7 @@ def record_valuation(reg: Registry, household_id: str, *, firm: str, report_no: 
                 or request["kind"] != REQUEST_OF[basis]):
             asked = "复核评估" if basis == "review" else "鉴定"
             raise LegalError(f"{BASIS_ZH[basis]}须对应这户的{asked}申请")
-        if report_day < dt.date.fromisoformat(request["received_on"]):
+        if report_day < (maybe_day(request.get("received_on")) or dt.date.min):
             raise LegalError("结果的出具日期不能早于申请日期")
     values = {"household_id": household_id, "firm": firm, "report_no": report_no,
               "value_date": value_day.isoformat(), "unit_price": str(price),
