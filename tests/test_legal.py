@@ -19,7 +19,7 @@ from anju.registry.legal import decisions, objections, rounds, valuations
 from anju.registry.legal.common import LegalError, add_days, add_months
 from anju.registry.legal.path import counts, timeline
 from click.testing import CliRunner
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 D = dt.date.fromisoformat
@@ -378,3 +378,54 @@ def test_periods_come_from_the_settings_command(registry, tmp_path):
         oid = objections.record_objection(reg, hid, kind="record", received_on="2026-01-31",
                                           disputed="面积有误", by="office")
         assert reg.get("objection", oid)["reply_due"] == "2026-02-20"
+
+
+# -- sync and hostile input ----------------------------------------------------------------------
+def test_an_objection_recorded_on_a_laptop_syncs_and_disputes_the_household(tmp_path):
+    from tests.syncing import Project
+    project = Project(tmp_path, laptops=1, households=1)
+    hid = project.households[0]
+    project.central.save("household", hid, {"status": "surveyed"}, by="admin")
+    rounds.open_round(project.central, "survey", days=7, by="admin", start_on="2026-02-01")
+    project.sync_back()
+    lap = project.lap(1)
+    assert lap.get("household", hid)["status"] == "published"
+    oid = objections.record_objection(lap, hid, kind="record", field="cert_area",
+                                      received_on="2026-02-03", disputed="面积有误",
+                                      received_by="cadre", by="surveyor1")
+    project.send(lap)
+    central = project.central
+    assert central.get("household", hid)["status"] == "disputed"
+    [o] = objections.queue(central)
+    assert (o["id"], o["late"], o["filing_deadline"]) == (oid, False, "2026-02-08")
+    objections.answer(central, oid, reply="已复核", outcome="rejected", replied_on="2026-02-05",
+                      by="admin")
+    project.sync_back()
+    assert lap.get("household", hid)["status"] == "published"
+    assert lap.get("objection", oid)["outcome"] == "rejected"
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.dates(dt.date(2020, 1, 1), dt.date(2026, 6, 30)),
+       st.integers(-5, 5), st.integers(-5, 5))
+def test_valuation_dates_are_accepted_only_in_order(tmp_path_factory, value_day, to_report,
+                                                     to_delivery):
+    reg = Registry.create(tmp_path_factory.mktemp("v") / "r.db", project="p", role="central",
+                          device_name="c")
+    try:
+        hid = _household(reg, status="published")
+        reported = value_day + dt.timedelta(days=to_report)
+        delivered = reported + dt.timedelta(days=to_delivery)
+        ordered = to_report >= 0 and to_delivery >= 0
+        try:
+            _valuation(reg, hid, value_date=str(value_day), reported_on=str(reported),
+                       delivered=str(delivered))
+        except LegalError:
+            assert not ordered
+            assert reg.conn.execute("SELECT count(*) FROM valuation").fetchone()[0] == 0
+            assert _status(reg, hid) == "published"
+        else:
+            assert ordered
+            assert _status(reg, hid) == "valued"
+    finally:
+        reg.close()

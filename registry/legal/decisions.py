@@ -17,7 +17,7 @@ from __future__ import annotations
 import datetime as dt
 from decimal import Decimal
 
-from anju.registry.compensation.agreements import agreements_in_force, agreements_of
+from anju.registry.compensation.agreements import agreements_of
 from anju.registry.compensation.calculation import MODES, Breakdown, breakdown_for
 from anju.registry.compensation.rules import RulesError
 from anju.registry.core.changes import DELETED, new_id
@@ -89,8 +89,12 @@ def eligible(reg: Registry, today: dt.date | None = None) -> list[dict]:
     """Households past the signing period without an agreement: a decision may be drafted."""
     if not reg.definition.records.get("compensation_decision"):
         return []
-    signed = set(agreements_in_force(reg))
-    has_decision = {d["household_id"] for d in live_rows(reg, "compensation_decision")}
+    today = today or dt.date.today()
+    # The same tests as why_not, in a few queries rather than several per household.
+    signed = ({r[0] for r in reg.conn.execute("SELECT household_id FROM agreement")}
+              if "agreement" in reg.definition.records else set())
+    has_decision = {r[0] for r in reg.conn.execute(
+        "SELECT household_id FROM compensation_decision WHERE deleted IS NULL")}
     cur = reg.conn.execute("SELECT * FROM household WHERE deleted IS NULL AND status = 'valued' "
                            "ORDER BY zone, house_no")
     cols = [d[0] for d in cur.description]
@@ -99,7 +103,8 @@ def eligible(reg: Registry, today: dt.date | None = None) -> list[dict]:
         h = dict(zip(cols, row))
         if h["id"] in signed or h["id"] in has_decision:
             continue
-        if why_not(reg, h, today) is None:
+        deadline = signing_deadline(reg, h)
+        if deadline is not None and today > deadline:
             out.append(h)
     return out
 
