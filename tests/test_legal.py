@@ -429,3 +429,16 @@ def test_valuation_dates_are_accepted_only_in_order(tmp_path_factory, value_day,
             assert _status(reg, hid) == "valued"
     finally:
         reg.close()
+
+
+def test_a_delivery_during_an_objection_returns_the_household_to_valued(registry):
+    hid = _household(registry)
+    rid, _ = rounds.open_round(registry, "survey", days=7, by="office", start_on="2026-01-02")
+    oid = objections.record_objection(registry, hid, kind="round", against=rid,
+                                      received_on="2026-01-05", disputed="地址有误", by="c")
+    vid = _valuation(registry, hid, delivered=None)
+    valuations.deliver(registry, vid, "2026-01-25", by="office")
+    assert _status(registry, hid) == "disputed"
+    objections.answer(registry, oid, reply="已更正地址", outcome="upheld",
+                      replied_on="2026-01-26", by="office")
+    assert _status(registry, hid) == "valued"

@@ -104,9 +104,21 @@ def record_valuation(reg: Registry, household_id: str, *, firm: str, report_no: 
     valuation_id = record_id or new_id()
     with transaction(reg.conn):
         put(reg, "valuation", valuation_id, values, by=by, full=True)
-        if delivered and household.get("status") == "published":
-            move(reg, household_id, "valued", by=by, note=f"valuation {report_no} delivered")
+        if delivered:
+            _delivered(reg, household, report_no, by)
     return valuation_id
+
+
+def _delivered(reg: Registry, household: dict, report_no: str, by: str) -> None:
+    """A delivery inside the caller's transaction: 已公示 moves to 已评估; a household under
+    objection will return to 已评估 rather than to 已公示 when its objections are answered."""
+    if household.get("status") == "published":
+        move(reg, household["id"], "valued", by=by, note=f"valuation {report_no} delivered")
+    elif household.get("status") == "disputed":
+        for o in live_rows(reg, "objection", household["id"]):
+            if not o.get("outcome") and o.get("return_status") == "published":
+                put(reg, "objection", o["id"], {"return_status": "valued"}, by=by,
+                    note=f"valuation {report_no} delivered")
 
 
 def deliver(reg: Registry, valuation_id: str, delivered_on, *, by: str,
@@ -125,9 +137,7 @@ def deliver(reg: Registry, valuation_id: str, delivered_on, *, by: str,
     household = live_household(reg, row["household_id"])
     with transaction(reg.conn):
         put(reg, "valuation", valuation_id, {"delivered_on": delivered.isoformat()}, by=by)
-        if household.get("status") == "published":
-            move(reg, household["id"], "valued", by=by,
-                 note=f"valuation {row['report_no']} delivered")
+        _delivered(reg, household, row["report_no"], by)
 
 
 def _shape(row: dict) -> dict:
