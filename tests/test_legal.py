@@ -297,7 +297,10 @@ def test_draft_issue_serve_and_rights(registry):
                           drafted_on="2026-08-20", by="office")
     d = decisions.decisions_of(registry, hid)[0]
     from anju.registry.compensation.calculation import breakdown_for
-    assert d["total"] == breakdown_for(registry, hid, "money", "2026-08-20").total
+    plan = breakdown_for(registry, hid, "money", "2026-08-20")
+    reward = next(i.amount for i in plan.items if i.key == "incentive")
+    assert d["total"] == plan.total - reward  # a holdout gets no signing reward
+    assert "incentive" not in {i.key for i in d["breakdown"].items}
     assert _status(registry, hid) == "valued"  # a draft changes nothing yet
     with pytest.raises(LegalError, match="尚未作出"):
         decisions.serve(registry, did, "2026-08-30", by="office")
@@ -442,3 +445,14 @@ def test_a_delivery_during_an_objection_returns_the_household_to_valued(registry
     objections.answer(registry, oid, reply="已更正地址", outcome="upheld",
                       replied_on="2026-01-26", by="office")
     assert _status(registry, hid) == "valued"
+
+
+def test_a_decision_grants_no_signing_reward(registry):
+    from anju.registry.compensation.calculation import breakdown_for
+    hid = _holdout(registry, deadline="2026-01-20")  # a period shorter than the reward tiers
+    decisions.draft(registry, hid, number="JD-7", mode="money", drafted_on="2026-01-25",
+                    by="office")
+    plan = breakdown_for(registry, hid, "money", "2026-01-25")
+    reward = next(i.amount for i in plan.items if i.key == "incentive")
+    assert reward == Decimal("30000.00")  # day 25 of the period: the first tier of the plan
+    assert decisions.decisions_of(registry, hid)[0]["total"] == plan.total - reward

@@ -109,8 +109,14 @@ def eligible(reg: Registry, today: dt.date | None = None) -> list[dict]:
     return out
 
 
+# Items of an agreement's breakdown that a decision does not grant: the signing reward is for
+# households that signed within the period, which a holdout by definition did not.
+NOT_IN_DECISION = ("incentive",)
+
+
 def draft_breakdown(reg: Registry, household_id: str, mode: str, on: dt.date) -> Breakdown:
-    """The breakdown a decision drafted on `on` would state (complete, or a LegalError)."""
+    """The breakdown a decision drafted on `on` would state (complete, or a LegalError):
+    the plan's breakdown on that date without the signing reward."""
     if mode not in MODES:
         raise LegalError("补偿方式应为货币补偿或产权调换")
     try:
@@ -119,6 +125,8 @@ def draft_breakdown(reg: Registry, household_id: str, mode: str, on: dt.date) ->
         raise LegalError("补偿方案有误,无法计算补偿") from None
     if not b.complete:
         raise LegalError("资料不全,无法计算补偿:" + "、".join(b.missing))
+    b.items = [i for i in b.items if i.key not in NOT_IN_DECISION]
+    b.total = sum((i.amount for i in b.items), Decimal("0.00"))
     return b
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 
+from anju.registry.compensation.calculation import money
 from anju.registry.core.store import Registry
 from anju.registry.legal import decisions, objections, rounds, valuations
 from anju.registry.legal.common import live_rows
@@ -31,8 +32,9 @@ def timeline(reg: Registry, household_id: str, today: dt.date | None = None) -> 
     for v in valuations.valuations_of(reg, household_id):
         state = "现行" if v["in_force"] else f"已被 {v['superseded_by']} 取代"
         events.append(_event(v["reported_on"], f"评估报告 {v['report_no']}({v['basis_zh']})",
-                             f"{v['firm']};价值时点 {v['value_date']};单价 {v['unit_price']} "
-                             f"元/㎡;总价 {v['total']} 元;估价师 {v['appraiser']};{state}",
+                             f"{v['firm']};价值时点 {v['value_date']};单价 "
+                             f"{money(v['unit_price'])} 元/㎡;总价 {money(v['total'])} 元;"
+                             f"估价师 {v['appraiser']};{state}",
                              v, "valuation"))
         if v.get("delivered_on"):
             events.append(_event(v["delivered_on"], f"评估报告 {v['report_no']} 送达", "", v,
@@ -46,7 +48,7 @@ def timeline(reg: Registry, household_id: str, today: dt.date | None = None) -> 
             events.append(_event(o["replied_on"], f"答复:{o['outcome_zh']}", o.get("reply") or "",
                                  o, "reply"))
     for d in decisions.decisions_of(reg, household_id):
-        total = f";补偿合计 {d['total']} 元" if d.get("total") is not None else ""
+        total = f";补偿合计 {money(d['total'])} 元" if d.get("total") is not None else ""
         events.append(_event(d["drafted_on"], f"拟定补偿决定 {d['number']}", total.lstrip(";"),
                              d, "decision"))
         if d.get("issued_on"):
