@@ -27,6 +27,19 @@ NAV = [("legal.index", "依法征收", "Lawful path", "supervisor")]
 FORMATS = {"money": comp.money, "num": comp.num, "sq": comp.sq}
 
 
+def objection_summary() -> dict | None:
+    """Open and overdue objections, for the review queue's figures (None without the records)."""
+    reg = get_registry()
+    if not supported(reg, "objection"):
+        return None
+    return objections.counts(reg)
+
+
+@bp.app_context_processor
+def helpers() -> dict:
+    return {"objection_summary": objection_summary}
+
+
 @panel
 def legal_panel(reg: Registry, household: dict):
     """The lawful-path box of the household page: its steps in order and the next forms."""

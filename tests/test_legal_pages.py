@@ -106,6 +106,14 @@ def test_the_overview_lists_open_objections_overdue_first(demo, client):
     assert shown == houses and queue[0]["days_left"] == min(r["days_left"] for r in queue)
 
 
+def test_the_review_queue_counts_open_objections(demo, client):
+    with Registry.open(demo) as reg:
+        c = objections.counts(reg)
+    page = client.get("/review").text
+    assert c["open"] and f"<b>{c['open']}</b>待答复异议" in page
+    assert (f"逾期 {c['overdue']}" in page) == bool(c["overdue"])
+
+
 def test_the_household_page_shows_the_steps_in_order(demo, client):
     with Registry.open(demo) as reg:
         served = next(d for d in decisions.all_decisions(reg) if d["served_on"])
