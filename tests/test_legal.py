@@ -456,3 +456,38 @@ def test_a_decision_grants_no_signing_reward(registry):
     reward = next(i.amount for i in plan.items if i.key == "incentive")
     assert reward == Decimal("30000.00")  # day 25 of the period: the first tier of the plan
     assert decisions.decisions_of(registry, hid)[0]["total"] == plan.total - reward
+
+
+def test_hostile_records_from_a_pack_do_not_break_the_pages_or_the_publication(registry,
+                                                                                 tmp_path):
+    """Records written around registry/legal (as a forged pack could): garbage ids lists,
+    impossible dates in the text fields, missing pieces. Everything still reads and publishes."""
+    from anju.registry.publication.publish import publish
+    hid = _household(registry)
+    registry.save("publication_round", None, {
+        "number": 1, "kind": "survey", "start_on": "2026-01-01", "end_on": "2026-13-45",
+        "households": "{not json"}, by="forger", full=True)
+    registry.save("publication_round", None, {
+        "number": 2, "kind": "decision", "start_on": "2026-01-01", "end_on": "2026-01-09",
+        "households": json.dumps([hid, 5, "nobody"])}, by="forger", full=True)
+    registry.save("objection", None, {
+        "household_id": hid, "kind": "record", "received_on": "2026-01-02",
+        "disputed": "x", "reply_due": "2026-02-31"}, by="forger", full=True)
+    registry.save("compensation_decision", None, {
+        "household_id": hid, "number": "F-1", "drafted_on": "2026-01-02", "mode": "money",
+        "breakdown": "not a breakdown", "total": "1.00", "issued_on": "2026-01-03"},
+        by="forger", full=True)
+    assert [r["household_ids"] for r in rounds.rounds(registry)] == [[], [hid, "nobody"]]
+    [o] = objections.queue(registry)
+    assert o["days_left"] is None and not o["overdue"]
+    assert len(timeline(registry, hid)) >= 3
+    counts(registry)
+    summary = publish(registry, tmp_path / "public.db")
+    assert summary["households"] == 1
+    conn = sqlite3.connect(tmp_path / "public.db")
+    assert conn.execute("SELECT count(*) FROM compensation_decision").fetchone()[0] == 1
+    assert conn.execute("SELECT round_number, house_no FROM round_household").fetchall() == [
+        (2, "A-0001")]
+    conn.close()
+    with pytest.raises(LegalError, match="损坏"):
+        decisions.document(registry, hid, decision_id=decisions.all_decisions(registry)[0]["id"])
