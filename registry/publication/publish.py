@@ -14,6 +14,8 @@ field's `publish` policy) and registry.privacy (the one masking rule, the minimu
   suppressed when small; daily_progress: cumulative stage counts by day (registry.public_totals).
 - provenance: as-of time, registry digest, packs merged, anju version, survey definition hash.
 - column_info: each public column's Chinese and English label and kind (money, status, ...).
+- publication_round, round_household, compensation_decision: the lawful path's rounds, what each
+  published and the decisions announced (registry/legal/public.py).
 """
 
 from __future__ import annotations
