@@ -152,5 +152,15 @@ def rounds(reg: Registry, today: dt.date | None = None) -> list[dict]:
 
 
 def rounds_of(reg: Registry, household_id: str, today: dt.date | None = None) -> list[dict]:
-    """The rounds a household was published in, by number."""
-    return [r for r in rounds(reg, today) if household_id in r["household_ids"]]
+    """The rounds a household was published in, by number (SQLite finds the candidates, so a
+    household page does not parse every round's list)."""
+    if not reg.definition.records.get("publication_round"):
+        return []
+    today = today or dt.date.today()
+    cur = reg.conn.execute("SELECT * FROM publication_round WHERE deleted IS NULL AND "
+                           "instr(households, ?) > 0", (f'"{household_id}"',))
+    cols = [d[0] for d in cur.description]
+    rows = [_shape(dict(zip(cols, r)), today) for r in cur]
+    rows = [r for r in rows if household_id in r["household_ids"]]
+    rows.sort(key=lambda r: (r.get("number") or 0, r["id"]))
+    return rows
