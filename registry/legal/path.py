@@ -87,3 +87,28 @@ LABELS = {
     "decisions_drafted": "补偿决定已拟定", "decisions_issued": "补偿决定已作出",
     "decisions_served": "补偿决定已送达",
 }
+
+
+# Statuses that the lawful path's own records set: in the web app they are not a bare button.
+BY_RECORD = {
+    "published": "“已公示”由公示轮次产生(anju publish --round survey),不能直接改",
+    "valued": "“已评估”由评估报告送达产生,请在“依法征收程序”栏记录评估报告",
+    "disputed": "“异议中”由记录异议产生,请在“依法征收程序”栏记录异议",
+    "decision": "“补偿决定”由作出补偿决定产生,请在“依法征收程序”栏拟定并作出",
+}
+
+
+def bare_move_refused(reg: Registry, household: dict, new_status: str) -> str | None:
+    """Why a status button may not make this move (the lawful path makes it), or None.
+
+    Registries whose survey lacks the lawful-path records keep the bare moves. A household
+    under an open objection leaves 异议中 only by the answer to it.
+    """
+    if "publication_round" not in reg.definition.records:
+        return None
+    if new_status in BY_RECORD:
+        return BY_RECORD[new_status]
+    if household.get("status") == "disputed" and objections.open_objections(reg,
+                                                                             household["id"]):
+        return "有未答复的异议:答复后住户自动恢复原状态"
+    return None
