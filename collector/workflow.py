@@ -33,7 +33,7 @@ def move(household_id: str):
     status = reg.definition.record("household").field("status")
     if new_status not in SURVEYOR_MOVES and not has_role("supervisor"):
         return render_template("forbidden.html"), 403
-    if new_status == "signed" and "agreement" in reg.definition.records:
+    if new_status == "signed":
         return redirect(url_for("compensation.agreement", household_id=household_id))
     refused = bare_move_refused(reg, household, new_status)
     if refused:  # 已公示, 已评估, 异议中, 补偿决定 follow from the lawful path's records

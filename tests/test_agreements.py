@@ -20,7 +20,7 @@ def valued(registry):
     registry.set_meta("settings", json.dumps({"signing_start": str(TODAY - dt.timedelta(days=10)),
                                               "freeze_date": "2020-01-01"}))
     hid = registry.save("household", None, {
-        "house_no": "A-0001", "zone": "东关片区A地块", "address": "东关街12号",
+        "house_no": "A-0009", "zone": "东关片区A地块", "address": "东关街12号",
         "structure": "brick_concrete", "owner_name": "张伟", "decoration": "medium",
         "cert_area": 80.5, "surveyed_area": 81}, by="tester", full=True)
     for status in ("surveyed", "published", "valued"):

@@ -64,7 +64,7 @@ def move(reg: Registry, household_id: str, new_status: str, by: str) -> None:
     """Move one household to a new status, as one change recording who moved it and from what."""
     # Check and write in one transaction, so two people moving the same household at once
     # cannot both make a move that was allowed only from the status before the other's move.
-    if new_status == "signed" and "agreement" in reg.definition.records:
+    if new_status == "signed":
         # Signing is recording an agreement (registry.agreements), never a bare status change.
         raise WorkflowError("a household becomes signed by recording its agreement")
     with transaction(reg.conn):

@@ -200,8 +200,6 @@ class DemoBuilder:
 
     def agreement(self, hid: str, household: dict, day: dt.date, device: str) -> None:
         """Queue the agreement a household signs, its breakdown frozen by the project's rules."""
-        if "agreement" not in self.reg.definition.records:
-            return
         mode = household.get("compensation_mode") or "money"
         breakdown = calculate(self.rules, household, mode, day, settings=self.reg_settings)
         if not breakdown.complete:
