@@ -13,6 +13,7 @@ from anju.registry.core.changes import DELETED
 from anju.registry.core.definition import Field
 from anju.registry.core.store import Registry
 from anju.registry.core.workflow import allowed_moves
+from anju.registry.legal.path import bare_move_refused
 from anju.registry.publication.privacy import mask_id_for_staff
 from flask import Blueprint, abort, g, render_template
 from markupsafe import Markup
@@ -140,7 +141,8 @@ def show(household_id: str):
     status_field = reg.definition.record("household").field("status")
     status = household.get("status") or "unsurveyed"
     moves = [(m, status_field.choice_label(m, lang())) for m in allowed_moves(status)
-             if m == "surveyed" or has_role("supervisor")]
+             if (m == "surveyed" or has_role("supervisor"))
+             and not bare_move_refused(reg, household, m)]
     extra = [Markup(html) if not isinstance(html, Markup) else html
              for html in (fn(reg, household) for fn in PANELS) if html]
     attachment_fields = [f for f in reg.definition.record("household").fields

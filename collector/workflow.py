@@ -10,6 +10,7 @@ from __future__ import annotations
 from anju.registry.core.store import StoreError
 from anju.registry.core.workflow import WorkflowError, allowed_moves
 from anju.registry.core.workflow import move as move_status
+from anju.registry.legal.path import bare_move_refused
 from flask import Blueprint, flash, g, redirect, render_template, request, url_for
 
 from .auth import has_role, login_required, role_required
@@ -36,6 +37,10 @@ def move(household_id: str):
         return redirect(url_for("compensation.agreement", household_id=household_id))
     if new_status in ("handed_over", "demolished"):  # these follow the handover record
         return redirect(url_for("dossier.show", household_id=household_id) + "#completion")
+    refused = bare_move_refused(reg, household, new_status)
+    if refused:  # 已公示, 已评估, 异议中, 补偿决定 follow from the lawful path's records
+        flash(refused, "error")
+        return redirect(url_for("dossier.show", household_id=household_id) + "#legal")
     try:
         if new_status not in allowed_moves(current):
             raise WorkflowError(new_status)

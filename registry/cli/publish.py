@@ -14,8 +14,18 @@ from anju.registry.cli.base import Abort, main, open_registry, progress_file
 @click.argument("db", type=click.Path(dir_okay=False))
 @click.option("--out", "out", type=click.Path(dir_okay=False), required=True,
               help="The public database to write (replaced atomically).")
-def publish(db: str, out: str) -> None:
-    """Build the privacy-safe public database of DB into OUT."""
+@click.option("--round", "round_kind",
+              type=click.Choice(["survey", "plan", "valuation", "compensation", "decision"]),
+              help="Open a publication round (公示) of this kind with this publication.")
+@click.option("--days", type=click.IntRange(1, 365), default=7, show_default=True,
+              help="How many days the round's publication runs (with --round).")
+@click.option("--title", default=None, help="The round's title (with --round).")
+@click.option("--by", default="admin", show_default=True, help="User recorded on the round.")
+def publish(db: str, out: str, round_kind: str | None, days: int, title: str | None,
+            by: str) -> None:
+    """Build the privacy-safe public database of DB into OUT (and open a round with --round)."""
+    from anju.registry.legal.announce import publish_round
+    from anju.registry.legal.common import LegalError
     from anju.registry.publication.publish import PublishError
     from anju.registry.publication.publish import publish as build
     with open_registry(db) as reg:
@@ -23,11 +33,19 @@ def publish(db: str, out: str) -> None:
         try:
             with click.progressbar(length=total, label="publishing",
                                    file=progress_file()) as bar:
-                summary = build(reg, out, progress=bar.update)
-        except PublishError as exc:
+                if round_kind:
+                    row, summary = publish_round(reg, out, round_kind, days, by=by,
+                                                 title=title, progress=bar.update)
+                else:
+                    row, summary = None, build(reg, out, progress=bar.update)
+        except (PublishError, LegalError) as exc:
             raise Abort(str(exc)) from None
     click.echo(f"published {summary['households']} households to {out} in "
                f"{summary['seconds']} s (registry digest {summary['registry_digest'][:16]})")
+    if row:
+        click.echo(f"round {row['number']} ({row['kind_zh']}): {row['count']} households, "
+                   f"{row['start_on']} to {row['end_on']}, {row['moved']} now 已公示, "
+                   f"file sha256 {row['public_digest']}")
 
 
 @main.command()

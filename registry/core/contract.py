@@ -7,7 +7,8 @@ more of the default survey; it runs on that survey only.) `check` runs whenever 
 definition is parsed, so a survey without `cadre` is refused by `anju init --survey` and by
 `anju survey adopt`, with the field named, instead of breaking the web app later.
 
-System records (agreement, decision) are anju's own: their definition is
+System records (agreement, decision and the lawful path's publication_round, objection,
+valuation, compensation_decision) are anju's own: their definition is
 schema/system_records.yaml, shipped with the code and merged into every survey; a project's
 survey cannot change them.
 """
@@ -23,7 +24,8 @@ TEXT = ("text",)
 NUMBER = ("integer", "decimal")
 CHOICE = ("select_one",)
 
-SYSTEM_RECORDS = ("agreement", "decision", "payment", "handover")
+SYSTEM_RECORDS = ("agreement", "decision", "payment", "handover", "publication_round",
+                  "objection", "valuation", "compensation_decision")
 
 # record -> field -> the types the code can work with.
 REQUIRED: dict[str, dict[str, tuple[str, ...]]] = {

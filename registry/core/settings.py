@@ -19,7 +19,13 @@ from marshmallow import INCLUDE, Schema, ValidationError, fields, validate, vali
 DEFAULT_AREA_TOLERANCE = 0.05
 # Settings `anju settings DB set KEY VALUE` may change; lists have their own subcommands.
 SCALARS = ("freeze_date", "signing_start", "survey_start", "area_tolerance",
-           "export_warn_hours")
+           "export_warn_hours", "signing_deadline", "objection_reply_days",
+           "record_objection_days", "review_request_days", "appraisal_request_days",
+           "administrative_review_days", "litigation_months")
+# The lawful path's periods in days (months for litigation): registry/legal/common.py PERIODS.
+LEGAL_PERIODS = ("objection_reply_days", "record_objection_days", "review_request_days",
+                 "appraisal_request_days", "review_result_days", "administrative_review_days",
+                 "litigation_months")
 
 MESSAGES = {
     "duplicate_zone": ("片区名称重复", "Zone name used twice"),
@@ -32,6 +38,8 @@ MESSAGES = {
     "hours": ("应为 1 到 720 之间的整数小时", "Must be a whole number of hours, 1 to 720"),
     "signing_before_survey": ("签约开始日期早于调查开始日期", "Signing starts before the survey"),
     "unknown_cadre": ("不是任何工作组的干部", "Not a cadre of any team"),
+    "deadline_before_signing": ("签约期限早于签约开始日期", "Signing deadline before its start"),
+    "period": ("应为 1 到 3650 之间的整数", "Must be a whole number, 1 to 3650"),
 }
 
 _TEXT = {"required": "required", "invalid": "invalid_text", "null": "required"}
@@ -45,6 +53,12 @@ def _text(max_length: int, **kw) -> fields.String:
     too_long = validate.Length(max=max_length, error=f"max_length|{max_length}")
     return fields.String(validate=[validate.Length(min=1, error="required"), too_long],
                          error_messages=_TEXT, **kw)
+
+
+def _period() -> fields.Integer:
+    return fields.Integer(load_default=None, allow_none=True, strict=False,
+                          error_messages={"invalid": "period"},
+                          validate=validate.Range(1, 3650, error="period"))
 
 
 class ZoneSchema(Schema):
@@ -86,6 +100,18 @@ class SettingsSchema(Schema):
                                        error_messages={"invalid": "hours"},
                                        validate=validate.Range(1, 720, error="hours"))
 
+    # The end of the signing period of the compensation plan (签约期限): after it, a household
+    # without an agreement may get a compensation decision (registry/legal/decisions.py).
+    signing_deadline = fields.Date(load_default=None, allow_none=True, error_messages=_DATE)
+    # The lawful path's periods (LEGAL_PERIODS); unset means registry/legal's default.
+    objection_reply_days = _period()
+    record_objection_days = _period()
+    review_request_days = _period()
+    appraisal_request_days = _period()
+    review_result_days = _period()
+    administrative_review_days = _period()
+    litigation_months = _period()
+
     @validates_schema
     def _consistent(self, data: dict, **kwargs) -> None:
         names = [z["name"] for z in data.get("zones") or ()]
@@ -103,6 +129,9 @@ class SettingsSchema(Schema):
         start, signing = data.get("survey_start"), data.get("signing_start")
         if start and signing and signing < start:
             raise ValidationError("signing_before_survey", "signing_start")
+        deadline = data.get("signing_deadline")
+        if deadline and signing and deadline < signing:
+            raise ValidationError("deadline_before_signing", "signing_deadline")
 
 
 class SettingsError(StoreError):

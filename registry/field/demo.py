@@ -378,8 +378,119 @@ def build_demo(directory: str | Path, *, households: int = 2000, devices: int = 
         for result in merge_packs(reg, packs):
             if not result.ok:
                 raise InvalidChange("pack", {result.path: [result.reason]})
+        play_lawful_path(reg, builder.today, seed)
     finally:
         reg.close()
         if collecting:
             gc.enable()
     return path
+
+
+FIRMS = ("鲁信房地产评估有限公司", "齐鲁恒信土地房地产评估有限公司")
+
+
+def play_lawful_path(reg: Registry, today: dt.date, seed: int) -> None:
+    """The central office's lawful path on the merged demo (registry/legal), as a newcomer sees
+    it: survey, valuation, compensation and decision rounds; a valuation report for every valued
+    household; some review requests and objections, most answered, a few late or overdue; a few
+    compensation decisions for holdouts past the signing period (settings `signing_deadline`)."""
+    if "compensation_decision" not in reg.definition.records:
+        return
+    from anju.registry.compensation.calculation import rules_of
+    from anju.registry.legal import decisions, objections, rounds, valuations
+    rng = random.Random(f"lawful-{seed}")
+
+    def uid() -> str:  # record ids from the seed: the same seed gives the same digest
+        return str(uuid.UUID(int=rng.getrandbits(128), version=4))
+
+    fake = Faker("zh_CN")
+    fake.seed_instance(seed)
+    settings = dict(reg.settings)
+    settings["signing_deadline"] = str(today - 5 * DAY)
+    reg.set_meta("settings", json.dumps(settings, ensure_ascii=False))
+    prices = rules_of(reg).data["unit_prices"]
+    appraisers = [fake.name() for _ in range(4)]
+    survey_start = dt.date.fromisoformat(settings["survey_start"])
+    rows = reg.conn.execute("SELECT id, zone, status, structure, cert_area, valuation_date "
+                            "FROM household WHERE deleted IS NULL ORDER BY house_no").fetchall()
+    reg.conn.execute("PRAGMA synchronous=OFF")  # a demo: thousands of small transactions
+    try:
+        published = [r[0] for r in rows if r[2] not in ("unsurveyed", "surveyed")]
+        if published:
+            rounds.open_round(reg, "plan", days=30, by="admin", households=[r[0] for r in rows],
+                              start_on=str(survey_start), today=today, record_id=uid())
+            rounds.open_round(reg, "survey", days=7, by="admin", households=published,
+                              start_on=str(survey_start + 20 * DAY), today=today,
+                              record_id=uid())
+        first_zone = [r[0] for r in rows if r[2] == "surveyed" and r[1] == rows[0][1]]
+        if first_zone:  # a round still running: its households became 已公示 by it
+            rounds.open_round(reg, "survey", days=7, by="admin", households=first_zone,
+                              start_on=str(today - 2 * DAY), today=today, record_id=uid())
+        reviewable = []
+        for hid, zone, status, structure, area, valued_on in rows:
+            if not valued_on or area is None or status in ("unsurveyed", "surveyed", "published"):
+                continue
+            delivered = dt.date.fromisoformat(valued_on)
+            base = prices.get(zone, {}).get(structure)
+            if base is None:
+                continue
+            price = (Decimal(str(base)) * Decimal(rng.randrange(97, 106)) / 100).quantize(
+                Decimal("1"))
+            vid = valuations.record_valuation(
+                reg, hid, firm=FIRMS[rng.randrange(len(FIRMS))],
+                report_no=f"PG{delivered:%Y}-{len(reviewable) + 1:05d}",
+                value_date=str(survey_start), unit_price=str(price),
+                total=str((price * Decimal(str(area))).quantize(Decimal("0.01"))),
+                appraiser=rng.choice(appraisers), reported_on=str(delivered - 2 * DAY),
+                delivered_on=str(delivered), by="admin", today=today, record_id=uid())
+            reviewable.append((hid, status, vid, delivered, price, area))
+        valued = [v for v in reviewable if v[1] == "valued"]
+        for n, (hid, _, vid, delivered, price, area) in enumerate(
+                rng.sample(valued, min(len(valued), max(2, len(valued) // 8)))):
+            received = min(delivered + rng.choice((3, 6, 9, 10, 13)) * DAY, today)
+            oid = objections.record_objection(
+                reg, hid, kind="valuation_review", against=vid, received_on=str(received),
+                disputed=rng.choice(("评估单价低于周边成交价", "装修未计入评估", "面积认定有误")),
+                received_by=rng.choice(("cadre", "office")), by="supervisor", today=today,
+                record_id=uid())
+            if n % 3 == 2:
+                continue  # still open: the queue shows it (overdue when old)
+            replied = min(received + rng.randrange(3, 12) * DAY, today)
+            if n % 3 == 1:
+                new_price = price + 150
+                valuations.record_valuation(
+                    reg, hid, firm=FIRMS[0], report_no=f"PG-FH-{n + 1:04d}",
+                    value_date=str(survey_start), unit_price=str(new_price),
+                    total=str((new_price * Decimal(str(area))).quantize(Decimal("0.01"))),
+                    appraiser=rng.choice(appraisers), reported_on=str(replied),
+                    delivered_on=str(replied), basis="review", supersedes=vid, result_of=oid,
+                    by="admin", today=today, record_id=uid())
+                objections.answer(reg, oid, reply=f"经复核,评估单价调整为 {new_price} 元/㎡",
+                                  outcome="upheld", replied_on=str(replied), by="supervisor",
+                                  today=today)
+            else:
+                objections.answer(reg, oid, reply="经复核,原评估结果无误,维持原评估",
+                                  outcome="rejected", replied_on=str(replied), by="supervisor",
+                                  today=today)
+        if reviewable:
+            rounds.open_round(reg, "valuation", days=10, by="admin", start_on=str(
+                today - 20 * DAY), today=today, record_id=uid())
+        signed = rounds.scope(reg, "compensation")
+        if signed:
+            rounds.open_round(reg, "compensation", days=10, by="admin",
+                              start_on=str(today - 10 * DAY), today=today, record_id=uid())
+        holdouts = decisions.eligible(reg, today)
+        for n, h in enumerate(holdouts[:max(1, len(holdouts) // 40)]):
+            did = decisions.draft(reg, h["id"], number=f"征补决字〔{today:%Y}〕第{n + 1:03d}号",
+                                  mode=h.get("compensation_mode") or "money",
+                                  drafted_on=str(today - 4 * DAY), by="admin", today=today,
+                                  record_id=uid())
+            if n % 4 != 3:
+                decisions.issue(reg, did, str(today - 3 * DAY), by="admin", today=today)
+                if n % 4 != 2:
+                    decisions.serve(reg, did, str(today - 2 * DAY), by="admin", today=today)
+        if rounds.scope(reg, "decision"):
+            rounds.open_round(reg, "decision", days=10, by="admin", start_on=str(
+                today - 2 * DAY), today=today, record_id=uid())
+    finally:
+        reg.conn.execute("PRAGMA synchronous=FULL")

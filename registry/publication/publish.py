@@ -14,6 +14,8 @@ field's `publish` policy) and registry.privacy (the one masking rule, the minimu
   suppressed when small; daily_progress: cumulative stage counts by day (registry.public_totals).
 - provenance: as-of time, registry digest, packs merged, anju version, survey definition hash.
 - column_info: each public column's Chinese and English label and kind (money, status, ...).
+- publication_round, round_household, compensation_decision: the lawful path's rounds, what each
+  published and the decisions announced (registry/legal/public.py).
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ from anju.registry.core.changes import now
 from anju.registry.core.definition import Field
 from anju.registry.core.digest import digest
 from anju.registry.core.store import Registry, StoreError
+from anju.registry.legal.public import write_tables as write_legal_tables
 from anju.registry.publication.privacy import (
     MIN_GROUP,
     NEVER_TYPES,
@@ -275,6 +278,7 @@ def _build(reg: Registry, conn: sqlite3.Connection, compensation: dict, comp_col
             people += [n for (n,) in reg.conn.execute(f"SELECT [{name}] FROM household")]
         summary = _write(reg, conn, shown, totalled, cols, rows, people, compensation,
                          comp_columns, progress)
+        write_legal_tables(conn, reg, people)  # rounds, what each published, decisions
         # A failed or outdated helper: compute it here, in our snapshot.
         registry_digest = _digest_result(helper, marker) or digest(reg)
     finally:

@@ -192,10 +192,12 @@ def hardship(reg: Registry) -> dict:
 
 def snapshot(reg: Registry, today: dt.date | None = None) -> dict:
     """Every figure of the progress page and the daily report, computed once."""
+    from anju.registry.legal.path import counts as lawful_path
     from anju.registry.review.checks import summary
     today = _today(today)
     return {"today": today.isoformat(), "project": reg.meta("project_name"),
             "totals": totals(reg), "zones": zones(reg, today), "trend": trend(reg),
             "cadres": cadres(reg), "teams": teams(reg), "hardship": hardship(reg),
             "flags": summary(reg),
-            "conflicts": reg.conn.execute("SELECT count(*) FROM conflict").fetchone()[0]}
+            "conflicts": reg.conn.execute("SELECT count(*) FROM conflict").fetchone()[0],
+            "legal": lawful_path(reg, today)}

@@ -79,6 +79,9 @@ def workbook(reg: Registry, today: dt.date | None = None) -> Workbook:
                       ("open", "待审", "Open"), ("closed", "已决定", "Decided")],
            [{"kind": k, "label": " / ".join(KINDS.get(k, (k, k))), **v}
             for k, v in snap["flags"].items()])
+    from anju.registry.legal.path import LABELS as LAWFUL  # the lawful path's figures
+    for key, value in snap["legal"].items():
+        wb["概况"].append([f"{LAWFUL[key]} {key}", value])
     return wb
 
 
@@ -128,4 +131,9 @@ def text_summary(reg: Registry, today: dt.date | None = None) -> str:
     flags = snap["flags"]
     out.append(f"open flags {sum(v['open'] for v in flags.values())}, "
                f"open conflicts {snap['conflicts']}")
+    lp = snap["legal"]
+    out.append(f"objections open {lp['objections_open']} (overdue {lp['objections_overdue']}),"
+               f" answered {lp['objections_answered']}; valuations delivered "
+               f"{lp['valuations_delivered']}, under review {lp['valuations_under_review']}; "
+               f"decisions issued {lp['decisions_issued']}")
     return "\n".join(out)

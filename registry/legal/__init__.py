@@ -1,0 +1,1 @@
+"""The lawful path of a household: publication rounds, objections, valuations, decisions."""
