@@ -17,13 +17,13 @@ from flask import Flask, g, redirect, url_for
 from flask_babel import Babel
 from flask_wtf.csrf import CSRFProtect
 
-from . import i18n
+from . import hardening, i18n
 from .db import close_registry
 
 # Blueprint modules of the app, in navigation order. Add a module name to register it.
 BLUEPRINTS = ("households", "forms", "dossier", "visits", "workflow", "attachments", "auth",
               "review", "progress", "compensation", "devices", "settings_view", "backup_view",
-              "sync")
+              "sync", "users_view")
 
 csrf = CSRFProtect()
 babel = Babel()
@@ -62,8 +62,12 @@ def create_app(database: str | os.PathLike | None = None,
         module = importlib.import_module(f"{__name__}.{name}")
         app.register_blueprint(module.bp)
         app.config["NAV"].extend(getattr(module, "NAV", ()))
+    hardening.init_app(app)  # after the blueprints: its checks run once the user is known
+
+    from .auth import public
 
     @app.route("/")
+    @public
     def index():
         """The first page a user is allowed to see (the login page for anonymous visitors)."""
         nav = app.config["NAV"]
@@ -75,11 +79,17 @@ def create_app(database: str | os.PathLike | None = None,
 
 
 def _secret_key(database: Path) -> str:
-    """A per-database session key kept beside it, so logins survive a restart of the app."""
+    """A per-database cookie-signing key kept beside it, readable by its owner only, so logins
+    survive a restart of the app. (It signs the cookie; a session also needs its token in the
+    database, so the key alone does not forge a login.)"""
     path = database.with_name(database.name + ".secret")
     try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        if os.name == "posix" and path.stat().st_mode & 0o077:
+            os.chmod(path, 0o600)  # a key written by an older anju with the default mode
         return path.read_text().strip()
-    except FileNotFoundError:
-        key = secrets.token_hex(32)
-        path.write_text(key)
-        return key
+    key = secrets.token_hex(32)
+    with os.fdopen(fd, "w") as out:
+        out.write(key)
+    return key

@@ -152,6 +152,8 @@ def build_datasette(db: str | Path, *, staff: bool = False, inspect: dict | None
         if "change" not in tables or "meta" not in tables:
             raise ServeError(f"{path}: not an anju registry (serve a public database without "
                              "--staff)")
+        from anju.registry.core.store import Registry
+        Registry.open(path).close()  # migrated: the staff logins keep their sessions there
         accounts = {}
         if os.environ.get(HASH_ENV):
             accounts[os.environ.get(USER_ENV) or "staff"] = HASH_ENV
