@@ -34,7 +34,10 @@ SITE = "collector"
 
 @bp.before_app_request
 def load_user() -> None:
-    """Put the logged-in user (name, role as stored now) on g, or None."""
+    """Put the logged-in user (name, role as stored now) on g, or None (once per request)."""
+    if getattr(request, "anju_user_loaded", False):
+        return
+    request.anju_user_loaded = True
     g.user = None
     token = session.get("sid")
     if not token or request.endpoint == "static":

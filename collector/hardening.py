@@ -21,13 +21,16 @@ HEADERS = {
 
 def init_app(app: Flask) -> None:
     """Install the headers, the anonymous body limit and the failure pages on `app`."""
-    app.before_request(limit_anonymous_body)
+    # First of all, before the CSRF check reads a form: the body limit must come before any read.
+    app.before_request_funcs.setdefault(None, []).insert(0, limit_anonymous_body)
     app.after_request(add_headers)
 
 
 def limit_anonymous_body() -> None:
     """Refuse a large body from a visitor who has not logged in, before reading it."""
-    if g.get("user") is not None:
+    from .auth import load_user
+    load_user()
+    if g.user is not None:
         return
     limit = ANONYMOUS_MAX_BYTES
     if request.content_length is not None and request.content_length > limit:
