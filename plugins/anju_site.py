@@ -3,9 +3,11 @@ yuan and statuses as badges (render_cell)."""
 
 from __future__ import annotations
 
+import json
+
 import jinja2
-from anju.plugins import common
-from datasette import hookimpl
+from anju.plugins import common, limits
+from datasette import Response, hookimpl
 
 PUBLIC_NAV = (("/-/progress", "进度"), ("/-/lookup", "查询我家"), ("/{db}/household", "住户公示"),
               ("/{db}/zone", "片区进度"), ("/{db}", "统计与查询"), ("/-/provenance", "数据来源"))
@@ -72,3 +74,26 @@ def render_cell(value, column, table, datasette):
     if (table, column) not in getattr(datasette, "_anju_kinds", ()):
         return None
     return common.render(datasette, table, column, value)
+
+
+@hookimpl
+def prepare_connection(conn, database, datasette):
+    # The public site: every query bounded in size and memory, no pragma naming a file.
+    if common.mode(datasette) == "public":
+        limits.bound(conn)
+
+
+async def databases_view(datasette, request):
+    """/-/databases(.json) without the server's file paths."""
+    await datasette.ensure_permissions(request.actor, ["view-instance"])
+    data = limits.databases(datasette)
+    if request.url_vars.get("format"):
+        return Response.json(data)
+    return Response.html(await datasette.render_template(
+        "show_json.html", {"filename": "databases.json", "data_json": json.dumps(
+            data, indent=4)}, request=request))
+
+
+@hookimpl
+def register_routes(datasette):
+    return [(r"^/-/databases(\.(?P<format>json))?$", databases_view)]

@@ -173,6 +173,9 @@ def run(db: str | Path, *, host: str = "127.0.0.1", port: int = 8001, staff: boo
     """Serve a site until interrupted, the way `datasette serve` does."""
     import uvicorn
     ds = build_datasette(db, staff=staff)  # ds.app() runs the startup hooks on first request
+    if not staff:
+        from anju.plugins.limits import limit_heap
+        limit_heap()
     kind = "staff site (login required)" if staff else "public site"
     echo(f"anju {kind} on http://{host}:{port}/ (Ctrl+C stops it)")
     uvicorn.run(ds.app(), host=host, port=port, log_level="warning", lifespan="on", workers=1)
