@@ -42,6 +42,7 @@ def create_app(database: str | os.PathLike | None = None,
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
         MAX_CONTENT_LENGTH=64 * 1024 * 1024,
+        BUSY_TIMEOUT_MS=10_000,  # then a page says the database is busy (collector/hardening.py)
         BABEL_DEFAULT_LOCALE="zh",
         WTF_CSRF_TIME_LIMIT=None,  # a form may stay open all day on a laptop
     )

@@ -31,17 +31,28 @@ def open_registry(path: str) -> Registry:
     try:
         return Registry.open(path)
     except StoreError as exc:
-        raise Abort(str(exc)) from None
+        raise Abort(describe(exc)) from None
+
+
+def describe(exc: BaseException) -> str:
+    """One line for a failure: what the machine did wrong and what to do (registry.core.failures),
+    or the exception's own message."""
+    from anju.registry.core.failures import explain
+    failure = explain(exc)
+    return f"{failure.line()} [{exc}]" if failure else str(exc)
 
 
 class Commands(click.Group):
-    """The `anju` group: a StoreError a command lets through becomes one line and status 2."""
+    """The `anju` group: a StoreError, a database error or a file-system error a command lets
+    through (a locked, full, read-only or damaged database, a full disk, a port in use) becomes
+    one line and status 2, never a traceback."""
 
     def invoke(self, ctx: click.Context):
+        import sqlite3
         try:
             return super().invoke(ctx)
-        except StoreError as exc:
-            raise Abort(str(exc)) from None
+        except (StoreError, sqlite3.Error, OSError) as exc:
+            raise Abort(describe(exc)) from None
 
 
 @click.group(cls=Commands, context_settings={"help_option_names": ["-h", "--help"]})
@@ -205,7 +216,9 @@ def demo(directory: str, households: int, devices: int, seed: int) -> None:
 def collect(db: str, host: str, port: int) -> None:
     """Run the web app on DB (the surveyor's collector, or the central office's screens)."""
     from anju.collector import create_app
+    from anju.registry.core.failures import check_port
     open_registry(db).close()
+    check_port(host, port)  # a port in use: one line now, not a traceback from the server
     app = create_app(db)
     from waitress import serve
     click.echo(f"anju web app on http://{host}:{port}/ (Ctrl+C stops it)")
