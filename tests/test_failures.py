@@ -172,3 +172,29 @@ def test_cli_port_in_use(tmp_path, command):
         port = taken.getsockname()[1]
         result = CliRunner().invoke(main, [command, str(target), "--port", str(port)])
     _one_line(result, "端口已被占用")
+
+
+def test_cli_merge_on_a_full_disk_says_so_and_merges_nothing(tmp_path):
+    """A real write failure: the merge process may write files of 32 KB at most (RLIMIT_FSIZE)."""
+    resource = pytest.importorskip("resource")
+    from tests.conftest import HOUSEHOLD
+    p = Project(tmp_path / "p", laptops=1, households=0)
+    try:
+        for i in range(400):
+            p.lap(1).save("household", None, {**HOUSEHOLD, "house_no": f"B-{i:04d}"}, by="li",
+                          full=True)
+        pack = p.pack(p.lap(1))
+        db = p.central.path
+    finally:
+        p.close()
+
+    def small_files():
+        resource.setrlimit(resource.RLIMIT_FSIZE, (32 * 1024, 32 * 1024))
+    out = subprocess.run([sys.executable, "-m", "anju.registry.cli", "merge", str(db),
+                          str(pack)], capture_output=True, text=True, timeout=120,
+                         preexec_fn=small_files)
+    assert out.returncode == 2 and "磁盘空间已满" in out.stderr, out.stderr
+    assert "Traceback" not in out.stderr and len(out.stderr.strip().splitlines()) == 1
+    with Registry.open(db) as reg:
+        assert reg.conn.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+        assert reg.conn.execute("SELECT count(*) FROM household").fetchone()[0] == 0
