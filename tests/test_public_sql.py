@@ -97,3 +97,11 @@ def test_the_heap_limit_stops_a_query_that_needs_much_memory():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          timeout=60)
     assert out.stdout.startswith("refused"), out.stdout + out.stderr
+
+
+async def test_site_pages_carry_the_security_headers(ds):
+    for path in ("/", "/public/household", "/-/progress", "/public.json?sql=select+1",
+                 "/no-such-page"):
+        r = await ds.client.get(path)
+        assert "frame-ancestors 'none'" in r.headers["content-security-policy"], path
+        assert r.headers["x-content-type-options"] == "nosniff"
