@@ -17,13 +17,13 @@ from flask import Flask, g, redirect, url_for
 from flask_babel import Babel
 from flask_wtf.csrf import CSRFProtect
 
-from . import i18n
+from . import hardening, i18n
 from .db import close_registry
 
 # Blueprint modules of the app, in navigation order. Add a module name to register it.
 BLUEPRINTS = ("households", "forms", "dossier", "visits", "workflow", "attachments", "auth",
               "review", "progress", "compensation", "completion", "legal", "devices",
-              "settings_view", "backup_view", "sync")
+              "settings_view", "backup_view", "sync", "users_view")
 
 csrf = CSRFProtect()
 babel = Babel()
@@ -42,6 +42,7 @@ def create_app(database: str | os.PathLike | None = None,
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
         MAX_CONTENT_LENGTH=64 * 1024 * 1024,
+        BUSY_TIMEOUT_MS=10_000,  # then a page says the database is busy (collector/hardening.py)
         BABEL_DEFAULT_LOCALE="zh",
         WTF_CSRF_TIME_LIMIT=None,  # a form may stay open all day on a laptop
     )
@@ -62,8 +63,12 @@ def create_app(database: str | os.PathLike | None = None,
         module = importlib.import_module(f"{__name__}.{name}")
         app.register_blueprint(module.bp)
         app.config["NAV"].extend(getattr(module, "NAV", ()))
+    hardening.init_app(app)  # after the blueprints: its checks run once the user is known
+
+    from .auth import public
 
     @app.route("/")
+    @public
     def index():
         """The first page a user is allowed to see (the login page for anonymous visitors)."""
         nav = app.config["NAV"]
@@ -75,11 +80,17 @@ def create_app(database: str | os.PathLike | None = None,
 
 
 def _secret_key(database: Path) -> str:
-    """A per-database session key kept beside it, so logins survive a restart of the app."""
+    """A per-database cookie-signing key kept beside it, readable by its owner only, so logins
+    survive a restart of the app. (It signs the cookie; a session also needs its token in the
+    database, so the key alone does not forge a login.)"""
     path = database.with_name(database.name + ".secret")
     try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        if os.name == "posix" and path.stat().st_mode & 0o077:
+            os.chmod(path, 0o600)  # a key written by an older anju with the default mode
         return path.read_text().strip()
-    except FileNotFoundError:
-        key = secrets.token_hex(32)
-        path.write_text(key)
-        return key
+    key = secrets.token_hex(32)
+    with os.fdopen(fd, "w") as out:
+        out.write(key)
+    return key

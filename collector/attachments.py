@@ -2,15 +2,20 @@
 
 Each file is checked by its first bytes (JPEG, PNG, WebP or PDF, whatever its name says) and its
 size, stored once in the `blob` table under its SHA-256, and recorded as an `attachment` record of
-the household, blob and record in one transaction. Thumbnails are made from the stored bytes.
+the household, blob and record in one transaction. An image's pixel count is read from its header
+and checked before anything decodes it (a small file can hold a huge image); its thumbnail is
+made once, at upload, into the `thumbnail` table (or at its first showing, for an image that came
+in a pack).
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import io
+import sqlite3
 import uuid
-from collections import OrderedDict
+import warnings
 from pathlib import PurePosixPath, PureWindowsPath
 
 from anju.registry.core.changes import new_id
@@ -36,6 +41,8 @@ from .i18n import t
 bp = Blueprint("attachments", __name__)
 
 MAX_BYTES = 10 * 1024 * 1024  # per file; override with app config ATTACHMENT_MAX_BYTES
+# A phone photo has 12-50 megapixels; 12000 x 12000 (144) took 11 s and 1.4 GB to thumbnail.
+MAX_PIXELS = 60_000_000  # override with app config ATTACHMENT_MAX_PIXELS
 THUMB_SIZE = (320, 320)
 TYPES = (  # (mime, test on the first bytes)
     ("image/jpeg", lambda b: b.startswith(b"\xff\xd8\xff")),
@@ -75,7 +82,29 @@ def check_file(filename: str, data: bytes) -> tuple[str | None, str | None]:
     if mime is None:
         return None, t(f"文件「{filename}」不是 JPEG、PNG、WebP 图片或 PDF 文件",
                        f"File “{filename}” is not a JPEG, PNG or WebP image or a PDF")
+    pixels = image_pixels(data) if mime.startswith("image/") else None
+    limit = int(current_app.config.get("ATTACHMENT_MAX_PIXELS", MAX_PIXELS))
+    if pixels is not None and pixels > limit:
+        return None, t(f"图片「{filename}」像素过多（超过 {limit / 1e6:g} 百万像素），"
+                       "请缩小后再上传",
+                       f"Image “{filename}” has more than {limit / 1e6:g} megapixels; "
+                       "make it smaller first")
     return mime, None
+
+
+def image_pixels(data: bytes) -> int | None:
+    """Width x height from an image's header, without decoding it (None: unreadable)."""
+    from PIL import Image
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # DecompressionBombWarning: we decide below
+            with Image.open(io.BytesIO(data)) as image:  # reads the header only
+                width, height = image.size
+    except Image.DecompressionBombError:
+        return 1 << 62
+    except Exception:  # damaged: stored as it is, shown without a thumbnail
+        return None
+    return width * height
 
 
 def attachment_fields(reg) -> list:
@@ -124,11 +153,17 @@ def save_files(reg, household_id: str, field: str, files: list[tuple[str, str, b
                by: str) -> list[str]:
     """Store files as blobs and attachment records of a household, all in one transaction."""
     ids = []
+    # Thumbnails are made before the write lock is taken: decoding a photo takes a moment.
+    thumbs = {id(data): make_thumbnail(data) for _, mime, data in files
+              if mime.startswith("image/")}
     with transaction(reg.conn):
         for name, mime, data in files:
             digest = hashlib.sha256(data).hexdigest()
             reg.conn.execute("INSERT OR IGNORE INTO blob (sha256, mime, size, data) "
                              "VALUES (?, ?, ?, ?)", (digest, mime, len(data), data))
+            if mime.startswith("image/"):
+                reg.conn.execute("INSERT OR IGNORE INTO thumbnail (sha256, data) VALUES (?, ?)",
+                                 (digest, thumbs[id(data)]))
             attachment_id = new_id()
             change = reg.make_change("attachment", attachment_id, {
                 "household_id": household_id, "field": field, "filename": name, "mime": mime,
@@ -165,29 +200,38 @@ def file(attachment_id: str):
     return response
 
 
-_THUMBS: OrderedDict[str, bytes | None] = OrderedDict()  # recent thumbnails by SHA-256
-
-
-def thumbnail(sha256: str, data: bytes) -> bytes | None:
-    """A small JPEG of an image (turned upright by its EXIF), or None if it cannot be read."""
-    if sha256 not in _THUMBS:
-        _THUMBS[sha256] = _make_thumbnail(data)
-        while len(_THUMBS) > 256:
-            _THUMBS.popitem(last=False)
-    return _THUMBS[sha256]
-
-
-def _make_thumbnail(data: bytes) -> bytes | None:
+def make_thumbnail(data: bytes, max_pixels: int = MAX_PIXELS) -> bytes | None:
+    """A small JPEG of an image (turned upright by its EXIF), or None if it cannot be read or
+    has more pixels than allowed (checked from the header, before decoding)."""
     from PIL import Image, ImageOps
+    pixels = image_pixels(data)
+    if pixels is None or pixels > max_pixels:
+        return None
     try:
-        with Image.open(io.BytesIO(data)) as image:
-            image = ImageOps.exif_transpose(image)
-            image.thumbnail(THUMB_SIZE)
-            out = io.BytesIO()
-            image.convert("RGB").save(out, "JPEG", quality=80)
-            return out.getvalue()
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            with Image.open(io.BytesIO(data)) as image:
+                image.draft("RGB", THUMB_SIZE)  # a JPEG decodes straight at a smaller scale
+                image = ImageOps.exif_transpose(image)
+                image.thumbnail(THUMB_SIZE)
+                out = io.BytesIO()
+                image.convert("RGB").save(out, "JPEG", quality=80)
+                return out.getvalue()
     except Exception:  # a damaged or hostile image: no thumbnail rather than an error page
         return None
+
+
+def stored_thumbnail(reg, sha256: str, data: bytes) -> bytes | None:
+    """The thumbnail kept for an image, made and kept now if it came without one (a pack)."""
+    row = reg.conn.execute("SELECT data FROM thumbnail WHERE sha256 = ?", (sha256,)).fetchone()
+    if row is not None:
+        return row[0]
+    small = make_thumbnail(data, int(current_app.config.get("ATTACHMENT_MAX_PIXELS",
+                                                            MAX_PIXELS)))
+    with contextlib.suppress(sqlite3.Error):  # kept for next time if the database lets us
+        reg.conn.execute("INSERT OR IGNORE INTO thumbnail (sha256, data) VALUES (?, ?)",
+                         (sha256, small))
+    return small
 
 
 PLACEHOLDER = ('<svg xmlns="http://www.w3.org/2000/svg" width="160" height="120">'
@@ -200,7 +244,8 @@ PLACEHOLDER = ('<svg xmlns="http://www.w3.org/2000/svg" width="160" height="120"
 def thumb(attachment_id: str):
     """A thumbnail of an attached image, made from the stored bytes."""
     row, data = _attachment(attachment_id)
-    small = thumbnail(row["sha256"], data) if row["mime"].startswith("image/") else None
+    small = (stored_thumbnail(get_registry(), row["sha256"], data)
+             if row["mime"].startswith("image/") else None)
     if small is None:
         return Response(PLACEHOLDER, mimetype="image/svg+xml")
     response = Response(small, mimetype="image/jpeg")

@@ -1,22 +1,56 @@
-"""Logins: accounts made by `anju user add`, sessions lasting a working day, roles."""
+"""Logins: accounts made by `anju user add`, server-side sessions lasting a working day, roles.
+
+The cookie holds only a random session token; the account and its role are read from the
+database on every request (registry.core.users), so logout, a disabled account or a new
+password or role take effect at once. Every view declares who may open it: `public`,
+`login_required` or `role_required(...)` set `required_role` on the view, and a test walks the
+url_map so that no route goes without.
+"""
 
 from __future__ import annotations
 
 import functools
 
-from anju.registry.core.users import ROLES, authenticate
-from flask import Blueprint, flash, g, redirect, render_template, request, session, url_for
+from anju.registry.core import users
+from anju.registry.core.redirects import safe_next
+from anju.registry.core.users import ROLES
+from flask import (
+    Blueprint,
+    flash,
+    g,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
 
 from .db import get_registry
 from .i18n import t
 
 bp = Blueprint("auth", __name__)
+SITE = "collector"
 
 
 @bp.before_app_request
 def load_user() -> None:
-    """Put the logged-in user (name, role) on g, or None."""
-    g.user = session.get("user")
+    """Put the logged-in user (name, role as stored now) on g, or None (once per request)."""
+    if getattr(request, "anju_user_loaded", False):
+        return
+    request.anju_user_loaded = True
+    g.user = None
+    token = session.get("sid")
+    if not token or request.endpoint == "static":
+        return
+    g.user = users.session_user(get_registry(), token, SITE)
+    if g.user is None:
+        session.pop("sid", None)
+
+
+def public(view):
+    """Mark a view that anyone may open (the login page, the start page)."""
+    view.required_role = "public"
+    return view
 
 
 def login_required(view):
@@ -26,18 +60,24 @@ def login_required(view):
         if g.user is None:
             return redirect(url_for("auth.login", next=request.full_path))
         return view(**kwargs)
+    wrapped.required_role = "surveyor"
     return wrapped
 
 
-def role_required(minimum: str):
-    """Require a login with at least the given role (surveyor < supervisor < admin)."""
+def role_required(minimum: str, *, central: str | None = None):
+    """Require a login with at least the given role (surveyor < supervisor < admin); with
+    `central`, a higher role on the central registry (its backups hold the project's keys)."""
     def decorator(view):
         @functools.wraps(view)
         @login_required
         def wrapped(**kwargs):
-            if not has_role(minimum):
+            needed = minimum
+            if central and get_registry().meta("role") == "central":
+                needed = central
+            if not has_role(needed):
                 return render_template("forbidden.html"), 403
             return view(**kwargs)
+        wrapped.required_role = minimum if central is None else f"{minimum}/{central}"
         return wrapped
     return decorator
 
@@ -53,32 +93,37 @@ def inject_roles() -> dict:
 
 
 @bp.route("/login", methods=("GET", "POST"))
+@public
 def login():
     """Log in with a name and password."""
-    error = None
+    error, status = None, 200
     if request.method == "POST":
-        user = authenticate(get_registry(), request.form.get("name", "").strip(),
-                            request.form.get("password", ""))
-        if user is None:
-            error = t("用户名或密码错误", "Wrong user name or password")
+        reg = get_registry()
+        name = request.form.get("name", "").strip()[:100]
+        user, token, wait = users.login(reg, name, request.form.get("password", ""),
+                                        request.remote_addr, SITE)
+        if wait:
+            error, status = t(f"登录失败次数过多，请 {wait} 秒后再试",
+                              f"Too many failed logins; try again in {wait} seconds"), 429
+        elif user is None:
+            error, status = t("用户名或密码错误", "Wrong user name or password"), 401
         else:
+            users.end_session(reg, session.get("sid"))
             lang = session.get("lang")
             session.clear()
             session.permanent = True
-            session["user"] = user
+            session["sid"] = token
             if lang:
                 session["lang"] = lang
-            target = request.args.get("next", "")
-            # Only local paths: never redirect a login to another site.
-            if not target.startswith("/") or target.startswith("//"):
-                target = url_for("index")
-            return redirect(target)
-    return render_template("login.html", error=error), (401 if error else 200)
+            return redirect(safe_next(request.args.get("next"), url_for("index")))
+    return render_template("login.html", error=error), status
 
 
 @bp.route("/logout", methods=("POST",))
+@public
 def logout():
-    """Log out and return to the login page."""
+    """Log out (the session ends on the server too) and return to the login page."""
+    users.end_session(get_registry(), session.get("sid"))
     lang = session.get("lang")
     session.clear()
     if lang:

@@ -66,7 +66,7 @@ def start_scheduler(app: Flask) -> None:
 
 
 @bp.route("/backup")
-@role_required("surveyor")
+@role_required("surveyor", central="admin")
 def index():
     """The backup folder, the schedule and the last backups of this laptop."""
     reg = get_registry()
@@ -82,7 +82,7 @@ def index():
 
 
 @bp.route("/backup/settings", methods=("POST",))
-@role_required("surveyor")
+@role_required("surveyor", central="admin")
 def settings():
     """Save the backup folder, the interval and how many backups to keep."""
     reg = get_registry()
@@ -141,7 +141,7 @@ def _reason_zh(exc: Exception) -> str:
 
 
 @bp.route("/backup/now", methods=("POST",))
-@role_required("surveyor")
+@role_required("surveyor", central="admin")
 def now():
     """Back up at once to the chosen folder."""
     reg = get_registry()

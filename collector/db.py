@@ -9,7 +9,14 @@ from flask import abort, current_app, g
 def get_registry() -> Registry:
     """The open registry for this request."""
     if "registry" not in g:
-        g.registry = Registry.open(current_app.config["DATABASE"])
+        reg = Registry.open(current_app.config["DATABASE"])
+        g.registry = reg
+        # A page waits at most this long for a write lock (a long merge holds it), then says so.
+        reg.conn.execute(f"PRAGMA busy_timeout = {int(current_app.config['BUSY_TIMEOUT_MS'])}")
+        for name, value in current_app.config.get("SQLITE_PRAGMAS", {}).items():
+            if not str(name).isidentifier():
+                continue
+            reg.conn.execute(f"PRAGMA {name} = {int(value)}")  # operator settings, numbers only
     return g.registry
 
 

@@ -14,6 +14,7 @@ import shutil
 import tempfile
 from pathlib import Path
 
+from anju.registry.core.redirects import safe_next
 from anju.registry.core.store import InvalidChange, StoreError
 from anju.registry.core.validation import localize
 from anju.registry.sync.conflicts import get_conflict, open_conflicts, resolve
@@ -52,12 +53,10 @@ def index():
 
 
 @bp.route("/sync/export", methods=("POST",))
-@login_required
+@role_required("surveyor", central="supervisor")
 def export():
     """Write a pack and send it as a download (the file is encrypted: safe on a USB stick)."""
     reg = get_registry()
-    if _central() and not has_role("supervisor"):
-        return render_template("forbidden.html"), 403
     stamp = dt.datetime.now().strftime("%Y%m%d-%H%M")
     name = f"anju-{reg.meta('device_name')}-{stamp}.pack"
     tmp = tempfile.mkdtemp(prefix="anju-export-")
@@ -86,11 +85,9 @@ def export():
 
 
 @bp.route("/sync/merge", methods=("POST",))
-@login_required
+@role_required("surveyor", central="supervisor")
 def merge():
     """Merge uploaded packs, each in one transaction; one result line per pack."""
-    if _central() and not has_role("supervisor"):
-        return render_template("forbidden.html"), 403
     uploads = [f for f in request.files.getlist("packs") if f and f.filename]
     if not uploads:
         flash(t("请选择数据包文件", "Choose one or more pack files"), "warning")
@@ -163,7 +160,7 @@ def resolve_conflict(record_type: str, record_id: str, field: str):
                 flash(t("冲突已解决，该决定将随数据包同步到各笔记本",
                         "Conflict resolved; the decision travels to every laptop with the "
                         "next central pack"))
-                return redirect(request.args.get("next") or url_for("sync.conflicts"))
+                return redirect(safe_next(request.args.get("next"), url_for("sync.conflicts")))
     names = _device_names(reg)
     for cand in conflict["candidates"]:
         cand["shown"] = _shown(reg, record_type, field, cand["value"])

@@ -3,9 +3,11 @@ yuan and statuses as badges (render_cell)."""
 
 from __future__ import annotations
 
+import json
+
 import jinja2
-from anju.plugins import common
-from datasette import hookimpl
+from anju.plugins import common, limits
+from datasette import Response, hookimpl
 
 PUBLIC_NAV = (("/-/progress", "进度"), ("/-/lookup", "查询我家"), ("/{db}/household", "住户公示"),
               ("/{db}/zone", "片区进度"), ("/{db}", "统计与查询"), ("/-/provenance", "数据来源"))
@@ -72,3 +74,58 @@ def render_cell(value, column, table, datasette):
     if (table, column) not in getattr(datasette, "_anju_kinds", ()):
         return None
     return common.render(datasette, table, column, value)
+
+
+@hookimpl
+def prepare_connection(conn, database, datasette):
+    # The public site: every query bounded in size and memory, no pragma naming a file.
+    if common.mode(datasette) == "public":
+        limits.bound(conn)
+
+
+async def databases_view(datasette, request):
+    """/-/databases(.json) without the server's file paths."""
+    await datasette.ensure_permissions(request.actor, ["view-instance"])
+    data = limits.databases(datasette)
+    if request.url_vars.get("format"):
+        return Response.json(data)
+    return Response.html(await datasette.render_template(
+        "show_json.html", {"filename": "databases.json", "data_json": json.dumps(
+            data, indent=4)}, request=request))
+
+
+@hookimpl
+def register_routes(datasette):
+    return [(r"^/-/databases(\.(?P<format>json))?$", databases_view)]
+
+
+# Datasette's own pages carry inline scripts and styles, so the sites' policy allows those but
+# nothing from elsewhere, no plugins, no framing, forms only to this site.
+SITE_HEADERS = [
+    (b"content-security-policy",
+     b"default-src 'self'; script-src 'self' 'unsafe-inline'; style-src 'self' 'unsafe-inline'; "
+     b"img-src 'self' data:; object-src 'none'; base-uri 'self'; form-action 'self'; "
+     b"frame-ancestors 'none'"),
+    (b"x-content-type-options", b"nosniff"),
+    (b"x-frame-options", b"DENY"),
+    (b"referrer-policy", b"same-origin"),
+]
+
+
+@hookimpl
+def asgi_wrapper(datasette):
+    """The security headers on every response of both sites."""
+    def wrap(app):
+        async def with_headers(scope, receive, send):
+            if scope.get("type") != "http":
+                return await app(scope, receive, send)
+
+            async def send_with_headers(message):
+                if message.get("type") == "http.response.start":
+                    names = {k.lower() for k, _ in message.get("headers", [])}
+                    message = dict(message, headers=list(message.get("headers", [])) + [
+                        (k, v) for k, v in SITE_HEADERS if k not in names])
+                await send(message)
+            await app(scope, receive, send_with_headers)
+        return with_headers
+    return wrap

@@ -33,11 +33,14 @@ def test_login_and_logout(app):
     ok = login(client, "li", "surveyor-pass")
     assert ok.status_code == 302
     with client.session_transaction() as s:
-        assert s["user"] == {"name": "li", "role": "surveyor"} and s.permanent
+        # The cookie holds a session token only; the account and role live in the database.
+        assert set(s) - {"_permanent", "csrf_token", "_flashes"} == {"sid"} and s.permanent
+    assert client.get("/households").status_code == 200
     token = csrf(client, "/login")
     client.post("/logout", data={"csrf_token": token})
     with client.session_transaction() as s:
-        assert "user" not in s
+        assert "sid" not in s
+    assert client.get("/households").status_code == 302
 
 
 def test_login_without_csrf_token_is_refused(app):
@@ -45,7 +48,7 @@ def test_login_without_csrf_token_is_refused(app):
     response = client.post("/login", data={"name": "li", "password": "surveyor-pass"})
     assert response.status_code == 400
     with client.session_transaction() as s:
-        assert "user" not in s
+        assert "sid" not in s
 
 
 def test_login_never_redirects_off_site(app):

@@ -31,17 +31,28 @@ def open_registry(path: str) -> Registry:
     try:
         return Registry.open(path)
     except StoreError as exc:
-        raise Abort(str(exc)) from None
+        raise Abort(describe(exc)) from None
+
+
+def describe(exc: BaseException) -> str:
+    """One line for a failure: what the machine did wrong and what to do (registry.core.failures),
+    or the exception's own message."""
+    from anju.registry.core.failures import explain
+    failure = explain(exc)
+    return f"{failure.line()} [{exc}]" if failure else str(exc)
 
 
 class Commands(click.Group):
-    """The `anju` group: a StoreError a command lets through becomes one line and status 2."""
+    """The `anju` group: a StoreError, a database error or a file-system error a command lets
+    through (a locked, full, read-only or damaged database, a full disk, a port in use) becomes
+    one line and status 2, never a traceback."""
 
     def invoke(self, ctx: click.Context):
+        import sqlite3
         try:
             return super().invoke(ctx)
-        except StoreError as exc:
-            raise Abort(str(exc)) from None
+        except (StoreError, sqlite3.Error, OSError) as exc:
+            raise Abort(describe(exc)) from None
 
 
 @click.group(cls=Commands, context_settings={"help_option_names": ["-h", "--help"]})
@@ -106,6 +117,57 @@ def user_add(db: str, name: str, role: str, password_stdin: bool) -> None:
     click.echo(f"added {role} {name}")
 
 
+@user.command("passwd")
+@click.argument("db", type=click.Path(dir_okay=False))
+@click.argument("name")
+@click.option("--password-stdin", is_flag=True, help="Read the new password from standard input.")
+def user_passwd(db: str, name: str, password_stdin: bool) -> None:
+    """Give account NAME a new password; its open sessions end at once."""
+    from anju.registry.core.users import set_password
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+    else:
+        password = click.prompt("New password", hide_input=True, confirmation_prompt=True)
+    with open_registry(db) as reg:
+        set_password(reg, name, password)
+    click.echo(f"new password for {name}; its sessions ended")
+
+
+@user.command("disable")
+@click.argument("db", type=click.Path(dir_okay=False))
+@click.argument("name")
+@click.option("--enable", is_flag=True, help="Enable the account again instead.")
+def user_disable(db: str, name: str, enable: bool) -> None:
+    """Disable account NAME (it can no longer log in; its sessions end at once)."""
+    from anju.registry.core.users import set_disabled
+    with open_registry(db) as reg:
+        set_disabled(reg, name, not enable)
+    click.echo(f"enabled {name}" if enable else f"disabled {name}; its sessions ended")
+
+
+@user.command("role")
+@click.argument("db", type=click.Path(dir_okay=False))
+@click.argument("name")
+@click.argument("role", type=click.Choice(["surveyor", "supervisor", "admin"]))
+def user_role(db: str, name: str, role: str) -> None:
+    """Give account NAME another ROLE; its sessions end at once."""
+    from anju.registry.core.users import set_role
+    with open_registry(db) as reg:
+        set_role(reg, name, role)
+    click.echo(f"{name} is now {role}; its sessions ended")
+
+
+@user.command("list")
+@click.argument("db", type=click.Path(dir_okay=False))
+def user_list(db: str) -> None:
+    """List the accounts of DB with their role and state."""
+    from anju.registry.core.users import list_users
+    with open_registry(db) as reg:
+        for u in list_users(reg):
+            state = "disabled" if u["disabled"] else f"{u['sessions']} session(s)"
+            click.echo(f"{u['name']}\t{u['role']}\t{state}")
+
+
 @main.command()
 @click.argument("db", type=click.Path(dir_okay=False))
 def digest(db: str) -> None:
@@ -154,13 +216,17 @@ def demo(directory: str, households: int, devices: int, seed: int) -> None:
 def collect(db: str, host: str, port: int) -> None:
     """Run the web app on DB (the surveyor's collector, or the central office's screens)."""
     from anju.collector import create_app
+    from anju.registry.core.failures import check_port
     open_registry(db).close()
+    check_port(host, port)  # a port in use: one line now, not a traceback from the server
     app = create_app(db)
     from waitress import serve
     click.echo(f"anju web app on http://{host}:{port}/ (Ctrl+C stops it)")
     # waitress: a production WSGI server in pure Python, threads and no fork, so it runs the
     # same on Windows laptops; the app's own size limit (MAX_CONTENT_LENGTH) still applies.
-    serve(app, host=host, port=port, threads=8, ident="anju", _quiet=True)
+    # waitress buffers a whole body before the app sees it: cap it at the app's own limit.
+    serve(app, host=host, port=port, threads=8, ident="anju", _quiet=True,
+          max_request_body_size=app.config["MAX_CONTENT_LENGTH"])
 
 
 @main.group()

@@ -56,7 +56,9 @@ def publish(db: str, out: str, round_kind: str | None, days: int, title: str | N
 @click.option("--port", type=click.IntRange(1, 65535), default=8001, show_default=True)
 def serve(db: str, staff: bool, host: str, port: int) -> None:
     """Run Datasette on a public database (or, with --staff, on a registry)."""
+    from anju.registry.core.failures import check_port
     from anju.registry.publication.serve import ServeError, run
+    check_port(host, port)  # uvicorn would log a traceback and exit 1
     try:
         run(db, host=host, port=port, staff=staff, echo=click.echo)
     except ServeError as exc:

@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 
 import click
-from anju.registry.cli.base import Abort, main, open_registry, progress_file
+from anju.registry.cli.base import Abort, describe, main, open_registry, progress_file
 from anju.registry.core.store import StoreError
 
 
@@ -57,7 +57,7 @@ def export_cmd(db: str, out: str, full: bool) -> None:
         try:
             manifest = export_pack(reg, out, full=full)
         except (PackError, StoreError, OSError) as exc:
-            raise Abort(str(exc)) from None
+            raise Abort(describe(exc)) from None
     counts = manifest["counts"]
     click.echo(f"wrote {out}: {counts['changes']} changes, {counts['blobs']} files"
                f"{' (full)' if manifest['full'] else ''}")

@@ -20,6 +20,7 @@ from anju.registry.compensation.calculation import (
     recognised_area,
     rules_of,
 )
+from anju.registry.core.cells import safe_cell
 from anju.registry.core.store import Registry
 from anju.registry.publication.privacy import mask_name
 from openpyxl import Workbook
@@ -147,7 +148,7 @@ def workbook(reg: Registry, selected: list[str] | None = None) -> Workbook:
 
 
 def _cell(sheet, value, font: Font | None = None, alignment: Alignment | None = None):
-    cell = WriteOnlyCell(sheet, value=value)
+    cell = WriteOnlyCell(sheet, value=safe_cell(value))
     if font:
         cell.font = font
     if alignment:
@@ -163,7 +164,7 @@ def _value(sheet, key: str, value):
         cell = WriteOnlyCell(sheet, value=value)
         cell.number_format = "#,##0.00"
         return cell
-    return value
+    return safe_cell(value)
 
 
 def xlsx_bytes(reg: Registry, selected: list[str] | None = None) -> bytes:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import sqlite3
 from collections.abc import Iterable, Iterator
 from pathlib import Path
@@ -54,13 +55,15 @@ class InvalidEdits(InvalidChange):
 
 
 def connect(path: str | Path) -> sqlite3.Connection:
-    """A SQLite connection set up the way every part of anju uses it."""
-    conn = sqlite3.connect(str(path), isolation_level=None, timeout=30,
+    """A SQLite connection set up the way every part of anju uses it (a write waits up to
+    $ANJU_BUSY_TIMEOUT_MS, 30 s by default, for another's lock)."""
+    busy_ms = int(os.environ.get("ANJU_BUSY_TIMEOUT_MS") or 30000)
+    conn = sqlite3.connect(str(path), isolation_level=None, timeout=busy_ms / 1000,
                            check_same_thread=False)
     conn.execute("PRAGMA journal_mode=WAL")
     conn.execute("PRAGMA synchronous=FULL")  # an acknowledged save survives a power cut
     conn.execute("PRAGMA foreign_keys=ON")
-    conn.execute("PRAGMA busy_timeout=30000")
+    conn.execute(f"PRAGMA busy_timeout={busy_ms}")
     return conn
 
 
@@ -97,7 +100,8 @@ def transaction(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
     try:
         yield conn
     except BaseException:
-        conn.execute("ROLLBACK")
+        if conn.in_transaction:  # SQLite itself rolls back on a full disk (SQLITE_FULL)
+            conn.execute("ROLLBACK")
         raise
     conn.execute("COMMIT")
 

@@ -220,6 +220,8 @@ def _verify(conn: sqlite3.Connection) -> str | None:
             return f"made by a newer anju (schema {version} > {SCHEMA_VERSION}); upgrade anju"
     except sqlite3.DatabaseError as exc:
         return f"not a usable SQLite database ({exc})"
+    except UnicodeDecodeError:  # damaged text the integrity check does not look into
+        return "damaged: a text value is not valid UTF-8"
     return None
 
 

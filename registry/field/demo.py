@@ -360,7 +360,7 @@ def build_demo(directory: str | Path, *, households: int = 2000, devices: int = 
             enrolment.unlink()  # a secret: gone once the laptop is set up
         (directory / "enrolment").rmdir()
         for login, role in logins:
-            add_user(reg, login, "anju-demo", role)
+            add_user(reg, login, "anju-demo", role, policy=False)
         accounts = reg.conn.execute("SELECT name, password_hash, role, created_at FROM user "
                                     "ORDER BY name").fetchall()
         builder.generate(households, progress)

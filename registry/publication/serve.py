@@ -152,6 +152,8 @@ def build_datasette(db: str | Path, *, staff: bool = False, inspect: dict | None
         if "change" not in tables or "meta" not in tables:
             raise ServeError(f"{path}: not an anju registry (serve a public database without "
                              "--staff)")
+        from anju.registry.core.store import Registry
+        Registry.open(path).close()  # migrated: the staff logins keep their sessions there
         accounts = {}
         if os.environ.get(HASH_ENV):
             accounts[os.environ.get(USER_ENV) or "staff"] = HASH_ENV
@@ -171,6 +173,9 @@ def run(db: str | Path, *, host: str = "127.0.0.1", port: int = 8001, staff: boo
     """Serve a site until interrupted, the way `datasette serve` does."""
     import uvicorn
     ds = build_datasette(db, staff=staff)  # ds.app() runs the startup hooks on first request
+    if not staff:
+        from anju.plugins.limits import limit_heap
+        limit_heap()
     kind = "staff site (login required)" if staff else "public site"
     echo(f"anju {kind} on http://{host}:{port}/ (Ctrl+C stops it)")
     uvicorn.run(ds.app(), host=host, port=port, log_level="warning", lifespan="on", workers=1)

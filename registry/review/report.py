@@ -11,6 +11,7 @@ import io
 import os
 from pathlib import Path
 
+from anju.registry.core.cells import safe_row
 from anju.registry.core.store import Registry
 from anju.registry.review import progress
 from anju.registry.review.checks import KINDS
@@ -25,13 +26,13 @@ STAGES = [(s, *progress.LABELS[s]) for s in progress.TREND]
 def _sheet(wb: Workbook, title: str, columns: list[tuple[str, str, str]], rows: list[dict]):
     """A sheet with a bilingual header row; columns are (key, Chinese, English)."""
     ws = wb.create_sheet(title)
-    ws.append([f"{zh}\n{en}" for _, zh, en in columns])
+    ws.append(safe_row(f"{zh}\n{en}" for _, zh, en in columns))
     for cell in ws[1]:
         cell.font = Font(bold=True)
         cell.fill = HEAD_FILL
         cell.alignment = Alignment(wrap_text=True, vertical="top")
     for row in rows:
-        ws.append([row.get(key) for key, _, _ in columns])
+        ws.append(safe_row(row.get(key) for key, _, _ in columns))
     for i, (_, zh, en) in enumerate(columns, start=1):
         ws.column_dimensions[get_column_letter(i)].width = max(10, len(en) + 2, 2 * len(zh) + 2)
     ws.freeze_panes = "A2"
@@ -45,7 +46,7 @@ def workbook(reg: Registry, today: dt.date | None = None) -> Workbook:
     ws = wb.active
     ws.title = "概况"
     t = snap["totals"]
-    ws.append([f"{snap['project']} 日报 Daily report", snap["today"]])
+    ws.append(safe_row([f"{snap['project']} 日报 Daily report", snap["today"]]))
     ws["A1"].font = Font(bold=True, size=14)
     lines = [("户数", "Households", t["households"]), ("签约目标", "Target", t["target"]),
              *[(zh, en, t[s]) for s, zh, en in STAGES],
@@ -53,7 +54,7 @@ def workbook(reg: Registry, today: dt.date | None = None) -> Workbook:
              ("待处理冲突", "Open conflicts", snap["conflicts"]),
              ("待审疑点", "Open flags", sum(v["open"] for v in snap["flags"].values()))]
     for zh, en, value in lines:
-        ws.append([f"{zh} {en}", value])
+        ws.append(safe_row([f"{zh} {en}", value]))
     ws.column_dimensions["A"].width = 36
     ws.column_dimensions["B"].width = 14
     stage_cols = [(s, zh, en) for s, zh, en in STAGES]

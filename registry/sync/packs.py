@@ -96,9 +96,14 @@ class PackWriter:
         return manifest
 
     def abort(self) -> None:
-        """Remove the half-written file."""
-        self.fh.close()
-        self.part.unlink(missing_ok=True)
+        """Remove the half-written file (also when closing it fails: a full disk fails the
+        last buffered write, and the .part must still go)."""
+        try:
+            self.fh.close()
+        except OSError:
+            pass
+        finally:
+            self.part.unlink(missing_ok=True)
 
 
 def holdings(reg: Registry) -> dict[str, int]:
