@@ -153,8 +153,9 @@ def resolve_conflict(record_type: str, record_id: str, field: str):
             error = error or t("请填写理由", "Give a reason")
         if error is None:
             try:
+                seen = request.form.getlist("seen")  # the candidates the page showed
                 resolve(reg, record_type, record_id, field, value, form["reason"],
-                        by=g.user["name"])
+                        by=g.user["name"], seen=seen or None)
             except InvalidChange as exc:
                 error = "；".join(localize(exc.errors, lang()).values())
             except StoreError as exc:

@@ -185,12 +185,17 @@ def _take_meta(reg: Registry, pack: Pack, meta: dict) -> list[str]:
 
 
 def _learn_holdings(reg: Registry, device_id: str, have: dict) -> None:
-    """Remember what the sender holds, so the next export to it sends only the rest."""
+    """Remember what the sender holds, so the next export to it sends only the rest.
+
+    The bookmarks follow what the sender states, down as well as up: a peer restored from a
+    backup holds less than before, and is sent again what it lost.
+    """
     rows = [(device_id, o, s) for o, s in have.items() if isinstance(o, str) and
             isinstance(s, int) and not isinstance(s, bool)]
+    reg.conn.execute("DELETE FROM export_bookmark WHERE device_id = ?", (device_id,))
     reg.conn.executemany(
         "INSERT INTO export_bookmark (device_id, origin, seq) VALUES (?, ?, ?) "
-        "ON CONFLICT(device_id, origin) DO UPDATE SET seq = MAX(seq, excluded.seq)", rows)
+        "ON CONFLICT(device_id, origin) DO UPDATE SET seq = excluded.seq", rows)
 
 
 def _take_blobs(reg: Registry, rows) -> int:
@@ -257,7 +262,8 @@ class Memo:
             rest = {k: v for k, v in data.items() if k not in single
                     or not isinstance(v, str | int | float)
                     or (record_type, k, v.__class__, v) not in self.values}
-        errors = validate(defn, record_type, rest, partial=True)[1] if rest else {}
+        errors = (validate(defn, record_type, rest, partial=True, latest=None)[1] if rest
+                  else {})
         if not errors:
             if key is not None and len(self.changes) < self.LIMIT:
                 self.changes.add(key)
@@ -274,9 +280,10 @@ def parse_change(defn: Definition, row, memo: Memo | None = None) -> Change:
     `memo` remembers what this pack already showed valid, so the same values are not validated
     twice.
     """
-    if not isinstance(row, list) or len(row) != 10:
+    if not isinstance(row, list) or len(row) not in (10, 11):  # 10: made before the hlc
         raise MergeError("malformed change")
-    change_id, device_id, seq, record_type, record_id, fields, base, at, by, note = row
+    change_id, device_id, seq, record_type, record_id, fields, base, at, by, note = row[:10]
+    hlc = row[10] if len(row) > 10 and row[10] is not None else at
     label = f"change {str(change_id)[:8]}"
     for value, what in ((change_id, "change id"), (device_id, "device id"),
                         (record_id, "record id")):
@@ -286,6 +293,8 @@ def parse_change(defn: Definition, row, memo: Memo | None = None) -> Change:
         raise MergeError(f"{label}: bad seq")
     if not isinstance(at, str) or not AT_RE.match(at):
         raise MergeError(f"{label}: bad time {at!r}")
+    if not isinstance(hlc, str) or not AT_RE.match(hlc):
+        raise MergeError(f"{label}: bad clock {hlc!r}")
     if not isinstance(by, str) or len(by) > 80 or not (note is None or isinstance(note, str)):
         raise MergeError(f"{label}: bad author or note")
     key = (record_type, fields) if isinstance(fields, str) and len(fields) < 160 else None
@@ -310,12 +319,13 @@ def parse_change(defn: Definition, row, memo: Memo | None = None) -> Change:
             raise MergeError(f"{label}: malformed deletion reason")
     if data:
         errors = (memo.errors(defn, record_type, data, key) if memo
-                  else validate(defn, record_type, data, partial=True)[1])
+                  else validate(defn, record_type, data, partial=True, latest=None)[1])
         if errors:
             detail = "; ".join(f"{k}: {_codes(v)}" for k, v in sorted(errors.items()))
             raise MergeError(f"invalid {label}: {detail}")
     return Change(change_id=change_id, device_id=device_id, seq=seq, record_type=record_type,
-                  record_id=record_id, fields=fields, base=base, at=at, by=by, note=note)
+                  record_id=record_id, fields=fields, base=base, at=at, by=by, note=note,
+                  hlc=hlc)
 
 
 def _codes(codes) -> str:
