@@ -17,7 +17,7 @@ from pathlib import Path
 from anju.registry.core.store import InvalidChange, StoreError
 from anju.registry.core.validation import localize
 from anju.registry.sync.conflicts import get_conflict, open_conflicts, resolve
-from anju.registry.sync.merge import merge_pack, summary
+from anju.registry.sync.merge import merge_packs, summary
 from anju.registry.sync.packs import PackError, export_pack
 from flask import Blueprint, Response, abort, flash, g, redirect, render_template, request, url_for
 
@@ -96,16 +96,17 @@ def merge():
         flash(t("请选择数据包文件", "Choose one or more pack files"), "warning")
         return redirect(url_for("sync.index"))
     reg = get_registry()
-    results = []
     with tempfile.TemporaryDirectory(prefix="anju-merge-") as tmp:
+        paths = []
         for n, upload in enumerate(uploads):
             name = Path(upload.filename.replace("\\", "/")).name or f"pack-{n + 1}.pack"
             folder = Path(tmp) / str(n)
             folder.mkdir()
             upload.save(folder / name)
-            result = merge_pack(reg, folder / name)
-            result.path = name
-            results.append(result)
+            paths.append(folder / name)
+        results = merge_packs(reg, paths)  # the one merge entry point: flags rebuilt after
+        for path, result in zip(paths, results, strict=True):
+            result.path = path.name
     rejected = sum(not r.ok for r in results)
     return render_template("sync/results.html", results=results, summary=summary(results),
                            rejected=rejected), (422 if rejected == len(results) else 200)

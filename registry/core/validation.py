@@ -16,6 +16,7 @@ from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from functools import lru_cache
 from typing import Any
 
+from anju.registry.core import clock
 from anju.registry.core.definition import Definition, Field, RecordType, is_relevant
 from anju.registry.core.normalise import is_identifier, normalise
 from marshmallow import RAISE, Schema, ValidationError, fields
@@ -64,11 +65,11 @@ def latest_day(recorded_at: str | None = None) -> dt.date:
     plus a day of tolerance, since the recording computer's local day may be ahead of UTC.
     """
     if recorded_at is None:
-        return max(dt.date.today(), dt.datetime.now(dt.UTC).date())
+        return max(clock.today(), clock.wall_datetime().date())
     try:
         return dt.date.fromisoformat(recorded_at[:10]) + CALENDAR_TOLERANCE
     except ValueError:
-        return max(dt.date.today(), dt.datetime.now(dt.UTC).date())
+        return max(clock.today(), clock.wall_datetime().date())
 
 
 def _latest() -> dt.date | None:
