@@ -224,7 +224,8 @@ def test_a_laptop_restored_from_backup_loses_nothing_and_syncs_on(project):
     saved = backup.backup_now(lap, project.root, reason="manual")
     lap.save("household", hid, {"comments": "备份后一"}, by="a")
     member = lap.save("member", None, {"household_id": hid, "name": "李娜",
-                                       "relation": "spouse"}, by="a")
+                                       "id_no": "11010519491231002X", "relation": "spouse"},
+                      by="a")
     project.send(lap)  # the central holds the work made after the backup
     _restore(project, "lap1", saved)
     lap = project.lap(1)
