@@ -14,6 +14,7 @@ import shutil
 import tempfile
 from pathlib import Path
 
+from anju.registry.core.origin import device_of
 from anju.registry.core.store import InvalidChange, StoreError
 from anju.registry.core.validation import localize
 from anju.registry.sync.conflicts import get_conflict, open_conflicts, resolve
@@ -124,7 +125,7 @@ def conflicts():
         c["house_no"] = _house_no(reg, c["record_type"], c["record_id"])
         for cand in c["candidates"]:
             cand["shown"] = _shown(reg, c["record_type"], c["field"], cand["value"])
-            cand["device"] = names.get(cand["device_id"], cand["device_id"][:8])
+            cand["device"] = names.get(device_of(cand["device_id"]), cand["device_id"][:8])
     return render_template("sync/conflicts.html", conflicts=rows)
 
 
@@ -169,7 +170,7 @@ def resolve_conflict(record_type: str, record_id: str, field: str):
     names = _device_names(reg)
     for cand in conflict["candidates"]:
         cand["shown"] = _shown(reg, record_type, field, cand["value"])
-        cand["device"] = names.get(cand["device_id"], cand["device_id"][:8])
+        cand["device"] = names.get(device_of(cand["device_id"]), cand["device_id"][:8])
     return render_template("sync/resolve.html", c=conflict, form=form, error=error,
                            label=_field_label(reg, record_type, field),
                            house_no=_house_no(reg, record_type, record_id),

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import sqlite3
 import subprocess
 import sys
 import time
@@ -325,3 +326,50 @@ def test_tightening_then_old_and_new_laptops_merge(project, tmp_path):
     project.sync_back()  # and the older laptops take the new definition with it
     assert project.lap(2).definition.version == 2
     assert project.lap(2).get("household", hid)["structure"] == "simple"
+
+
+def test_a_database_copied_back_by_hand_notices_at_its_next_merge(project):
+    hid = project.households[0]
+    lap = project.lap(1)
+    path = lap.path
+    lap.save("household", hid, {"address": "备份前"}, by="a")
+    lap.close()
+    copy = path.with_name("copy.db")
+    src = sqlite3.connect(path)
+    dst = sqlite3.connect(copy)
+    src.backup(dst)
+    src.close()
+    dst.close()
+    project.laptops["lap1"] = lap = Registry.open(path)
+    lap.save("household", hid, {"comments": "备份后"}, by="a")
+    project.send(lap)
+    lap.close()
+    for extra in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
+        extra.unlink(missing_ok=True)
+    copy.rename(path)  # put back by hand, without `anju restore`
+    project.laptops["lap1"] = lap = Registry.open(path)
+    result = merge_pack(lap, project.pack(project.central))
+    assert result.ok and "new generation" in result.line()
+    lap.save("household", hid, {"address": "恢复后"}, by="a")
+    sync_all(project)
+    agree(project)
+    assert project.central.get("household", hid)["address"] == "恢复后"
+    assert project.lap(1).get("household", hid)["comments"] == "备份后"
+
+
+def test_anju_merge_rebuilds_flags_and_digest_all_adds_a_knowledge_line(project, skew):
+    hid = project.households[0]
+    skew(dt.timedelta(days=3650))
+    project.lap(1).save("household", hid, {"address": "未来街1号"}, by="surveyor")
+    skew(dt.timedelta(0))
+    pack = project.pack(project.lap(1))
+    central = str(project.central.path)
+    before = anju("digest", central, "--all").stdout.splitlines()
+    out = anju("merge", central, str(pack))
+    assert out.returncode == 0, out.stderr
+    kinds = [k for (k,) in project.central.conn.execute("SELECT kind FROM flag")]
+    assert "clock_ahead" in kinds
+    after = anju("digest", central, "--all").stdout.splitlines()
+    assert len(before) == len(after) == 2 and before != after
+    assert after[1].startswith("changes ") and " conflicts 0 " in after[1]
+    assert anju("digest", central).stdout.splitlines() == after[:1]

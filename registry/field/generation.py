@@ -55,15 +55,21 @@ def last_restore(reg: Registry) -> dict | None:
         return None
 
 
-def notice_lost_changes(reg: Registry, have: dict) -> str | None:
-    """Take a new generation when a peer holds more of this database's own changes than it does
-    (a database copied back from a backup without `anju restore`); return the new origin."""
+def own_held(reg: Registry) -> int:
+    """The highest seq of this database's own changes that it holds."""
+    return reg.conn.execute("SELECT MAX(seq) FROM change WHERE device_id = ?",
+                            (reg.origin_id,)).fetchone()[0] or 0
+
+
+def notice_lost_changes(reg: Registry, have: dict, held: int | None = None) -> str | None:
+    """Take a new generation when a peer holds more of this database's own changes than it did
+    (`held`, taken before the peer's pack brought any back: a database copied back from a
+    backup without `anju restore`); return the new origin."""
     origin = reg.origin_id
     stated = have.get(origin)
     if not isinstance(stated, int) or isinstance(stated, bool):
         return None
-    held = reg.conn.execute("SELECT MAX(seq) FROM change WHERE device_id = ?",
-                            (origin,)).fetchone()[0] or 0
+    held = own_held(reg) if held is None else held
     if stated <= held:
         return None
     new = new_generation(reg.device_id)

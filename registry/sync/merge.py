@@ -127,6 +127,7 @@ def _merge(reg: Registry, pack: Pack, name: str,
     result = PackResult(name, True, device=pack.device["name"])
     notes: list[str] = []
     have: dict = {}
+    held = 0
     memo = None
     first = True
     for frame in pack.frames(progress):
@@ -138,6 +139,7 @@ def _merge(reg: Registry, pack: Pack, name: str,
             have = frame.get("have") or {}
             if not isinstance(have, dict):
                 raise MergeError("malformed pack: holdings")
+            held = generation.own_held(reg)  # before the pack brings any of them back
             notes += _take_meta(reg, pack, frame)
         elif kind == "changes":
             rows = frame.get("c")
@@ -156,7 +158,7 @@ def _merge(reg: Registry, pack: Pack, name: str,
     if first:
         raise MergeError("malformed pack: no meta frame")
     _learn_holdings(reg, pack.header["device_id"], have)
-    if generation.notice_lost_changes(reg, have):
+    if generation.notice_lost_changes(reg, have, held):
         notes.append("this database lacks changes it made (restored from a backup?): it now "
                      "writes as a new generation; its lost changes come back with the next sync")
     result.notes = tuple(notes)
