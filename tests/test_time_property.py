@@ -4,8 +4,9 @@ on every database, and nothing that reached another database is ever lost.
 
 Three real databases (a central registry and two laptops, real SQLite files) write through the
 real store (`save`, `delete`, `resolve`, restore with `after_restore`), each with its own clock
-error; sync copies the changes one lacks from another (what a pack carries). The reference fold
-below is written from the design's words, not from registry/core/changes.py.
+error; sync copies the changes one lacks from another (what a pack carries, checked as merge
+checks them, after the central's survey definitions); the central may tighten the survey. The
+reference fold below is written from the design's words, not from registry/core/changes.py.
 
 CI runs 300 examples; `ANJU_DEEP=1 pytest -m slow tests/test_time_property.py` runs 3000.
 """
@@ -22,11 +23,14 @@ import unicodedata
 from pathlib import Path
 
 import pytest
-from anju.registry.core import clock
+import yaml
+from anju.registry.core import clock, surveys
 from anju.registry.core.changes import DELETED, Change
+from anju.registry.core.definition import DEFAULT_PATH
 from anju.registry.core.store import Registry, StoreError, transaction
 from anju.registry.field import generation
 from anju.registry.sync import conflicts as conflicts_mod
+from anju.registry.sync.merge import Memo, adopt_definition, parse_change
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -40,6 +44,16 @@ REASONS = ("重复登记", "录错了")
 SKEWS = (dt.timedelta(0), dt.timedelta(days=1), dt.timedelta(days=-30),
          dt.timedelta(days=3650), dt.timedelta(minutes=-10))
 
+def _tightened() -> str:
+    raw = yaml.safe_load(DEFAULT_PATH.read_text(encoding="utf-8"))
+    raw["version"] = 2
+    for f in raw["records"]["member"]["fields"]:
+        if f["name"] == "relation":
+            f["choices"] = [c for c in f["choices"] if c["value"] != "child"]
+    return yaml.safe_dump(raw, allow_unicode=True, sort_keys=False)
+
+
+TIGHTENED = _tightened()
 CI = settings(max_examples=300, deadline=None, derandomize=True,
               suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 DEEP = settings(CI, max_examples=3000, derandomize=False)
@@ -137,11 +151,27 @@ class World:
         return [Change.from_row(r) for r in self.regs[name].conn.execute(sql, args)]
 
     def sync(self, src: str, dst: str) -> None:
+        """What a pack from `src` does to `dst`: the central's survey definitions first, then
+        every change `dst` lacks, each checked by merge's own check (a refusal fails the
+        property: packs always merge)."""
+        sender, reg = self.regs[src], self.on(dst)
+        if src == "central" and sender.definition.version > reg.definition.version:
+            with transaction(reg.conn):
+                surveys.learn(reg, surveys.texts(sender))
+            adopt_definition(reg, sender.meta("survey"))
         have = self.ids(dst)
-        fresh = [c for c in self.changes(src) if c.change_id not in have]
-        reg = self.on(dst)
+        rows = sender.conn.execute("SELECT change_id, device_id, seq, record_type, record_id, "
+                                   "fields, base, at, by, note, hlc FROM change").fetchall()
+        memo = Memo(reg.definition, surveys.older(reg))
+        fresh = [parse_change(reg.definition, list(r), memo) for r in rows if r[0] not in have]
         with transaction(reg.conn):
             reg.apply(fresh)  # raises on a reused (device, seq): the property fails
+
+    def tighten(self) -> None:
+        """The central drops the choice 'child' from a member's relation (survey version 2)."""
+        reg = self.on("central")
+        if reg.definition.version < 2:
+            adopt_definition(reg, TIGHTENED)
 
     def backup(self, name: str) -> None:
         target = self.root / f"{name}-backup.db"
@@ -180,6 +210,7 @@ OPS = st.lists(st.one_of(
     st.tuples(st.just("restore"), device),
     st.tuples(st.just("lose"), device, st.integers(0, 5)),
     st.tuples(st.just("clock"), device, st.sampled_from(SKEWS)),
+    st.tuples(st.just("tighten"), st.just("central")),
 ), max_size=24)
 
 
@@ -244,6 +275,8 @@ def play(world: World, ids: dict, op: tuple) -> None:
             world.sync(name, "central" if name != "central" else "lap1")
             world.restore(name)
             play(world, ids, ("edit", name, "household", 1, op[2] + 1))
+        elif kind == "tighten":
+            world.tighten()
         elif kind == "clock":
             world.skew[name] = op[2]
     except StoreError:
