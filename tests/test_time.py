@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import re
 import sqlite3
 import subprocess
 import sys
@@ -373,3 +374,28 @@ def test_anju_merge_rebuilds_flags_and_digest_all_adds_a_knowledge_line(project,
     assert len(before) == len(after) == 2 and before != after
     assert after[1].startswith("changes ") and " conflicts 0 " in after[1]
     assert anju("digest", central).stdout.splitlines() == after[:1]
+
+
+def test_the_resolve_page_settles_only_what_it_showed(project):
+    from tests.collector_helpers import login, make_app
+    hid = project.households[0]
+    project.lap(1).save("household", hid, {"address": "甲"}, by="a")
+    project.lap(2).save("household", hid, {"address": "乙"}, by="b")
+    for lap in project.laptops.values():
+        project.send(lap)
+    client = make_app(project.central).test_client()
+    login(client, "boss")
+    url = f"/conflicts/household/{hid}/address"
+    page = client.get(url).text
+    token = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
+    seen = re.findall(r'name="seen" value="([^"]+)"', page)
+    assert len(seen) == 2
+    project.lap(2).save("household", hid, {"address": "戊"}, by="b")  # arrives meanwhile
+    project.send(project.lap(2))
+    keep = next(c for c in seen if project.central.conn.execute(
+        "SELECT fields FROM change WHERE change_id = ?", (c,)).fetchone()[0] == '{"address":"甲"}')
+    done = client.post(url, data={"csrf_token": token, "choice": keep, "reason": "核实",
+                                  "seen": seen})
+    assert done.status_code == 302
+    [open_] = conflicts_mod.open_conflicts(project.central)
+    assert sorted(c["value"] for c in open_["candidates"]) == ["戊", "甲"]
