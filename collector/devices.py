@@ -28,9 +28,11 @@ def device_rows(reg: Registry) -> list[dict]:
                for r in reg.conn.execute(f"SELECT d.device_id, d.name, d.enrolled_at, "
                                          f"d.revoked_at, {role} FROM device d "
                                          "ORDER BY d.enrolled_at, d.name")]
+    # A device restored from backup writes as `<device id>~<generation>` (registry/core/origin.py):
+    # its changes count for the device.
     stats = {r[0]: r[1:] for r in reg.conn.execute(
-        "SELECT device_id, count(*), sum(record_type = 'household'), max(at), max(received_at) "
-        "FROM change GROUP BY device_id")}
+        "SELECT substr(device_id, 1, instr(device_id || '~', '~') - 1) AS device, count(*), "
+        "sum(record_type = 'household'), max(at), max(received_at) FROM change GROUP BY device")}
     has_packs = reg.conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'pack_received'"
                                  ).fetchone()
     for d in devices:

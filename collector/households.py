@@ -75,7 +75,7 @@ def _changed_since_export(reg: Registry) -> tuple[str, list]:
     """
     changes = ("SELECT record_type, record_id FROM change WHERE device_id = ? AND "
                "received_at > ? AND seq > ?")
-    params = [reg.device_id, last_export_at(reg) or "", central_holds(reg)]
+    params = [reg.origin_id, last_export_at(reg) or "", central_holds(reg)]
     children = [r.name for r in reg.definition.records.values() if r.parent == "household"]
     parts = ["SELECT record_id FROM c WHERE record_type = 'household'"]
     parts += [f"SELECT household_id FROM [{name}] WHERE id IN "

@@ -14,11 +14,12 @@ import shutil
 import tempfile
 from pathlib import Path
 
+from anju.registry.core.origin import device_of
 from anju.registry.core.redirects import safe_next
 from anju.registry.core.store import InvalidChange, StoreError
 from anju.registry.core.validation import localize
 from anju.registry.sync.conflicts import get_conflict, open_conflicts, resolve
-from anju.registry.sync.merge import merge_pack, summary
+from anju.registry.sync.merge import merge_packs, summary
 from anju.registry.sync.packs import PackError, export_pack
 from flask import Blueprint, Response, abort, flash, g, redirect, render_template, request, url_for
 
@@ -93,16 +94,17 @@ def merge():
         flash(t("请选择数据包文件", "Choose one or more pack files"), "warning")
         return redirect(url_for("sync.index"))
     reg = get_registry()
-    results = []
     with tempfile.TemporaryDirectory(prefix="anju-merge-") as tmp:
+        paths = []
         for n, upload in enumerate(uploads):
             name = Path(upload.filename.replace("\\", "/")).name or f"pack-{n + 1}.pack"
             folder = Path(tmp) / str(n)
             folder.mkdir()
             upload.save(folder / name)
-            result = merge_pack(reg, folder / name)
-            result.path = name
-            results.append(result)
+            paths.append(folder / name)
+        results = merge_packs(reg, paths)  # the one merge entry point: flags rebuilt after
+        for path, result in zip(paths, results, strict=True):
+            result.path = path.name
     rejected = sum(not r.ok for r in results)
     return render_template("sync/results.html", results=results, summary=summary(results),
                            rejected=rejected), (422 if rejected == len(results) else 200)
@@ -120,7 +122,7 @@ def conflicts():
         c["house_no"] = _house_no(reg, c["record_type"], c["record_id"])
         for cand in c["candidates"]:
             cand["shown"] = _shown(reg, c["record_type"], c["field"], cand["value"])
-            cand["device"] = names.get(cand["device_id"], cand["device_id"][:8])
+            cand["device"] = names.get(device_of(cand["device_id"]), cand["device_id"][:8])
     return render_template("sync/conflicts.html", conflicts=rows)
 
 
@@ -150,8 +152,9 @@ def resolve_conflict(record_type: str, record_id: str, field: str):
             error = error or t("请填写理由", "Give a reason")
         if error is None:
             try:
+                seen = request.form.getlist("seen")  # the candidates the page showed
                 resolve(reg, record_type, record_id, field, value, form["reason"],
-                        by=g.user["name"])
+                        by=g.user["name"], seen=seen or None)
             except InvalidChange as exc:
                 error = "；".join(localize(exc.errors, lang()).values())
             except StoreError as exc:
@@ -164,7 +167,7 @@ def resolve_conflict(record_type: str, record_id: str, field: str):
     names = _device_names(reg)
     for cand in conflict["candidates"]:
         cand["shown"] = _shown(reg, record_type, field, cand["value"])
-        cand["device"] = names.get(cand["device_id"], cand["device_id"][:8])
+        cand["device"] = names.get(device_of(cand["device_id"]), cand["device_id"][:8])
     return render_template("sync/resolve.html", c=conflict, form=form, error=error,
                            label=_field_label(reg, record_type, field),
                            house_no=_house_no(reg, record_type, record_id),

@@ -170,11 +170,16 @@ def user_list(db: str) -> None:
 
 @main.command()
 @click.argument("db", type=click.Path(dir_okay=False))
-def digest(db: str) -> None:
+@click.option("--all", "everything", is_flag=True,
+              help="Add a second line over the change set and the open conflicts.")
+def digest(db: str, everything: bool) -> None:
     """Print the order-independent content hash of DB's records."""
     from anju.registry.core.digest import digest as compute
+    from anju.registry.core.digest import knowledge
     with open_registry(db) as reg:
         click.echo(compute(reg))
+        if everything:
+            click.echo(knowledge(reg))
 
 
 @main.command()

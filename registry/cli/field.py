@@ -37,11 +37,17 @@ def backup(db: str, folder: str | None, keep: int | None) -> None:
 @click.option("--force", is_flag=True, help="Replace an existing DB (it is saved first).")
 def restore(backup_file: str, db: str, force: bool) -> None:
     """Put BACKUP in place of DB, after checking that it is a sound anju database."""
+    from anju.registry.core.store import Registry
     from anju.registry.field import backup as backups
+    from anju.registry.field import generation
     saved = backups.restore(backup_file, db, force=force)  # a BackupError is a StoreError
     if saved:
         click.echo(f"the replaced database was saved as {saved}")
     click.echo(f"restored {db} from {backup_file}")
+    with Registry.open(db) as reg:
+        info = generation.last_restore(reg)
+    for line in generation.describe(info) if info else ():
+        click.echo(line)
 
 
 @main.command()

@@ -68,17 +68,19 @@ def export_cmd(db: str, out: str, full: bool) -> None:
 @click.argument("packs", nargs=-1, required=True, type=click.Path(dir_okay=False))
 def merge_cmd(db: str, packs: tuple[str, ...]) -> None:
     """Merge packs into DB, each in one transaction; exit 1 if any pack was rejected."""
-    from anju.registry.sync.merge import merge_pack, summary
-    results = []
+    from anju.registry.sync.merge import merge_packs, summary
     with open_registry(db) as reg:
         total = sum(Path(p).stat().st_size for p in packs if Path(p).is_file())
         with click.progressbar(length=max(total, 1), label="merging",
                                file=progress_file()) as bar:
-            for path in packs:
-                start = bar.pos
-                results.append(merge_pack(reg, path, progress=bar.update))
+            start = [0]
+
+            def done(path, result) -> None:
                 if Path(path).is_file():  # the rest of the file: header, trailer, or unread
-                    bar.update(max(Path(path).stat().st_size - (bar.pos - start), 0))
+                    bar.update(max(Path(path).stat().st_size - (bar.pos - start[0]), 0))
+                start[0] = bar.pos
+
+            results = merge_packs(reg, packs, progress=bar.update, done=done)
     for r in results:
         click.echo(r.line(), err=not r.ok)
     if len(packs) > 1:

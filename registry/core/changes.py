@@ -2,13 +2,15 @@
 
 A change sets some fields of one record. For each field, a change supersedes every change in its
 base chain (what its editor had seen); among the changes left (the heads) the winner is the
-greatest (at, device_id, change_id). Heads with different values are a conflict. The fold is a
-pure function of the set of changes, so any order or grouping of merges gives the same records.
+greatest (hlc, device_id, change_id), `hlc` being the hybrid logical clock of registry/clock.py
+(the wall-clock `at` of changes made before it existed). Heads with different values are a
+conflict; equal text in NFC and NFD is one value, and two deletions never conflict, whatever
+their reasons. The fold is a pure function of the set of changes, so any order or grouping of
+merges gives the same records.
 """
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 import operator
 import uuid
@@ -16,12 +18,15 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from anju.registry.core import clock
+from anju.registry.core.normalise import canonical
+
 DELETED = "_deleted"  # the field a tombstone sets: its value is the reason, null restores
 
 
 def now() -> str:
-    """The current UTC time in the change log's format."""
-    return dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    """The current UTC time in the change log's format (this computer's wall clock)."""
+    return clock.wall()
 
 
 def new_id() -> str:
@@ -48,10 +53,16 @@ class Change:
     at: str = ""
     by: str = ""
     note: str | None = None
+    hlc: str = ""  # the hybrid logical clock; "" for changes made before it: `at` stands in
+
+    @property
+    def clock(self) -> str:
+        """The time that orders this change among concurrent ones."""
+        return self.hlc or self.at
 
     @property
     def order(self) -> tuple:
-        return (self.at, self.device_id, self.change_id)
+        return (self.clock, self.device_id, self.change_id)
 
     def bases(self, name: str) -> list[str]:
         """The change ids this change had seen for field `name`."""
@@ -62,24 +73,27 @@ class Change:
 
     def row(self) -> tuple:
         return (self.change_id, self.device_id, self.seq, self.record_type, self.record_id,
-                dumps(self.fields), dumps(self.base), self.at, self.by, self.note)
+                dumps(self.fields), dumps(self.base), self.at, self.by, self.note,
+                self.clock)
 
     def as_dict(self) -> dict:
         return {"change_id": self.change_id, "device_id": self.device_id, "seq": self.seq,
                 "record_type": self.record_type, "record_id": self.record_id,
                 "fields": self.fields, "base": self.base, "at": self.at, "by": self.by,
-                "note": self.note}
+                "note": self.note, "hlc": self.clock}
 
     @classmethod
     def from_row(cls, row) -> Change:
         return cls(change_id=row[0], device_id=row[1], seq=row[2], record_type=row[3],
                    record_id=row[4], fields=json.loads(row[5]), base=json.loads(row[6]),
-                   at=row[7], by=row[8], note=row[9])
+                   at=row[7], by=row[8], note=row[9],
+                   hlc=(row[10] or "") if len(row) > 10 else "")
 
     @classmethod
     def from_dict(cls, d: dict) -> Change:
         return cls(**{k: d.get(k) for k in ("change_id", "device_id", "seq", "record_type",
-                                             "record_id", "fields", "base", "at", "by", "note")})
+                                             "record_id", "fields", "base", "at", "by", "note")},
+                   hlc=d.get("hlc") or "")
 
 
 @dataclass
@@ -103,7 +117,9 @@ class State:
         """Fields whose heads disagree on the value, with those heads (winner first)."""
         out = {}
         for name, heads in self.heads.items():
-            if len(heads) > 1 and len({dumps(h.fields[name]) for h in heads}) > 1:
+            if len(heads) < 2 or (name == DELETED and all(h.fields[name] for h in heads)):
+                continue  # deleted is deleted, whatever reasons two people gave
+            if len({dumps(canonical(h.fields[name])) for h in heads}) > 1:
                 out[name] = heads
         return out
 
@@ -134,11 +150,11 @@ def fold(changes: Iterable[Change]) -> State:
                 if prior is not None and name in prior.fields:
                     stack.extend(prior.bases(name))
         live = [c for c in cands if c.change_id not in superseded] or cands  # a forged cycle
-        live = live[::-1]  # cands are in (at, device_id, change_id) order: greatest first
+        live = live[::-1]  # cands are in (hlc, device_id, change_id) order: greatest first
         heads[name] = live
         values[name] = live[0].fields[name]
     return State(values=values, heads=heads, created=changes[0] if changes else None,
                  updated=changes[-1] if changes else None)
 
 
-_ORDER = operator.attrgetter("at", "device_id", "change_id")
+_ORDER = operator.attrgetter("order")

@@ -16,6 +16,7 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
+from anju.registry.core import clock
 from anju.registry.core import definition as definition_mod
 from anju.registry.core.changes import DELETED, Change, State, dumps, fold, new_id, now
 from anju.registry.core.definition import Definition
@@ -234,7 +235,7 @@ class Registry:
         """Every change of one record, oldest first."""
         rows = self.conn.execute(
             "SELECT change_id, device_id, seq, record_type, record_id, fields, base, at, by, "
-            "note FROM change WHERE record_id = ? ORDER BY at, device_id, change_id",
+            "note, hlc FROM change WHERE record_id = ? ORDER BY at, device_id, change_id",
             (record_id,))
         return [Change.from_row(r) for r in rows]
 
@@ -276,9 +277,16 @@ class Registry:
         return out
 
     # -- writing -------------------------------------------------------------------------------
+    @property
+    def origin_id(self) -> str:
+        """The id this database writes its own changes under: its device id, or after a restore
+        from backup a new generation of it (registry/field/generation.py), so that no
+        (device, seq) is ever used twice."""
+        return self.meta("origin_id") or self.device_id
+
     def next_seq(self) -> int:
         row = self.conn.execute("SELECT MAX(seq) FROM change WHERE device_id = ?",
-                                (self.device_id,)).fetchone()
+                                (self.origin_id,)).fetchone()
         return (row[0] or 0) + 1
 
     def make_change(self, record_type: str, record_id: str | None, values: dict, *, by: str,
@@ -287,8 +295,9 @@ class Registry:
         """Validate values for a record and build the change to write (None if nothing changed).
 
         `full` checks the whole record (required fields), as a form save does; otherwise only
-        the given fields are checked. The base of each field is the change its editor saw: the
-        current winner unless `base` says otherwise (a conflict resolution lists all heads).
+        the given fields are checked. The base of each field is what its editor saw: every
+        current head of the field (the winner and any value in conflict with it) unless `base`
+        says otherwise, so the edit supersedes them all.
         """
         record_id = record_id or new_id()
         state = self.state(record_id)
@@ -317,11 +326,13 @@ class Registry:
         bases = dict(base or {})
         for k in changed:
             if k not in bases:
-                w = state.winner(k)
-                bases[k] = w.change_id if w else None
-        return Change(change_id=new_id(), device_id=self.device_id, seq=self.next_seq(),
+                heads = sorted(h.change_id for h in state.heads.get(k, ()))
+                bases[k] = (heads[0] if len(heads) == 1 else heads) if heads else None
+        at = now()
+        return Change(change_id=new_id(), device_id=self.origin_id, seq=self.next_seq(),
                       record_type=record_type, record_id=record_id, fields=changed,
-                      base={k: bases[k] for k in changed}, at=now(), by=by, note=note)
+                      base={k: bases[k] for k in changed}, at=at, by=by, note=note,
+                      hlc=clock.next_hlc(self.conn, at))
 
     def save(self, record_type: str, record_id: str | None, values: dict, *, by: str,
              note: str | None = None, full: bool = False) -> str:
@@ -407,7 +418,7 @@ class Registry:
         stamp = now()
         self.conn.executemany(
             "INSERT INTO change (change_id, device_id, seq, record_type, record_id, fields, base,"
-            " at, by, note, received_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            " at, by, note, hlc, received_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             [c.row() + (stamp,) for c in changes])
         by_record: dict[str, list[Change]] = {}
         for c in changes:
@@ -416,7 +427,7 @@ class Registry:
         for chunk in _chunks([rid for rid in ids if rid in stored]):
             for row in self.conn.execute(
                     "SELECT change_id, device_id, seq, record_type, record_id, fields, base, at, "
-                    f"by, note FROM change WHERE record_id IN ({_marks(chunk)})", chunk):
+                    f"by, note, hlc FROM change WHERE record_id IN ({_marks(chunk)})", chunk):
                 by_record.setdefault(row[4], []).append(Change.from_row(row))
         self._store_states([(t, rid, by_record[rid]) for t, rid in touched])
 

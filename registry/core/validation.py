@@ -7,6 +7,8 @@ changes). Errors are codes (``"id_check"``, ``"min|0"``) turned into Chinese or 
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import datetime as dt
 import json
 import re
@@ -14,7 +16,9 @@ from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from functools import lru_cache
 from typing import Any
 
+from anju.registry.core import clock
 from anju.registry.core.definition import Definition, Field, RecordType, is_relevant
+from anju.registry.core.normalise import is_identifier, normalise
 from marshmallow import RAISE, Schema, ValidationError, fields
 
 MESSAGES = {
@@ -46,6 +50,42 @@ ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 ID_CHECK = "10X98765432"
 PHONE_RE = re.compile(r"^1[3-9]\d{9}$")
 NAME_RE = re.compile(r"^[\u3400-\u9fffA-Za-z·\. ]{2,40}$")
+
+
+# The last day a value may name: the calendar of the moment the fact was recorded (plus a day of
+# time zones), never the receiver's today. None: no calendar check (a change already accepted by
+# the database that recorded it is not refused anywhere else for the calendar).
+_LATEST: contextvars.ContextVar = contextvars.ContextVar("anju_latest_day", default=...)
+CALENDAR_TOLERANCE = dt.timedelta(days=1)
+
+
+def latest_day(recorded_at: str | None = None) -> dt.date:
+    """The last acceptable day for a fact recorded at `recorded_at` (a change's UTC time).
+
+    Now (None): this computer's today (or the UTC day, if later). A recorded time: its UTC day
+    plus a day of tolerance, since the recording computer's local day may be ahead of UTC.
+    """
+    if recorded_at is None:
+        return max(clock.today(), clock.wall_datetime().date())
+    try:
+        return dt.date.fromisoformat(recorded_at[:10]) + CALENDAR_TOLERANCE
+    except ValueError:
+        return max(clock.today(), clock.wall_datetime().date())
+
+
+def _latest() -> dt.date | None:
+    latest = _LATEST.get()
+    return latest_day() if latest is ... else latest
+
+
+@contextlib.contextmanager
+def calendar(latest: dt.date | None):
+    """Check dates against `latest` (None: no calendar check) inside the block."""
+    token = _LATEST.set(latest)
+    try:
+        yield
+    finally:
+        _LATEST.reset(token)
 
 
 def message(code: str, lang: str = "zh") -> str:
@@ -81,7 +121,8 @@ def check_resident_id(value: str) -> str:
         born = dt.date(int(birth[:4]), int(birth[4:6]), int(birth[6:8]))
     except ValueError:
         raise ValidationError("id_birth") from None
-    if born > dt.date.today() or born.year < 1850:
+    latest = _latest()
+    if (latest is not None and born > latest) or born.year < 1850:
         raise ValidationError("id_birth")
     if len(value) == 18 and id_check_char(value[:17]) != value[17]:
         raise ValidationError("id_check")
@@ -141,7 +182,8 @@ class _Date(fields.Field):
             day = dt.date.fromisoformat(str(value).strip())
         except ValueError:
             raise ValidationError("invalid_date") from None
-        if day > dt.date.today():
+        latest = _latest()
+        if latest is not None and day > latest:
             raise ValidationError("future_date")
         return day.isoformat()
 
@@ -201,7 +243,8 @@ def _constraint_validators(f: Field) -> list:
         rx = re.compile(c["pattern"])
         checks.append(lambda v: _raise_if(not rx.match(str(v)), "pattern"))
     if c.get("validator") == "not_future_year":
-        checks.append(lambda v: _raise_if(v > dt.date.today().year, "not_future_year"))
+        checks.append(lambda v: _raise_if(_latest() is not None and v > _latest().year,
+                                          "not_future_year"))
     if c.get("validator") == "person_name":
         checks.append(lambda v: _raise_if(not NAME_RE.match(v), "person_name"))
     return checks
@@ -249,19 +292,28 @@ def _blank(value: Any) -> bool:
 
 
 def validate(definition: Definition, record: str, data: dict, *, partial: bool = False,
-             current: dict | None = None) -> tuple[dict, dict]:
+             current: dict | None = None,
+             latest: dt.date | None | bool = True) -> tuple[dict, dict]:
     """Check values for one record; return (clean values, {field: [error codes]}).
 
     A whole record (partial=False) is checked for required fields; a field that is not relevant
     is neither required nor kept (it is stored as null). A partial change (a merged pack, a single
     edit) checks only the fields it carries, with `current` giving the rest of the record.
-    Blank inputs mean "no value" (None).
+    Blank inputs mean "no value" (None). Text is normalised first (NFC; NFKC for identifiers,
+    phones and numbers, so full-width digits pass and are stored in ASCII). Dates and years
+    are checked against `latest` (True: the last day for a fact recorded now; a date: that
+    day; None: no calendar check, as when merging what another database accepted).
     """
     rtype: RecordType = definition.record(record)
-    raw = {k: (None if _blank(v) else v) for k, v in data.items()}
+    kinds = {f.name: is_identifier(f) for f in rtype.columns}
+    raw = {k: (None if _blank(v) else normalise(v, kinds.get(k, False)))
+           for k, v in data.items()}
     errors: dict[str, list] = {}
+    if latest is True:
+        latest = latest_day()
     try:
-        clean = schema_for(definition, record).load(raw, partial=True)
+        with calendar(latest or None):
+            clean = schema_for(definition, record).load(raw, partial=True)
     except ValidationError as exc:
         errors = {k: (v if isinstance(v, list) else [v]) for k, v in exc.messages.items()}
         clean = {k: v for k, v in exc.valid_data.items()}

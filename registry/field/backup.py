@@ -25,11 +25,15 @@ from pathlib import Path
 
 from anju.registry.core.changes import now
 from anju.registry.core.store import SCHEMA_VERSION, Registry, StoreError, connect, transaction
+from anju.registry.field import generation
 
 DEFAULT_KEEP = 10
 DEFAULT_EVERY_MINUTES = 30
 REASONS = ("manual", "scheduled", "import", "restore")
 SUFFIX = ".anju-backup.db"
+# A `.part` file older than this is what a killed backup left behind (a live one is written in
+# seconds); it is removed at the next backup of the same device.
+STALE_PART_SECONDS = 15 * 60
 _UNSAFE = re.compile(r'[<>:"/\\|?*\x00-\x1f\s]+')
 _NAME = re.compile(r"^anju-(?P<device>[0-9a-f]{8})-(?P<label>.*)-(?P<stamp>\d{8}T\d{6}\d{0,6}Z)"
                    r"-(?P<reason>[a-z]+)" + re.escape(SUFFIX) + "$")
@@ -131,6 +135,7 @@ def backup_now(reg_or_path: Registry | sqlite3.Connection | str | os.PathLike,
         _note(src, backup_last_at=now(), backup_last_file=str(target), backup_error="")
         keep = keep if keep is not None else int(meta.get("backup_keep") or DEFAULT_KEEP)
         prune(target.parent, meta["device_id"], keep)
+        remove_stale_parts(target.parent, meta["device_id"])
         return target
     finally:
         if own:
@@ -202,6 +207,22 @@ def prune(folder: Path, device_id: str, keep: int) -> list[Path]:
     return removed
 
 
+def remove_stale_parts(folder: Path, device_id: str,
+                       older_than: float = STALE_PART_SECONDS) -> list[Path]:
+    """Remove the `.part` files a killed backup of this device left in `folder`."""
+    short = device_id.replace("-", "")[:8]
+    removed = []
+    limit = dt.datetime.now().timestamp() - older_than
+    for part in Path(folder).glob(f"anju-{short}-*{SUFFIX}.part"):
+        try:
+            if part.stat().st_mtime < limit:
+                part.unlink()
+                removed.append(part)
+        except OSError:
+            pass  # gone already, or read-only: not worth failing a backup for
+    return removed
+
+
 def _verify(conn: sqlite3.Connection) -> str | None:
     """None if `conn` holds a sound anju database, else what is wrong with it."""
     try:
@@ -248,7 +269,9 @@ def restore(backup: str | os.PathLike, db: str | os.PathLike, *,
 
     The backup is checked first (integrity, anju database). An existing `db` is overwritten only
     with `force`, and even then it is first saved beside itself as a backup with reason
-    'restore', so a restore never loses anything. Stop the web app before restoring.
+    'restore', so a restore never loses anything. Stop the web app before restoring. The
+    restored database then takes a new origin generation (registry/field/generation.py), so
+    that its next changes never reuse a (device, seq) and sync brings back what it lost.
     """
     backup, db = Path(backup), Path(db)
     verify(backup)
@@ -283,7 +306,7 @@ def restore(backup: str | os.PathLike, db: str | os.PathLike, *,
         raise BackupError(f"{db}: restore failed ({exc}); the database is unchanged") from None
     finally:
         src.close()
-    Registry.open(db).close()  # migrates an older backup and proves the result opens
+    generation.after_restore(db, backup)  # migrates, proves it opens, takes a new generation
     return saved
 
 

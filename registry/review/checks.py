@@ -17,6 +17,7 @@ from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from anju.registry.core import clock
 from anju.registry.core.changes import now
 from anju.registry.core.settings import DEFAULT_AREA_TOLERANCE
 from anju.registry.core.settings import load as load_settings
@@ -283,9 +284,72 @@ def check_date_order(reg: Registry, settings: dict) -> list[Flag]:
             for hid, why in sorted(hits.items(), key=lambda kv: nos[kv[0]])]
 
 
+def check_clock_ahead(reg: Registry, settings: dict) -> list[Flag]:
+    """Changes made on a computer whose clock was far ahead of this one's when they arrived
+    (registry/core/clock.py): merged, never refused, but worth a look at that laptop's clock."""
+    limit = clock.AHEAD_LIMIT.total_seconds() / 86400
+    rows = reg.conn.execute("""
+        SELECT record_type, record_id, device_id, MAX(at) FROM change
+        WHERE at > received_at
+          AND julianday(substr(at, 1, 26)) - julianday(substr(received_at, 1, 26)) > ?
+        GROUP BY record_type, record_id ORDER BY record_id""", (limit,)).fetchall()
+    out = []
+    for rtype, rid, device, at in rows:
+        hid = rid if rtype == "household" else None
+        parent = reg.definition.records.get(rtype)
+        if hid is None and parent is not None and parent.parent == "household":
+            row = reg.conn.execute(f"SELECT household_id FROM [{rtype}] WHERE id = ?",
+                                   (rid,)).fetchone()
+            hid = row[0] if row else None
+        no = reg.conn.execute("SELECT house_no FROM household WHERE id = ?",
+                              (hid,)).fetchone() if hid else None
+        label = (no[0] if no else None) or rid[:8]
+        out.append(make_flag(
+            "clock_ahead",
+            f"{label} 的修改时间 {at[:16]} 晚于收到时间，设备 {device[:8]} 的时钟可能不准",
+            f"{label}: changed at {at[:16]}, after it arrived; the clock of device "
+            f"{device[:8]} may be wrong", [hid] if hid else [], [(rtype, rid)]))
+    return out
+
+
+def check_survey_outdated(reg: Registry, settings: dict) -> list[Flag]:
+    """Values accepted under an earlier survey definition that the current one no longer
+    allows (a dropped choice, a lowered maximum): kept, and flagged for a new edit."""
+    out = []
+    for rname, rtype in reg.definition.records.items():
+        parent = "household_id" if rtype.parent == "household" else None
+        for f in rtype.columns:
+            conds, args = [], []
+            if f.type == "select_one" and f.choices:
+                conds.append(f"[{f.name}] NOT IN ({', '.join('?' for _ in f.choices)})")
+                args += [c.value for c in f.choices]
+            if f.type in ("integer", "decimal"):
+                for key, op in (("min", "<"), ("max", ">")):
+                    if key in f.constraint:
+                        conds.append(f"[{f.name}] {op} ?")
+                        args.append(f.constraint[key])
+            if "max_length" in f.constraint and f.type == "text":
+                conds.append(f"length([{f.name}]) > ?")
+                args.append(f.constraint["max_length"])
+            if not conds:
+                continue
+            who = "id" if rname == "household" else (parent or "NULL")
+            rows = reg.conn.execute(
+                f"SELECT id, {who}, [{f.name}] FROM [{rname}] WHERE deleted IS NULL AND "
+                f"[{f.name}] IS NOT NULL AND ({' OR '.join(conds)})", args).fetchall()
+            for rid, hid, value in rows:
+                label = f.label
+                out.append(make_flag(
+                    "survey_outdated", f"{label['zh']} 的值 {value} 不符合现行调查表，请核实修改",
+                    f"{label['en']}: {value} no longer passes the current survey definition",
+                    [hid] if hid else [], [(rname, rid)]))
+    return out
+
+
 CHECKS: tuple[Callable[[Registry, dict], list[Flag]], ...] = (
     check_duplicate_id, check_duplicate_cert, check_freeze_member, check_freeze_building,
-    check_area_mismatch, check_use_mismatch, check_duplicate_house, check_date_order)
+    check_area_mismatch, check_use_mismatch, check_duplicate_house, check_date_order,
+    check_clock_ahead, check_survey_outdated)
 
 
 # -- running and storing ------------------------------------------------------------------------

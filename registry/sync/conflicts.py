@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 
+from anju.registry.core import clock
 from anju.registry.core.changes import DELETED, Change, new_id, now
 from anju.registry.core.store import InvalidChange, Registry, StoreError, transaction
 from anju.registry.core.validation import validate
@@ -45,10 +46,12 @@ def get_conflict(reg: Registry, record_type: str, record_id: str, field: str) ->
 
 
 def resolve(reg: Registry, record_type: str, record_id: str, field: str, value, reason: str,
-            by: str) -> Change:
+            by: str, seen: list[str] | None = None) -> Change:
     """Settle a conflict with `value` (one of the candidates or another) and a reason.
 
-    Writes one change whose base for `field` is every current head, with the reason as note.
+    Writes one change whose base for `field` is the candidates the supervisor was shown
+    (`seen`, change ids; every current head when not given), with the reason as note. A value
+    that arrived after the page was shown is not overridden: it stays in conflict.
     """
     reason = (reason or "").strip()
     if not reason:
@@ -58,6 +61,13 @@ def resolve(reg: Registry, record_type: str, record_id: str, field: str, value, 
             raise StoreError(f"no open conflict on {record_type} {record_id} {field}")
         state = reg.state(record_id)
         heads = sorted(h.change_id for h in state.heads[field])
+        if seen is not None:
+            shown = {s for s in seen if isinstance(s, str)}
+            known = {c.change_id for c in reg.changes_of(record_id) if field in c.fields}
+            heads = sorted(shown & known)
+            if not heads:
+                raise StoreError("页面显示后冲突已变化，请重新查看 (the conflict changed since "
+                                 "the page was shown; look again)")
         if field == DELETED:
             if value is not None and not isinstance(value, str):
                 raise StoreError("a deletion reason is text")
@@ -69,9 +79,10 @@ def resolve(reg: Registry, record_type: str, record_id: str, field: str, value, 
             if errors:
                 raise InvalidChange(record_type, errors)
             clean_value = clean.get(field)
-        change = Change(change_id=new_id(), device_id=reg.device_id, seq=reg.next_seq(),
+        at = now()
+        change = Change(change_id=new_id(), device_id=reg.origin_id, seq=reg.next_seq(),
                         record_type=record_type, record_id=record_id,
-                        fields={field: clean_value}, base={field: heads}, at=now(), by=by,
-                        note=reason)
+                        fields={field: clean_value}, base={field: heads}, at=at, by=by,
+                        note=reason, hlc=clock.next_hlc(reg.conn, at))
         reg.apply([change])
     return change

@@ -62,7 +62,7 @@ def central_holds(reg: Registry) -> int:
         return 0
     central = reg.meta("central_device_id")
     row = reg.conn.execute("SELECT MAX(seq) FROM export_bookmark WHERE origin = ? AND "
-                           "device_id = ?", (reg.device_id, central)).fetchone()
+                           "device_id = ?", (reg.origin_id, central)).fetchone()
     return row[0] or 0
 
 
@@ -71,6 +71,6 @@ def export_status(reg: Registry) -> ExportStatus:
     since = reg.meta("last_export_at") or ""
     count, oldest = reg.conn.execute(
         "SELECT count(*), MIN(received_at) FROM change WHERE device_id = ? AND received_at > ? "
-        "AND seq > ?", (reg.device_id, since, central_holds(reg))).fetchone()
+        "AND seq > ?", (reg.origin_id, since, central_holds(reg))).fetchone()
     return ExportStatus(count=count, oldest=_parse(oldest), last_export=_parse(since or None),
                         warn_hours=warn_hours(reg))

@@ -21,13 +21,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from anju.registry.core import definition as definition_mod
+from anju.registry.core import surveys
 from anju.registry.core.changes import DELETED, Change, now
 from anju.registry.core.definition import Definition, DefinitionError
 from anju.registry.core.store import Registry, StoreError, derive_tables, transaction
 from anju.registry.core.validation import message, validate
-from anju.registry.field import backup
+from anju.registry.field import backup, generation
 from anju.registry.review import checks
-from anju.registry.sync import enrollment
+from anju.registry.sync import central_meta, enrollment
 from anju.registry.sync.packs import Pack, PackError, open_pack
 
 AT_RE = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z$")
@@ -64,9 +65,19 @@ class PackResult:
 
 
 def merge_packs(reg: Registry, paths: Iterable[str | Path],
-                progress: Callable[[int], None] | None = None) -> list[PackResult]:
-    """Merge packs one after the other, each atomically; bad packs are reported, not fatal."""
-    results = [merge_pack(reg, p, progress=progress) for p in paths]
+                progress: Callable[[int], None] | None = None,
+                done: Callable[[str | Path, PackResult], None] | None = None
+                ) -> list[PackResult]:
+    """Merge packs one after the other, each atomically; bad packs are reported, not fatal.
+
+    The one entry point of every merge (command line, web upload, laptop import): the central
+    office's flags are rebuilt once at the end. `done` is told of each pack as it is merged.
+    """
+    results = []
+    for p in paths:
+        results.append(merge_pack(reg, p, progress=progress))
+        if done:
+            done(p, results[-1])
     checks.after_merge(reg, results)  # the central office's flags, rebuilt once per call
     return results
 
@@ -116,6 +127,7 @@ def _merge(reg: Registry, pack: Pack, name: str,
     result = PackResult(name, True, device=pack.device["name"])
     notes: list[str] = []
     have: dict = {}
+    held = 0
     memo = None
     first = True
     for frame in pack.frames(progress):
@@ -127,12 +139,13 @@ def _merge(reg: Registry, pack: Pack, name: str,
             have = frame.get("have") or {}
             if not isinstance(have, dict):
                 raise MergeError("malformed pack: holdings")
+            held = generation.own_held(reg)  # before the pack brings any of them back
             notes += _take_meta(reg, pack, frame)
         elif kind == "changes":
             rows = frame.get("c")
             if not isinstance(rows, list):
                 raise MergeError("malformed pack: changes frame")
-            memo = memo or Memo(reg.definition)
+            memo = memo or Memo(reg.definition, surveys.older(reg))
             changes = [parse_change(reg.definition, row, memo) for row in rows]
             new, known = reg.apply(changes)
             result.changes += len(changes)
@@ -145,6 +158,9 @@ def _merge(reg: Registry, pack: Pack, name: str,
     if first:
         raise MergeError("malformed pack: no meta frame")
     _learn_holdings(reg, pack.header["device_id"], have)
+    if generation.notice_lost_changes(reg, have, held):
+        notes.append("this database lacks changes it made (restored from a backup?): it now "
+                     "writes as a new generation; its lost changes come back with the next sync")
     result.notes = tuple(notes)
     return result
 
@@ -152,16 +168,25 @@ def _merge(reg: Registry, pack: Pack, name: str,
 def _take_meta(reg: Registry, pack: Pack, meta: dict) -> list[str]:
     """From the central registry, a laptop takes settings, devices and a newer definition."""
     notes = []
-    if pack.device["role"] != "central" or reg.meta("role") == "central":
+    if reg.meta("role") == "central":
+        central_meta.learn_stated(reg, meta.get("central_version"))
         return notes
+    if pack.device["role"] != "central":
+        return notes
+    surveys.learn(reg, meta.get("surveys"))  # earlier definitions: old values still merge
     if isinstance(meta.get("devices"), list):
         try:
             enrollment.learn_devices(reg, meta["devices"])
         except (KeyError, TypeError) as exc:
             raise MergeError(f"malformed device directory ({exc})") from None
     made_at = meta.get("made_at") if isinstance(meta.get("made_at"), str) else ""
-    if made_at <= (reg.meta("central_meta_at") or ""):
+    newer = central_meta.newer(reg, meta)  # by the central's version number, not its clock
+    if newer is None:  # a central pack of an older anju: by its time, as that anju did
+        newer = made_at > (reg.meta("central_meta_at") or "")
+    if not newer:
         return notes  # an older central pack merged again: its settings are out of date
+    if "version" in meta:
+        central_meta.adopt(reg, meta)
     reg.set_meta("central_meta_at", made_at)
     if isinstance(meta.get("settings"), dict):
         reg.set_meta("settings", json.dumps(meta["settings"], ensure_ascii=False))
@@ -185,12 +210,17 @@ def _take_meta(reg: Registry, pack: Pack, meta: dict) -> list[str]:
 
 
 def _learn_holdings(reg: Registry, device_id: str, have: dict) -> None:
-    """Remember what the sender holds, so the next export to it sends only the rest."""
+    """Remember what the sender holds, so the next export to it sends only the rest.
+
+    The bookmarks follow what the sender states, down as well as up: a peer restored from a
+    backup holds less than before, and is sent again what it lost.
+    """
     rows = [(device_id, o, s) for o, s in have.items() if isinstance(o, str) and
             isinstance(s, int) and not isinstance(s, bool)]
+    reg.conn.execute("DELETE FROM export_bookmark WHERE device_id = ?", (device_id,))
     reg.conn.executemany(
         "INSERT INTO export_bookmark (device_id, origin, seq) VALUES (?, ?, ?) "
-        "ON CONFLICT(device_id, origin) DO UPDATE SET seq = MAX(seq, excluded.seq)", rows)
+        "ON CONFLICT(device_id, origin) DO UPDATE SET seq = excluded.seq", rows)
 
 
 def _take_blobs(reg: Registry, rows) -> int:
@@ -239,7 +269,8 @@ class Memo:
     TYPES = ("select_one", "integer", "date")
     LIMIT = 200_000
 
-    def __init__(self, defn: Definition):
+    def __init__(self, defn: Definition, older: list[Definition] | None = None):
+        self.older = older or []  # earlier definitions, for values made under them
         self.changes: set = set()
         self.values: set = set()
         self.single = {name: {f.name for f in rt.columns if f.type in self.TYPES
@@ -257,7 +288,8 @@ class Memo:
             rest = {k: v for k, v in data.items() if k not in single
                     or not isinstance(v, str | int | float)
                     or (record_type, k, v.__class__, v) not in self.values}
-        errors = validate(defn, record_type, rest, partial=True)[1] if rest else {}
+        errors = (validate(defn, record_type, rest, partial=True, latest=None)[1] if rest
+                  else {})
         if not errors:
             if key is not None and len(self.changes) < self.LIMIT:
                 self.changes.add(key)
@@ -274,9 +306,10 @@ def parse_change(defn: Definition, row, memo: Memo | None = None) -> Change:
     `memo` remembers what this pack already showed valid, so the same values are not validated
     twice.
     """
-    if not isinstance(row, list) or len(row) != 10:
+    if not isinstance(row, list) or len(row) not in (10, 11):  # 10: made before the hlc
         raise MergeError("malformed change")
-    change_id, device_id, seq, record_type, record_id, fields, base, at, by, note = row
+    change_id, device_id, seq, record_type, record_id, fields, base, at, by, note = row[:10]
+    hlc = row[10] if len(row) > 10 and row[10] is not None else at
     label = f"change {str(change_id)[:8]}"
     for value, what in ((change_id, "change id"), (device_id, "device id"),
                         (record_id, "record id")):
@@ -286,6 +319,8 @@ def parse_change(defn: Definition, row, memo: Memo | None = None) -> Change:
         raise MergeError(f"{label}: bad seq")
     if not isinstance(at, str) or not AT_RE.match(at):
         raise MergeError(f"{label}: bad time {at!r}")
+    if not isinstance(hlc, str) or not AT_RE.match(hlc):
+        raise MergeError(f"{label}: bad clock {hlc!r}")
     if not isinstance(by, str) or len(by) > 80 or not (note is None or isinstance(note, str)):
         raise MergeError(f"{label}: bad author or note")
     key = (record_type, fields) if isinstance(fields, str) and len(fields) < 160 else None
@@ -310,12 +345,24 @@ def parse_change(defn: Definition, row, memo: Memo | None = None) -> Change:
             raise MergeError(f"{label}: malformed deletion reason")
     if data:
         errors = (memo.errors(defn, record_type, data, key) if memo
-                  else validate(defn, record_type, data, partial=True)[1])
+                  else validate(defn, record_type, data, partial=True, latest=None)[1])
+        if errors and memo and _valid_under_older(memo.older, record_type, data):
+            errors = {}  # made under an earlier definition: kept, and flagged by the checks
         if errors:
             detail = "; ".join(f"{k}: {_codes(v)}" for k, v in sorted(errors.items()))
             raise MergeError(f"invalid {label}: {detail}")
     return Change(change_id=change_id, device_id=device_id, seq=seq, record_type=record_type,
-                  record_id=record_id, fields=fields, base=base, at=at, by=by, note=note)
+                  record_id=record_id, fields=fields, base=base, at=at, by=by, note=note,
+                  hlc=hlc)
+
+
+def _valid_under_older(older: list[Definition], record_type: str, data: dict) -> bool:
+    """Whether values pass one of the earlier survey definitions this database knows."""
+    for defn in older:
+        if record_type in defn.records and not validate(defn, record_type, data, partial=True,
+                                                        latest=None)[1]:
+            return True
+    return False
 
 
 def _codes(codes) -> str:
@@ -354,6 +401,8 @@ def adopt_definition(reg: Registry, text: str) -> bool:
     if own:
         reg.conn.execute("BEGIN IMMEDIATE")
     try:
+        surveys.remember(reg, reg.meta("survey"))  # the old one stays known: its values merge
+        surveys.remember(reg, text)
         for rname, column in emptied:  # an empty column may change type: recreate it
             reg.conn.execute(f"ALTER TABLE [{rname}] DROP COLUMN [{column}]")
         derive_tables(reg.conn, new)

@@ -24,9 +24,10 @@ import zlib
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+from anju.registry.core import surveys
 from anju.registry.core.changes import dumps, now
 from anju.registry.core.store import SCHEMA_VERSION, Registry
-from anju.registry.sync import enrollment
+from anju.registry.sync import central_meta, enrollment
 from cryptography.exceptions import InvalidSignature, InvalidTag
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
@@ -167,15 +168,17 @@ def export_pack(reg: Registry, out: str | Path, *, full: bool = False,
                  "WHERE c.seq > COALESCE(m.seq, 0)")
         total = reg.conn.execute(f"SELECT count(*) FROM change c {where}").fetchone()[0]
         meta = {"t": "meta", "role": reg.meta("role"), "device_name": reg.meta("device_name"),
-                "have": holdings(reg), "changes": total, "made_at": started}
+                "have": holdings(reg), "changes": total, "made_at": started,
+                **central_meta.state(reg)}
         if reg.meta("role") == "central":
             meta.update(settings=reg.settings, survey=reg.meta("survey"),
+                        surveys=surveys.texts(reg),
                         compensation=reg.meta("compensation"),
                         devices=enrollment.devices(reg))
         writer.frame(meta)
         cur = reg.conn.execute(
             "SELECT c.change_id, c.device_id, c.seq, c.record_type, c.record_id, c.fields, "
-            f"c.base, c.at, c.by, c.note FROM change c {where} ORDER BY c.record_id, c.at")
+            f"c.base, c.at, c.by, c.note, c.hlc FROM change c {where} ORDER BY c.record_id, c.at")
         counts: dict[str, int] = {}
         shas: set[str] = set()
         while rows := cur.fetchmany(FRAME_CHANGES):
