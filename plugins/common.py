@@ -124,3 +124,17 @@ def render(datasette, table: str, column: str, value):
             mask_id_for_staff(str(value)))
     return None
 
+
+
+def beijing(value: str | None) -> str | None:
+    """A stored UTC time (ISO 8601, 'Z') shown as Beijing time (UTC+8), to the minute."""
+    import datetime as dt
+    if not value or not isinstance(value, str):
+        return value
+    try:
+        moment = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return value
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=dt.UTC)
+    return moment.astimezone(dt.timezone(dt.timedelta(hours=8))).strftime("%Y-%m-%d %H:%M")

@@ -22,6 +22,13 @@ async def _figures(datasette) -> dict:
         "ORDER BY field, zone")).rows]
     provenance = {r["key"]: r["value"] for r in (await db.execute(
         "SELECT key, value FROM provenance")).rows}
+    sensitive = []
+    if "sensitive_total" in await db.table_names():
+        sensitive = [{"label": (r["choice_label"] if r["choice"] else r["field_label"]),
+                      "total": r["total"], "released": common.beijing(r["released_at"])}
+                     for r in (await db.execute(
+                         "SELECT field_label, choice, choice_label, total, released_at "
+                         "FROM sensitive_total")).rows]
     daily = []
     if "daily_progress" in await db.table_names():
         daily = [dict(r) for r in (await db.execute(
@@ -49,7 +56,7 @@ async def _figures(datasette) -> dict:
     figures = {
         "totals": totals, "target": target,
         "signed_pct": round(100 * totals["signed"] / target, 1) if target else None,
-        "zones": zones, "fields": fields, "provenance": provenance,
+        "zones": zones, "fields": fields, "provenance": provenance, "sensitive": sensitive,
         "status_chart": charts.columns(
             [(v[0], v[1], common.STATUS_COLOURS.get(k, "#999")) for k, v in statuses],
             "各状态户数"),

@@ -77,7 +77,9 @@ async def test_dashboard_shows_figures_and_svg_charts(public, demo):
     conn.close()
     assert f'<span class="n">{households:,}</span><span class="l">登记户数' in html
     assert f'<span class="n">{signed:,}</span><span class="l">已签约' in html
-    assert "困难类型" in html and "&lt;5" in html  # hardship totals, small ones suppressed
+    # hardship only at project level, rounded; hidden cells labelled as hidden, never as "<5"
+    assert "困难群体与人口（全项目" in html and "低保" in html and "约 " in html
+    assert "&lt;5" not in html
     _no_external(html)
 
 

@@ -10,8 +10,11 @@ field's `publish` policy) and registry.privacy (the one masking rule, the minimu
   when the compensation module offers them. No ID, phone, member, hardship, GPS or photo data.
 - progress: households per zone and status, with sums of `total` fields (suppressed when small).
 - zone: per zone targets, deadlines and progress figures (the dashboard's source).
-- choice_total: per zone counts of each choice of a `total` choice field (hardship, wishes),
-  suppressed when small; daily_progress: cumulative stage counts by day (registry.public_totals).
+- choice_total: per zone counts of each choice of a non-sensitive `total` choice field (wishes),
+  suppressed when small;
+- sensitive_total: project-level totals of sensitive fields (hardship, member counts), rounded
+  and released on change against the registry's disclosure ledger (registry.publication.
+  disclosure); daily_progress: cumulative stage counts by day (registry.public_totals).
 - provenance: as-of time, registry digest, packs merged, anju version, survey definition hash.
 - column_info: each public column's Chinese and English label and kind (money, status, ...).
 """
@@ -33,6 +36,7 @@ from anju.registry.core.changes import now
 from anju.registry.core.definition import Field
 from anju.registry.core.digest import digest
 from anju.registry.core.store import Registry, StoreError
+from anju.registry.publication import disclosure
 from anju.registry.publication.privacy import (
     MIN_GROUP,
     NEVER_TYPES,
@@ -40,7 +44,7 @@ from anju.registry.publication.privacy import (
     mask_name,
     scrub_text,
 )
-from anju.registry.publication.totals import write_daily, write_totals
+from anju.registry.publication.totals import SURVEYED, write_daily, write_totals
 
 # Identifying keys: never rewritten by name scrubbing, so lookups and facets keep working.
 KEY_FIELDS = ("house_no", "zone")
@@ -275,6 +279,8 @@ def _build(reg: Registry, conn: sqlite3.Connection, compensation: dict, comp_col
             people += [n for (n,) in reg.conn.execute(f"SELECT [{name}] FROM household")]
         summary = _write(reg, conn, shown, totalled, cols, rows, people, compensation,
                          comp_columns, progress)
+        cells = disclosure.sensitive_cells(totalled)
+        current = disclosure.contributions(cells, rows, SURVEYED)
         # A failed or outdated helper: compute it here, in our snapshot.
         registry_digest = _digest_result(helper, marker) or digest(reg)
     finally:
@@ -282,12 +288,16 @@ def _build(reg: Registry, conn: sqlite3.Connection, compensation: dict, comp_col
         if helper is not None and helper.returncode is None:  # we failed before reading it
             helper.kill()
             helper.wait()
+    # The ledger is written (and committed) before the file is put in place.
+    disclosure.write_table(conn, disclosure.release(reg, cells, current))
     survey_hash = defn.hash
     _provenance(conn, reg, {
         "as_of": now(), "last_change_at": last_change or "", "registry_digest": registry_digest,
         "packs_merged": packs, "anju_version": _version(), "survey_hash": survey_hash,
         "survey_version": str(defn.version), "households": str(len(rows)),
         "households_deleted": str(deleted), "min_group": str(MIN_GROUP),
+        "sensitive_rounding": f"{disclosure.ROUND_COUNT}/{disclosure.ROUND_SUM}",
+        "sensitive_min_change": str(disclosure.K_CHANGED),
     })
     conn.execute("COMMIT")
     _indexes(conn, shown, comp_columns)
@@ -349,7 +359,11 @@ def _provenance(conn, reg: Registry, values: dict) -> None:
               "households": ("公示户数", "Households published"),
               "households_deleted": ("已作废户数(未公示)", "Deleted households (not published)"),
               "min_group": ("最小统计组(户)", "Minimum group for totals"),
-              "project_name": ("项目名称", "Project")}
+              "project_name": ("项目名称", "Project"),
+              "sensitive_rounding": ("敏感统计取整(户数/人数)", "Sensitive totals rounded to"),
+              "sensitive_min_change": ("敏感统计更新所需最少变动户数",
+                                       "Households that must change before a sensitive total "
+                                       "is released again")}
     values = {"project_name": reg.meta("project_name") or "", **values}
     conn.execute("CREATE TABLE provenance (key TEXT PRIMARY KEY, label TEXT, label_en TEXT, "
                  "value TEXT)")

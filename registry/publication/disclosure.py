@@ -1,0 +1,194 @@
+"""Disclosure control across publications: sensitive totals released on change, checked
+against the ledger of everything the project ever published.
+
+A resident sees every household's status on the public site, so he can enumerate who entered or
+left any group between two nights. Any total over a group that changed by a few known households
+gives their values away by subtraction, and a group whose members all share an attribute gives
+it away without subtraction. So a sensitive total (a field the survey marks sensitive: hardship,
+health, the members' data) is:
+
+1. Computed at project level only, over the surveyed households: never per zone or status.
+2. Released only if, against EVERY earlier release of that cell in the ledger
+   (disclosure_release), the households whose contribution differs number at least K_CHANGED,
+   and the difference is at least SLACK away from the smallest and the largest difference that
+   those households could explain; once with all of them, and once with only the households an
+   observer can see changing (entering or leaving the surveyed set), as an observer who ignores
+   invisible edits would reason. A difference at an extreme would say "all of these have it" or
+   "none of these has it".
+3. A count is released only while at least K_CHANGED households have the attribute and at least
+   K_CHANGED do not (homogeneity: "5 of 5 are 低保" names five households).
+4. Rounded (counts to ROUND_COUNT, sums to ROUND_SUM), so that what remains is a coarse figure.
+
+When a candidate fails, the publication repeats the cell's last release (or shows nothing if
+there was none): a repeated value tells nothing new. The ledger is written in one transaction
+before the publication file is put in place; a release that never went public only makes later
+checks stricter.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from dataclasses import dataclass
+
+from anju.registry.core.changes import now
+from anju.registry.core.definition import Field
+from anju.registry.core.store import Registry
+
+K_CHANGED = 10
+SLACK = 3
+ROUND_COUNT = 5
+ROUND_SUM = 10
+# The largest per-household value of a summed field an observer may assume, without a max.
+DEFAULT_MAX = 50
+
+
+@dataclass(frozen=True)
+class Cell:
+    """One sensitive total: a choice's count (choice set) or a numeric field's sum."""
+
+    key: str
+    field: Field
+    choice: str | None
+
+    @property
+    def label(self) -> str:
+        if self.choice is None:
+            return f"{self.field.label['zh']}合计"
+        return self.field.choice_label(self.choice)
+
+    @property
+    def high(self) -> float:
+        """The most one household can add to this cell (what an observer may assume)."""
+        if self.choice is not None:
+            return 1
+        return float(self.field.constraint.get("max", DEFAULT_MAX))
+
+    @property
+    def step(self) -> int:
+        return ROUND_COUNT if self.choice is not None else ROUND_SUM
+
+
+def sensitive_cells(totalled: list[Field]) -> list[Cell]:
+    """The cells of the sensitive `total` fields, in definition order."""
+    cells = []
+    for f in totalled:
+        if not f.sensitive:
+            continue
+        if f.type in ("select_one", "select_multiple"):
+            cells += [Cell(f"{f.name}:{c.value}", f, c.value) for c in f.choices]
+        elif f.type in ("integer", "decimal"):
+            cells.append(Cell(f.name, f, None))
+    return cells
+
+
+def contributions(cells: list[Cell], rows: list[dict], population: frozenset) -> dict:
+    """Per cell, each counted household's contribution {household id: value}."""
+    counted = [r for r in rows if r["status"] in population]
+    out = {}
+    for cell in cells:
+        name = cell.field.name
+        values = {}
+        for r in counted:
+            v = r.get(name)
+            if cell.choice is None:
+                values[r["id"]] = v if isinstance(v, int | float) else 0
+            else:
+                items = json.loads(v) if cell.field.type == "select_multiple" and v else [v]
+                values[r["id"]] = 1 if cell.choice in (items or []) else 0
+        out[cell.key] = values
+    return out
+
+
+def _rounded(value: float, step: int) -> float:
+    return float(int((value + step / 2) // step) * step)
+
+
+def check(cell: Cell, current: dict, earlier: list[dict]) -> str | None:
+    """Why `current` (household → contribution) may not be released after the `earlier`
+    bases of this cell, or None when it may."""
+    total = sum(current.values())
+    ones = sum(1 for v in current.values() if v)
+    if cell.choice is not None and (ones < K_CHANGED or len(current) - ones < K_CHANGED):
+        return "homogeneous"
+    if cell.choice is None and len(current) < K_CHANGED:
+        return "too few households"
+    for basis in earlier:
+        changed = [h for h in current.keys() | basis.keys()
+                   if current.get(h) != basis.get(h)]
+        if not changed:
+            continue
+        if len(changed) < K_CHANGED:
+            return "differs from an earlier release by too few households"
+        d = total - sum(basis.values())
+        full = (0.0, 0.0)
+        seen = (0.0, 0.0)
+        any_seen = False
+        for h in changed:
+            if h not in basis:          # entered the counted set: visible
+                lo, hi, visible = 0.0, cell.high, True
+            elif h not in current:      # left it: visible
+                lo, hi, visible = -cell.high, 0.0, True
+            else:                       # an edit nobody outside sees
+                lo, hi, visible = -cell.high, cell.high, False
+            full = (full[0] + lo, full[1] + hi)
+            if visible:
+                seen = (seen[0] + lo, seen[1] + hi)
+                any_seen = True
+        for low, high in [full] + ([seen] if any_seen else []):
+            if d - low < SLACK or high - d < SLACK:
+                return "difference at an extreme"
+    return None
+
+
+def release(reg: Registry, cells: list[Cell], current: dict) -> list[dict]:
+    """Decide, record in the ledger and return what this publication shows for each cell:
+    [{cell, field, field_label, choice, choice_label, value (or None), released_at}]."""
+    publication_id = str(uuid.uuid4())
+    at = now()
+    shown, out = {}, []
+    own = not reg.conn.in_transaction
+    if own:
+        reg.conn.execute("BEGIN IMMEDIATE")  # one publication at a time decides
+    try:
+        for cell in cells:
+            history = reg.conn.execute(
+                "SELECT release_id, published, basis, released_at FROM disclosure_release "
+                "WHERE cell = ? ORDER BY release_id", (cell.key,)).fetchall()
+            bases = [json.loads(b) for _, _, b, _ in history]
+            values = current[cell.key]
+            reason = check(cell, values, bases)
+            last = history[-1] if history else None
+            if reason is None and not (bases and bases[-1] == values):
+                total = sum(values.values())
+                published = _rounded(total, cell.step)
+                cur = reg.conn.execute(
+                    "INSERT INTO disclosure_release (cell, value, published, basis, "
+                    "publication_id, released_at) VALUES (?, ?, ?, ?, ?, ?)",
+                    (cell.key, total, published, json.dumps(values, sort_keys=True),
+                     publication_id, at))
+                last = (cur.lastrowid, published, None, at)
+            shown[cell.key] = last[0] if last else None
+            out.append({"cell": cell.key, "field": cell.field.name,
+                        "field_label": cell.field.label["zh"], "choice": cell.choice,
+                        "choice_label": cell.label,
+                        "value": int(last[1]) if last else None,
+                        "released_at": last[3] if last else None})
+        reg.conn.execute("INSERT INTO disclosure_publication (publication_id, at, shown) "
+                         "VALUES (?, ?, ?)", (publication_id, at, json.dumps(shown)))
+        if own:
+            reg.conn.execute("COMMIT")
+    except BaseException:
+        if own:
+            reg.conn.execute("ROLLBACK")
+        raise
+    return out
+
+
+def write_table(conn, released: list[dict]) -> None:
+    """The public table of the sensitive totals (project level, rounded, released on change)."""
+    conn.execute("CREATE TABLE sensitive_total (field TEXT, field_label TEXT, choice TEXT, "
+                 "choice_label TEXT, total INTEGER, released_at TEXT)")
+    conn.executemany("INSERT INTO sensitive_total VALUES (?, ?, ?, ?, ?, ?)", [
+        (r["field"], r["field_label"], r["choice"], r["choice_label"], r["value"],
+         r["released_at"]) for r in released])
