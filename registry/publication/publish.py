@@ -46,8 +46,11 @@ from anju.registry.publication.privacy import (
 )
 from anju.registry.publication.totals import SURVEYED, write_daily, write_totals
 
-# Identifying keys: never rewritten by name scrubbing, so lookups and facets keep working.
-KEY_FIELDS = ("house_no", "zone")
+# Legal identifying data, published exactly as registered (the same address in public.db, the
+# lookup, the zone lists and their XLSX): never rewritten, so lookups and facets keep working.
+KEY_FIELDS = ("house_no", "zone", "address")
+# Staff names that free text may carry (the cadre of a household, the surveyor of a visit).
+STAFF_COLUMNS = (("household", "cadre"), ("visit", "surveyor"))
 # Words in a compensation column's name that mark it as an amount of money.
 MONEY_WORDS = ("yuan", "amount", "fee", "value", "total", "incentive", "compensation", "subsidy",
                "price", "difference", "payment", "award")
@@ -180,9 +183,10 @@ def _converter(f: Field, names: NameScrubber) -> Callable:
             return lambda v: labels.get(v, v) if v else None
         return lambda v: "、".join(labels.get(i, i) for i in (
             json.loads(v) if isinstance(v, str) else v)) if v else None
+    if f.name in KEY_FIELDS:
+        return lambda v: v if v not in ("", None) else None
     if f.type == "text":
-        scrubber = _NO_NAMES if f.name in KEY_FIELDS else names
-        return lambda v: scrub_text(v, scrubber) if v else None
+        return lambda v: scrub_text(v, names) if v else None
     return lambda v: None if v == "" else v
 
 
@@ -277,6 +281,7 @@ def _build(reg: Registry, conn: sqlite3.Connection, compensation: dict, comp_col
             masked.append("owner_name")
         for name in dict.fromkeys(masked):
             people += [n for (n,) in reg.conn.execute(f"SELECT [{name}] FROM household")]
+        people += _staff_names(reg)
         summary = _write(reg, conn, shown, totalled, cols, rows, people, compensation,
                          comp_columns, progress)
         cells = disclosure.sensitive_cells(totalled)
@@ -369,6 +374,16 @@ def _provenance(conn, reg: Registry, values: dict) -> None:
                  "value TEXT)")
     conn.executemany("INSERT INTO provenance VALUES (?, ?, ?, ?)",
                      [(k, *labels.get(k, (k, k)), str(v)) for k, v in values.items()])
+
+
+def _staff_names(reg: Registry) -> list[str]:
+    """The names of the project's staff: user accounts, cadres, surveyors (never in free text)."""
+    names = [n for (n,) in reg.conn.execute("SELECT name FROM user")]
+    for table, column in STAFF_COLUMNS:
+        if column in {r[1] for r in reg.conn.execute(f"PRAGMA table_info([{table}])")}:
+            names += [n for (n,) in reg.conn.execute(
+                f"SELECT DISTINCT [{column}] FROM [{table}] WHERE [{column}] IS NOT NULL")]
+    return names
 
 
 def _packs_merged(reg: Registry) -> str:
