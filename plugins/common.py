@@ -66,6 +66,9 @@ async def load(datasette) -> dict:
                 kinds[(row[0], row[1])] = row[2]
             kinds[("progress", "status")] = "status"
             kinds[("zone", "signed_pct")] = "percent"
+            # UTC stored, Beijing time shown
+            kinds[("sensitive_total", "released_at")] = "utc_time"
+            kinds[("provenance", "value")] = "provenance_value"
             rows = await db.execute("SELECT DISTINCT status, status_code FROM progress")
             status_codes = {r[0]: r[1] for r in rows.rows if r[0]}
         elif "meta" in tables:
@@ -117,6 +120,8 @@ def render(datasette, table: str, column: str, value):
         return badge(value, c.get("status_codes", {}).get(value))
     if kind == "status_code":
         return badge(value, value)
+    if kind == "utc_time":
+        return beijing(value)
     if kind == "percent" and isinstance(value, int | float):
         return f"{value:.1f}%"
     if kind == "resident_id":

@@ -80,7 +80,7 @@ async def login(datasette, request):
 
 
 async def not_here(datasette, request):
-    return Response.text("Not found", status=404)
+    return Response.html("<p>找不到这个页面</p>", status=404)
 
 
 @hookimpl(tryfirst=True)

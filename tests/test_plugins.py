@@ -124,7 +124,7 @@ async def test_table_page_has_facets_chinese_labels_and_badges(public):
     data = (await public.client.get("/public/household.json")).json()
     assert set(data["facet_results"]) == {"zone", "status", "structure", "actual_use"}
     numbers = [row[data["columns"].index("house_no")] for row in data["rows"]]
-    assert numbers == sorted(numbers) and "sorted by house_no" in html
+    assert numbers == sorted(numbers) and "按房屋编号升序排列" in html
 
 
 async def test_money_is_rendered_as_yuan(paid, demo):

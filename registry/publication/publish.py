@@ -354,8 +354,8 @@ def _column_info(conn, shown: list[Field], comp_columns: list[dict]) -> None:
 
 
 def _provenance(conn, reg: Registry, values: dict) -> None:
-    labels = {"as_of": ("发布时间(UTC)", "Published at (UTC)"),
-              "last_change_at": ("数据截至(UTC)", "Last change (UTC)"),
+    labels = {"as_of": ("发布时间", "Published at (UTC)"),
+              "last_change_at": ("数据截至", "Last change (UTC)"),
               "registry_digest": ("登记库摘要", "Registry digest"),
               "packs_merged": ("已合并数据包", "Packs merged"),
               "anju_version": ("安居版本", "anju version"),
