@@ -9,6 +9,7 @@ from datasette import hookimpl
 
 PUBLIC_NAV = (("/-/progress", "进度"), ("/-/lookup", "查询我家"), ("/{db}/household", "住户公示"),
               ("/{db}/zone", "片区进度"), ("/{db}", "统计与查询"), ("/-/provenance", "数据来源"))
+PROVINCE_NAV = (("/-/province", "全省汇总"), ("/", "各项目公示"))
 STAFF_NAV = (("/{db}/household", "住户"), ("/{db}/open_conflicts", "冲突"),
              ("/{db}/flags", "待核查"), ("/{db}/change_log", "变更记录"), ("/{db}", "SQL查询"))
 
@@ -69,7 +70,7 @@ def extra_css_urls(datasette):
 def extra_template_vars(datasette):
     db = common.database_name(datasette) or ""
     mode = common.mode(datasette)
-    nav = STAFF_NAV if mode == "staff" else PUBLIC_NAV
+    nav = {"staff": STAFF_NAV, "province": PROVINCE_NAV}.get(mode, PUBLIC_NAV)
     queries = set()
     if mode == "staff":
         queries = set(datasette.metadata("queries", database=db) or {})
@@ -82,8 +83,11 @@ def extra_template_vars(datasette):
             continue
         links.append({"href": datasette.urls.path(href.format(db=db)), "label": label})
     titles, columns, per_table = _labels(datasette, db)
+    db_titles = {name: datasette.metadata("title", database=name) or name
+                 for name in datasette.databases if name != "_internal"}
+    titles = {**db_titles, **titles}
     return {"anju_mode": mode, "anju_nav": links, "anju_db": db, "anju_titles": titles,
-            "anju_col_zh": columns, "anju_table_cols": per_table}
+            "anju_col_zh": columns, "anju_table_cols": per_table, "anju_db_titles": db_titles}
 
 
 @hookimpl

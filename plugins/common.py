@@ -61,7 +61,7 @@ async def load(datasette) -> dict:
     if name:
         db = datasette.get_database(name)
         tables = set(await db.table_names())
-        if mode(datasette) == "public" and "column_info" in tables:
+        if mode(datasette) in ("public", "province") and "column_info" in tables:
             for row in (await db.execute("SELECT [table], [column], kind FROM column_info")).rows:
                 kinds[(row[0], row[1])] = row[2]
             kinds[("progress", "status")] = "status"
