@@ -245,6 +245,9 @@ def test_the_definition_refuses_to_publish_a_sensitive_field_per_household(polic
         changed = text[:end] + f"publish: {policy}" + text[end + len("publish: total"):]
         with pytest.raises(DefinitionError, match="敏感字段.*sensitive"):
             parse(changed)
+    # a definition stored before `sensitive` existed: member counts are still sensitive
+    old = text.replace("        sensitive: true\n", "")
+    assert parse(old).record("household").field("resident_count").sensitive
     # a member's field too, even with `sensitive: false`
     member = text.replace("        label: {zh: 与户主关系, en: Relation to head}\n",
                           "        label: {zh: 与户主关系, en: Relation to head}\n"

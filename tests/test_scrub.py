@@ -153,13 +153,29 @@ def test_published_free_text_and_addresses(registry, tmp_path, monkeypatch):
     conn.close()
 
 
-def test_one_address_everywhere(registry, tmp_path):
-    """The public database prints the address exactly as the zone posting list does."""
-    _household(registry, 12)
+async def test_one_address_everywhere(registry, tmp_path):
+    """public.db, the lookup page, the zone posting list and its XLSX print one address, the
+    registered one, even when it holds a member's name."""
+    import io
+
+    from anju.registry.compensation.lists import xlsx_bytes, zone_list
+    from anju.registry.publication.serve import build_datasette
+    from openpyxl import load_workbook
+    hid = _household(registry, 12)
+    registry.save("member", None, {"household_id": hid, "name": "雷路", "id_no":
+                                   "11010519491231002X", "relation": "child"}, by="tester")
     out = tmp_path / "public.db"
     publish(registry, out)
     conn = sqlite3.connect(out)
     (published,) = conn.execute("SELECT address FROM household").fetchone()
     conn.close()
-    (registered,) = registry.conn.execute("SELECT address FROM household").fetchone()
-    assert published == registered == "东关雷路12号"
+    registered = "东关雷路12号"
+    assert published == registered
+    assert [r["address"] for r in zone_list(registry, "东关片区").rows] == [registered]
+    cells = {c for row in load_workbook(io.BytesIO(xlsx_bytes(registry))).active.values
+             for c in row if c}
+    assert registered in cells
+    ds = build_datasette(out)
+    await ds.invoke_startup()
+    page = (await ds.client.get("/-/lookup?house_no=T-0012")).text
+    assert registered in page

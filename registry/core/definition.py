@@ -26,6 +26,9 @@ PUBLISH = {"plain", "masked", "total", "never"}
 # or not at all (registry/publication/totals.py), never per household.
 SENSITIVE_SECTIONS = frozenset({"hardship", "health", "members"})
 SENSITIVE_RECORDS = frozenset({"member"})
+# The members' counts are members' data wherever they sit (definitions stored before `sensitive`
+# existed mark them nowhere else).
+SENSITIVE_NAMES = re.compile(r"^(registered|resident|member)s?_count$")
 NAMED_VALIDATORS = {"not_future_year", "person_name"}
 CONSTRAINT_KEYS = {"min", "max", "pattern", "validator", "max_length"}
 RELEVANT_OPS = {"equals", "in", "contains", "gt"}
@@ -240,7 +243,7 @@ def _field(record: str, raw: Any, sections: set) -> Field:
         raise DefinitionError(f"{where}: sensitive must be true or false")
     # An explicit `sensitive: false` cannot take a hardship or member field out of protection.
     sensitive = bool(raw.get("sensitive")) or section in SENSITIVE_SECTIONS \
-        or record in SENSITIVE_RECORDS
+        or record in SENSITIVE_RECORDS or bool(SENSITIVE_NAMES.match(name))
     if sensitive and publish in ("plain", "masked"):
         raise DefinitionError(
             f"{where}: 敏感字段（困难、健康、家庭成员信息）不能逐户公开 — a sensitive field "
