@@ -28,8 +28,12 @@ checks stricter.
 from __future__ import annotations
 
 import json
+import struct
 import uuid
+import zlib
+from array import array
 from dataclasses import dataclass
+from itertools import accumulate
 
 from anju.registry.core.changes import now
 from anju.registry.core.definition import Field
@@ -83,19 +87,22 @@ def sensitive_cells(totalled: list[Field]) -> list[Cell]:
 
 
 def contributions(cells: list[Cell], rows: list[dict], population: frozenset) -> dict:
-    """Per cell, each counted household's contribution {household id: value}."""
+    """What this publication's totals are made of: the counted (surveyed) households and, per
+    cell, each one's non-zero contribution: {"counted": {ids}, cell key: {id: value}}."""
     counted = [r for r in rows if r["status"] in population]
-    out = {}
+    out: dict = {"counted": {r["id"] for r in counted}}
     for cell in cells:
         name = cell.field.name
         values = {}
         for r in counted:
             v = r.get(name)
             if cell.choice is None:
-                values[r["id"]] = v if isinstance(v, int | float) else 0
+                if isinstance(v, int | float) and v:
+                    values[r["id"]] = v
             else:
                 items = json.loads(v) if cell.field.type == "select_multiple" and v else [v]
-                values[r["id"]] = 1 if cell.choice in (items or []) else 0
+                if cell.choice in (items or []):
+                    values[r["id"]] = 1
         out[cell.key] = values
     return out
 
@@ -104,41 +111,83 @@ def _rounded(value: float, step: int) -> float:
     return float(int((value + step / 2) // step) * step)
 
 
-def check(cell: Cell, current: dict, earlier: list[dict]) -> str | None:
-    """Why `current` (household → contribution) may not be released after the `earlier`
-    bases of this cell, or None when it may."""
-    total = sum(current.values())
-    ones = sum(1 for v in current.values() if v)
-    if cell.choice is not None and (ones < K_CHANGED or len(current) - ones < K_CHANGED):
+@dataclass(frozen=True)
+class Basis:
+    """What one release was made of, by household number: who was counted, who contributed."""
+
+    counted: frozenset
+    values: dict
+
+    def encode(self) -> bytes:
+        """Sorted numbers as deltas in uint32 arrays, values as doubles, all zlib-compressed."""
+        keys = sorted(self.values)
+        parts = [array("I", _deltas(sorted(self.counted))).tobytes(),
+                 array("I", _deltas(keys)).tobytes(),
+                 array("d", [self.values[k] for k in keys]).tobytes()]
+        header = struct.pack("<3I", *(len(p) for p in parts))
+        return zlib.compress(header + b"".join(parts))
+
+    @classmethod
+    def decode(cls, blob: bytes) -> Basis:
+        raw = zlib.decompress(blob)
+        sizes = struct.unpack_from("<3I", raw)
+        pos, parts = 12, []
+        for size, code in zip(sizes, "IId"):
+            parts.append(array(code, raw[pos:pos + size]))
+            pos += size
+        counted, keys, values = parts
+        return cls(frozenset(accumulate(counted)), dict(zip(accumulate(keys), values)))
+
+
+def _deltas(numbers: list[int]) -> list[int]:
+    return [b - a for a, b in zip([0] + numbers, numbers)]
+
+
+def check(cell: Cell, current: Basis, earlier: list[Basis]) -> str | None:
+    """Why `current` may not be released after the `earlier` bases of this cell, or None."""
+    total = sum(current.values.values())
+    if cell.choice is not None and (len(current.values) < K_CHANGED
+                                    or len(current.counted) - len(current.values) < K_CHANGED):
         return "homogeneous"
-    if cell.choice is None and len(current) < K_CHANGED:
+    if cell.choice is None and len(current.counted) < K_CHANGED:
         return "too few households"
+    hi = cell.high
     for basis in earlier:
-        changed = [h for h in current.keys() | basis.keys()
-                   if current.get(h) != basis.get(h)]
+        entered = current.counted - basis.counted
+        left = basis.counted - current.counted
+        # Set operations in C: who gained or lost a contribution while counted in both, then
+        # (sums only: a count's contributions are all 1) who changed its value.
+        edited = {h for h in current.values.keys() ^ basis.values.keys()
+                  if h in current.counted and h in basis.counted}
+        if cell.choice is None:
+            edited |= {h for h in current.values.keys() & basis.values.keys()
+                       if current.values[h] != basis.values[h]}
+        changed = len(entered) + len(left) + len(edited)
         if not changed:
             continue
-        if len(changed) < K_CHANGED:
+        if changed < K_CHANGED:
             return "differs from an earlier release by too few households"
-        d = total - sum(basis.values())
-        full = (0.0, 0.0)
-        seen = (0.0, 0.0)
-        any_seen = False
-        for h in changed:
-            if h not in basis:          # entered the counted set: visible
-                lo, hi, visible = 0.0, cell.high, True
-            elif h not in current:      # left it: visible
-                lo, hi, visible = -cell.high, 0.0, True
-            else:                       # an edit nobody outside sees
-                lo, hi, visible = -cell.high, cell.high, False
-            full = (full[0] + lo, full[1] + hi)
-            if visible:
-                seen = (seen[0] + lo, seen[1] + hi)
-                any_seen = True
-        for low, high in [full] + ([seen] if any_seen else []):
+        d = total - sum(basis.values.values())
+        # What an observer could explain: entering adds 0..hi, leaving takes 0..hi, an
+        # invisible edit moves -hi..hi; once with every change, once with the visible ones.
+        models = [(-hi * (len(left) + len(edited)), hi * (len(entered) + len(edited)))]
+        if entered or left:
+            models.append((-hi * len(left), hi * len(entered)))
+        for low, high in models:
             if d - low < SLACK or high - d < SLACK:
                 return "difference at an extreme"
     return None
+
+
+def _numbers(reg: Registry, ids: set[str]) -> dict[str, int]:
+    """Each household's number in the ledger (assigned on first sight, never reused)."""
+    known = dict(reg.conn.execute("SELECT household_id, n FROM disclosure_household"))
+    new = sorted(ids - known.keys())
+    start = max(known.values(), default=0) + 1
+    reg.conn.executemany("INSERT INTO disclosure_household (household_id, n) VALUES (?, ?)",
+                         [(h, start + i) for i, h in enumerate(new)])
+    known.update({h: start + i for i, h in enumerate(new)})
+    return known
 
 
 def release(reg: Registry, cells: list[Cell], current: dict) -> list[dict]:
@@ -151,22 +200,23 @@ def release(reg: Registry, cells: list[Cell], current: dict) -> list[dict]:
     if own:
         reg.conn.execute("BEGIN IMMEDIATE")  # one publication at a time decides
     try:
+        number = _numbers(reg, set(current["counted"])) if cells else {}
+        counted = frozenset(number[h] for h in current["counted"])
         for cell in cells:
             history = reg.conn.execute(
                 "SELECT release_id, published, basis, released_at FROM disclosure_release "
                 "WHERE cell = ? ORDER BY release_id", (cell.key,)).fetchall()
-            bases = [json.loads(b) for _, _, b, _ in history]
-            values = current[cell.key]
-            reason = check(cell, values, bases)
+            bases = [Basis.decode(b) for _, _, b, _ in history]
+            basis = Basis(counted, {number[h]: v for h, v in current[cell.key].items()})
+            reason = check(cell, basis, bases)
             last = history[-1] if history else None
-            if reason is None and not (bases and bases[-1] == values):
-                total = sum(values.values())
+            if reason is None and not (bases and bases[-1] == basis):
+                total = sum(basis.values.values())
                 published = _rounded(total, cell.step)
                 cur = reg.conn.execute(
                     "INSERT INTO disclosure_release (cell, value, published, basis, "
                     "publication_id, released_at) VALUES (?, ?, ?, ?, ?, ?)",
-                    (cell.key, total, published, json.dumps(values, sort_keys=True),
-                     publication_id, at))
+                    (cell.key, total, published, basis.encode(), publication_id, at))
                 last = (cur.lastrowid, published, None, at)
             shown[cell.key] = last[0] if last else None
             out.append({"cell": cell.key, "field": cell.field.name,

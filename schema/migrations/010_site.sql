@@ -7,11 +7,16 @@ CREATE TABLE IF NOT EXISTS disclosure_release (
     cell TEXT NOT NULL,
     value REAL NOT NULL,
     published REAL NOT NULL,
-    basis TEXT NOT NULL,
+    basis BLOB NOT NULL,            -- zlib JSON: counted household numbers, contributions
     publication_id TEXT NOT NULL,
     released_at TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS disclosure_release_cell ON disclosure_release (cell, release_id);
+-- Household numbers used in the bases (compact, assigned once).
+CREATE TABLE IF NOT EXISTS disclosure_household (
+    household_id TEXT PRIMARY KEY,
+    n INTEGER NOT NULL UNIQUE
+);
 CREATE TABLE IF NOT EXISTS disclosure_publication (
     publication_id TEXT PRIMARY KEY,
     at TEXT NOT NULL,
