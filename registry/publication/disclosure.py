@@ -128,7 +128,9 @@ class Basis:
         return zlib.compress(header + b"".join(parts))
 
     @classmethod
-    def decode(cls, blob: bytes) -> Basis:
+    def decode(cls, blob: bytes, shared: dict | None = None) -> Basis:
+        """The basis in `blob`; `shared` (bytes → set) lets the cells released by one
+        publication, which counted the same households, share one decoded set."""
         raw = zlib.decompress(blob)
         sizes = struct.unpack_from("<3I", raw)
         pos, parts = 12, []
@@ -136,15 +138,25 @@ class Basis:
             parts.append(array(code, raw[pos:pos + size]))
             pos += size
         counted, keys, values = parts
-        return cls(frozenset(accumulate(counted)), dict(zip(accumulate(keys), values)))
+        key = raw[12:12 + sizes[0]]
+        households = shared.get(key) if shared is not None else None
+        if households is None:
+            households = frozenset(accumulate(counted))
+            if shared is not None:
+                shared[key] = households
+        return cls(households, dict(zip(accumulate(keys), values)))
 
 
 def _deltas(numbers: list[int]) -> list[int]:
     return [b - a for a, b in zip([0] + numbers, numbers)]
 
 
-def check(cell: Cell, current: Basis, earlier: list[Basis]) -> str | None:
-    """Why `current` may not be released after the `earlier` bases of this cell, or None."""
+def check(cell: Cell, current: Basis, earlier: list[Basis],
+          moves: dict | None = None) -> str | None:
+    """Why `current` may not be released after the `earlier` bases of this cell, or None.
+
+    `moves` caches who entered and left the counted set between `current` and an earlier
+    counted set (the same for every cell of one publication)."""
     total = sum(current.values.values())
     if cell.choice is not None and (len(current.values) < K_CHANGED
                                     or len(current.counted) - len(current.values) < K_CHANGED):
@@ -153,8 +165,14 @@ def check(cell: Cell, current: Basis, earlier: list[Basis]) -> str | None:
         return "too few households"
     hi = cell.high
     for basis in earlier:
-        entered = current.counted - basis.counted
-        left = basis.counted - current.counted
+        key = (id(current.counted), id(basis.counted))
+        if moves is not None and key in moves:
+            entered, left = moves[key]
+        else:
+            entered = current.counted - basis.counted
+            left = basis.counted - current.counted
+            if moves is not None:
+                moves[key] = (entered, left)
         # Set operations in C: who gained or lost a contribution while counted in both, then
         # (sums only: a count's contributions are all 1) who changed its value.
         edited = {h for h in current.values.keys() ^ basis.values.keys()
@@ -202,13 +220,15 @@ def release(reg: Registry, cells: list[Cell], current: dict) -> list[dict]:
     try:
         number = _numbers(reg, set(current["counted"])) if cells else {}
         counted = frozenset(number[h] for h in current["counted"])
+        shared: dict = {}
+        moves: dict = {}
         for cell in cells:
             history = reg.conn.execute(
                 "SELECT release_id, published, basis, released_at FROM disclosure_release "
                 "WHERE cell = ? ORDER BY release_id", (cell.key,)).fetchall()
-            bases = [Basis.decode(b) for _, _, b, _ in history]
+            bases = [Basis.decode(b, shared) for _, _, b, _ in history]
             basis = Basis(counted, {number[h]: v for h, v in current[cell.key].items()})
-            reason = check(cell, basis, bases)
+            reason = check(cell, basis, bases, moves)
             last = history[-1] if history else None
             if reason is None and not (bases and bases[-1] == basis):
                 total = sum(basis.values.values())
