@@ -11,6 +11,7 @@ from datasette import Response, hookimpl
 
 PUBLIC_NAV = (("/-/progress", "进度"), ("/-/lookup", "查询我家"), ("/{db}/household", "住户公示"),
               ("/{db}/zone", "片区进度"), ("/{db}", "统计与查询"), ("/-/provenance", "数据来源"))
+PROVINCE_NAV = (("/-/province", "全省汇总"), ("/", "各项目公示"))
 STAFF_NAV = (("/{db}/household", "住户"), ("/{db}/open_conflicts", "冲突"),
              ("/{db}/flags", "待核查"), ("/{db}/change_log", "变更记录"), ("/{db}", "SQL查询"))
 
@@ -41,6 +42,24 @@ class _NoLockLoader(jinja2.BaseLoader):
 def prepare_jinja2_environment(env):
     if not isinstance(env.loader, _NoLockLoader):
         env.loader = _NoLockLoader(env.loader)
+    # "房屋编号 (House number)" -> "房屋编号": the Chinese part of a metadata label.
+    env.filters["split_zh"] = lambda text: str(text).split(" (")[0]
+    env.filters["beijing"] = common.beijing
+
+
+def _labels(datasette, db: str) -> tuple[dict, dict, dict]:
+    """Chinese table titles, column labels (any table) and column labels per table."""
+    tables = ((datasette.metadata("tables", database=db) or {}) if db else {})
+    titles, columns, per_table = {}, {"rowid": "序号"}, {}
+    for name, meta in tables.items():
+        meta = meta or {}
+        if meta.get("title"):
+            titles[name] = meta["title"]
+        cols = {c: str(label) for c, label in (meta.get("columns") or {}).items()}
+        per_table[name] = cols
+        for c, label in cols.items():
+            columns.setdefault(c, label)
+    return titles, columns, per_table
 
 
 @hookimpl
@@ -53,7 +72,7 @@ def extra_css_urls(datasette):
 def extra_template_vars(datasette):
     db = common.database_name(datasette) or ""
     mode = common.mode(datasette)
-    nav = STAFF_NAV if mode == "staff" else PUBLIC_NAV
+    nav = {"staff": STAFF_NAV, "province": PROVINCE_NAV}.get(mode, PUBLIC_NAV)
     queries = set()
     if mode == "staff":
         queries = set(datasette.metadata("queries", database=db) or {})
@@ -65,14 +84,22 @@ def extra_template_vars(datasette):
                 and name not in queries:
             continue
         links.append({"href": datasette.urls.path(href.format(db=db)), "label": label})
-    return {"anju_mode": mode, "anju_nav": links, "anju_db": db}
+    titles, columns, per_table = _labels(datasette, db)
+    db_titles = {name: datasette.metadata("title", database=name) or name
+                 for name in datasette.databases if name != "_internal"}
+    titles = {**db_titles, **titles}
+    return {"anju_mode": mode, "anju_nav": links, "anju_db": db, "anju_titles": titles,
+            "anju_col_zh": columns, "anju_table_cols": per_table, "anju_db_titles": db_titles}
 
 
 @hookimpl
-def render_cell(value, column, table, datasette):
+def render_cell(row, value, column, table, datasette):
     # Most cells are plain: answer those with one dictionary lookup.
     if (table, column) not in getattr(datasette, "_anju_kinds", ()):
         return None
+    if (table, column) == ("provenance", "value"):
+        key = row["key"] if "key" in row.keys() else None  # noqa: SIM118 (a sqlite3.Row)
+        return common.beijing(value) if key in ("as_of", "last_change_at") else None
     return common.render(datasette, table, column, value)
 
 

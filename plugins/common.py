@@ -61,11 +61,14 @@ async def load(datasette) -> dict:
     if name:
         db = datasette.get_database(name)
         tables = set(await db.table_names())
-        if mode(datasette) == "public" and "column_info" in tables:
+        if mode(datasette) in ("public", "province") and "column_info" in tables:
             for row in (await db.execute("SELECT [table], [column], kind FROM column_info")).rows:
                 kinds[(row[0], row[1])] = row[2]
             kinds[("progress", "status")] = "status"
             kinds[("zone", "signed_pct")] = "percent"
+            # UTC stored, Beijing time shown
+            kinds[("sensitive_total", "released_at")] = "utc_time"
+            kinds[("provenance", "value")] = "provenance_value"
             rows = await db.execute("SELECT DISTINCT status, status_code FROM progress")
             status_codes = {r[0]: r[1] for r in rows.rows if r[0]}
         elif "meta" in tables:
@@ -117,6 +120,8 @@ def render(datasette, table: str, column: str, value):
         return badge(value, c.get("status_codes", {}).get(value))
     if kind == "status_code":
         return badge(value, value)
+    if kind == "utc_time":
+        return beijing(value)
     if kind == "percent" and isinstance(value, int | float):
         return f"{value:.1f}%"
     if kind == "resident_id":
@@ -124,3 +129,17 @@ def render(datasette, table: str, column: str, value):
             mask_id_for_staff(str(value)))
     return None
 
+
+
+def beijing(value: str | None) -> str | None:
+    """A stored UTC time (ISO 8601, 'Z') shown as Beijing time (UTC+8), to the minute."""
+    import datetime as dt
+    if not value or not isinstance(value, str):
+        return value
+    try:
+        moment = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return value
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=dt.UTC)
+    return moment.astimezone(dt.timezone(dt.timedelta(hours=8))).strftime("%Y-%m-%d %H:%M")

@@ -22,6 +22,13 @@ async def _figures(datasette) -> dict:
         "ORDER BY field, zone")).rows]
     provenance = {r["key"]: r["value"] for r in (await db.execute(
         "SELECT key, value FROM provenance")).rows}
+    sensitive = []
+    if "sensitive_total" in await db.table_names():
+        sensitive = [{"label": (r["choice_label"] if r["choice"] else r["field_label"]),
+                      "total": r["total"], "released": common.beijing(r["released_at"])}
+                     for r in (await db.execute(
+                         "SELECT field_label, choice, choice_label, total, released_at "
+                         "FROM sensitive_total")).rows]
     daily = []
     if "daily_progress" in await db.table_names():
         daily = [dict(r) for r in (await db.execute(
@@ -49,7 +56,7 @@ async def _figures(datasette) -> dict:
     figures = {
         "totals": totals, "target": target,
         "signed_pct": round(100 * totals["signed"] / target, 1) if target else None,
-        "zones": zones, "fields": fields, "provenance": provenance,
+        "zones": zones, "fields": fields, "provenance": provenance, "sensitive": sensitive,
         "status_chart": charts.columns(
             [(v[0], v[1], common.STATUS_COLOURS.get(k, "#999")) for k, v in statuses],
             "各状态户数"),
@@ -79,8 +86,57 @@ async def progress_page(datasette, request):
         request=request))
 
 
+async def _project(db) -> dict:
+    """One project's figures for the province view, from its public tables only."""
+    names = await db.table_names()
+    zone = (await db.execute(
+        "SELECT sum(households), sum(surveyed), sum(signed), sum(handed_over), "
+        "sum(coalesce(target, households)) FROM zone")).first()
+    provenance = {r["key"]: r["value"] for r in (await db.execute(
+        "SELECT key, value FROM provenance")).rows}
+    sensitive = {}
+    if "sensitive_total" in names:
+        for r in (await db.execute("SELECT field_label, choice, choice_label, total "
+                                   "FROM sensitive_total")).rows:
+            sensitive[r["choice_label"] if r["choice"] else r["field_label"]] = r["total"]
+    households, surveyed, signed, handed_over, target = (v or 0 for v in zone)
+    return {"db": db.name, "project": provenance.get("project_name") or db.name,
+            "households": households, "surveyed": surveyed, "signed": signed,
+            "handed_over": handed_over, "target": target,
+            "signed_pct": round(100 * signed / target, 1) if target else None,
+            "as_of": common.beijing(provenance.get("as_of")), "sensitive": sensitive}
+
+
+async def province_page(datasette, request):
+    """/-/province: every project side by side and the combined figures."""
+    if not await datasette.permission_allowed(request.actor, "view-instance", default=True):
+        raise Forbidden("view-instance")
+    c = common.cache(datasette)
+    if "province" not in c:
+        projects = [await _project(datasette.get_database(name))
+                    for name in common.settings(datasette).get("databases", [])
+                    if name in datasette.databases]
+        total = {k: sum(p[k] for p in projects)
+                 for k in ("households", "surveyed", "signed", "handed_over", "target")}
+        total["signed_pct"] = round(100 * total["signed"] / total["target"], 1) \
+            if total["target"] else None
+        labels = list(dict.fromkeys(k for p in projects for k in p["sensitive"]))
+        # A sum of released figures is a function of released figures: it discloses nothing
+        # more; a project whose figure is withheld makes the sum withheld too.
+        combined = {k: (None if any(p["sensitive"].get(k) is None for p in projects)
+                        else sum(p["sensitive"][k] for p in projects)) for k in labels}
+        c["province"] = {"projects": projects, "total": total, "labels": labels,
+                         "combined": combined, "chart": charts.progress_bars(
+                             [(p["project"], p["signed"], p["target"], p["as_of"] or "")
+                              for p in projects], "各项目签约进度")}
+    return Response.html(await datasette.render_template(
+        "anju_province.html", c["province"], request=request))
+
+
 @hookimpl
 def register_routes(datasette):
+    if common.mode(datasette) == "province":
+        return [(r"^/-/province$", province_page)]
     if common.mode(datasette) != "public":
         return []
     return [(r"^/-/progress$", progress_page)]

@@ -14,10 +14,15 @@ async def provenance_page(datasette, request):
     db = datasette.get_database(common.database_name(datasette))
     rows = [dict(r) for r in (await db.execute(
         "SELECT key, label, label_en, value FROM provenance")).rows]
+    for r in rows:  # stored in UTC, shown in Beijing time
+        r["shown"] = common.beijing(r["value"]) if r["key"] in UTC_KEYS else r["value"]
     return Response.html(await datasette.render_template("anju_provenance.html", {
         "rows": rows, "db": db.name, "min_group": MIN_GROUP,
         "examples": [(n, mask_name(n)) for n in ("张三", "张三丰", "欧阳娜娜")],
     }, request=request))
+
+
+UTC_KEYS = ("as_of", "last_change_at")
 
 
 @hookimpl

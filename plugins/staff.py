@@ -19,6 +19,7 @@ import types
 from anju.plugins import common
 from anju.registry.core.redirects import safe_next
 from datasette import Response, hookimpl
+from markupsafe import Markup
 
 STAFF_ROLES = ("admin", "supervisor")
 SITE = "staff"
@@ -147,7 +148,7 @@ async def logout(datasette, request):
 
 
 async def not_here(datasette, request):
-    return Response.text("Not found", status=404)
+    return Response.html("<p>找不到这个页面</p>", status=404)
 
 
 @hookimpl(tryfirst=True)
@@ -156,7 +157,8 @@ def register_routes(datasette):
     if common.mode(datasette) != "staff":
         # The public site has no accounts: no login page, no password tool.
         return [(r"^/-/(login|password-tool)$", not_here)]
-    return [(r"^/-/login$", login), (r"^/-/logout$", logout)]
+    return [(r"^/-/login$", login), (r"^/-/logout$", logout),
+            (r"^/-/full/(?P<table>[a-z_]+)/(?P<record_id>[^/]+)$", full_view)]
 
 
 @hookimpl(tryfirst=True)
@@ -207,12 +209,56 @@ def prepare_connection(conn, database, datasette):
     if common.mode(datasette) != "staff" or database != common.settings(datasette).get(
             "database"):
         return
+    from anju.registry.core.definition import parse
+    from anju.registry.publication.staffmask import TEMP_SCHEMA, install
+    guarded: dict = {}
+    row = conn.execute("SELECT value FROM main.meta WHERE key = 'survey'").fetchone()
+    if row and row[0]:
+        # IDs, phones and GPS come back masked in every page, JSON, CSV and SQL result.
+        guarded = install(conn, parse(row[0]))
 
-    def authorizer(action, table, column, _db, _source):
+    def authorizer(action, table, column, db, source):
         if action == sqlite3.SQLITE_READ and (
                 table in SECRET_TABLES or (table == "user" and column == "password_hash")
-                or (column and SECRET_COLUMN.search(column))):
+                or (column and SECRET_COLUMN.search(column))
+                or (db == "main" and (table, column) in guarded
+                    and source != guarded[(table, column)])
+                or (db == "temp" and table in TEMP_SCHEMA)):
             return sqlite3.SQLITE_IGNORE
         return sqlite3.SQLITE_OK
 
     conn.set_authorizer(authorizer)
+
+
+FULL_TABLES = ("household", "member")
+
+
+async def full_view(datasette, request):
+    """An admin's view of one record's full values, each one written to full_view_log first."""
+    from anju.registry.publication.staffmask import log_full_view
+    from markupsafe import escape
+    actor = request.actor or {}
+    if actor.get("role") != "admin":
+        return Response.html("<p>只有管理员可以查看完整信息 (admins only)</p>", status=403)
+    table, record_id = request.url_vars["table"], request.url_vars["record_id"]
+    if table not in FULL_TABLES:
+        return Response.html("<p>没有这类记录 (no such record type)</p>", status=404)
+    path = common.settings(datasette).get("registry")
+
+    def read():
+        conn = sqlite3.connect(pathlib.Path(path).resolve().as_uri() + "?mode=ro", uri=True)
+        conn.row_factory = sqlite3.Row
+        try:
+            row = conn.execute(f"SELECT * FROM [{table}] WHERE id = ?", (record_id,)).fetchone()
+            return dict(row) if row else None
+        finally:
+            conn.close()
+    row = await asyncio.to_thread(read)
+    if row is None:
+        return Response.html("<p>找不到这条记录 (record not found)</p>", status=404)
+    await asyncio.to_thread(log_full_view, path, str(actor.get("id")), "admin", table,
+                            record_id, sorted(row))
+    cells = "".join(f"<tr><th>{escape(k)}</th><td>{escape('' if v is None else v)}</td></tr>"
+                    for k, v in row.items())
+    return Response.html(await datasette.render_template("anju_full.html", {
+        "table": table, "record_id": record_id, "cells": Markup(cells)}, request=request))

@@ -77,7 +77,9 @@ async def test_dashboard_shows_figures_and_svg_charts(public, demo):
     conn.close()
     assert f'<span class="n">{households:,}</span><span class="l">登记户数' in html
     assert f'<span class="n">{signed:,}</span><span class="l">已签约' in html
-    assert "困难类型" in html and "&lt;5" in html  # hardship totals, small ones suppressed
+    # hardship only at project level, rounded; hidden cells labelled as hidden, never as "<5"
+    assert "困难群体与人口（全项目" in html and "低保" in html and "约 " in html
+    assert "&lt;5" not in html
     _no_external(html)
 
 
@@ -122,7 +124,7 @@ async def test_table_page_has_facets_chinese_labels_and_badges(public):
     data = (await public.client.get("/public/household.json")).json()
     assert set(data["facet_results"]) == {"zone", "status", "structure", "actual_use"}
     numbers = [row[data["columns"].index("house_no")] for row in data["rows"]]
-    assert numbers == sorted(numbers) and "sorted by house_no" in html
+    assert numbers == sorted(numbers) and "按房屋编号升序排列" in html
 
 
 async def test_money_is_rendered_as_yuan(paid, demo):

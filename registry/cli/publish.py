@@ -63,3 +63,16 @@ def serve(db: str, staff: bool, host: str, port: int) -> None:
         run(db, host=host, port=port, staff=staff, echo=click.echo)
     except ServeError as exc:
         raise Abort(str(exc)) from None
+
+
+@main.command()
+@click.argument("dbs", nargs=-1, required=True, type=click.Path(dir_okay=False))
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", type=click.IntRange(1, 65535), default=8001, show_default=True)
+def province(dbs: tuple[str, ...], host: str, port: int) -> None:
+    """Serve many projects' public databases side by side, with one combined dashboard."""
+    from anju.registry.publication.serve import ServeError, run_province
+    try:
+        run_province(list(dbs), host=host, port=port, echo=click.echo)
+    except ServeError as exc:
+        raise Abort(str(exc)) from None

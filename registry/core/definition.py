@@ -23,6 +23,14 @@ FIELD_TYPES = {
     "resident_id", "phone", "repeat", "attachment",
 }
 PUBLISH = {"plain", "masked", "total", "never"}
+# What makes a field sensitive even without `sensitive: true`: its section or its record type
+# (hardship, health, the members' data). A sensitive field is published as a controlled total
+# or not at all (registry/publication/totals.py), never per household.
+SENSITIVE_SECTIONS = frozenset({"hardship", "health", "members"})
+SENSITIVE_RECORDS = frozenset({"member"})
+# The members' counts are members' data wherever they sit (definitions stored before `sensitive`
+# existed mark them nowhere else).
+SENSITIVE_NAMES = re.compile(r"^(registered|resident|member)s?_count$")
 NAMED_VALIDATORS = {"not_future_year", "person_name"}
 CONSTRAINT_KEYS = {"min", "max", "pattern", "validator", "max_length"}
 RELEVANT_OPS = {"equals", "in", "contains", "gt"}
@@ -59,6 +67,7 @@ class Field:
     publish: str = "never"
     record: str | None = None
     default: Any = None
+    sensitive: bool = False
 
     @property
     def stored(self) -> bool:
@@ -230,7 +239,8 @@ def _field(record: str, raw: Any, sections: set) -> Field:
     if name in SYSTEM_COLUMNS:
         raise DefinitionError(f"{where}: name is reserved for the store")
     unknown = set(raw) - {"name", "type", "label", "section", "required", "choices", "constraint",
-                          "relevant", "precision", "publish", "record", "default"}
+                          "relevant", "precision", "publish", "record", "default",
+                          "sensitive"}
     if unknown:
         raise DefinitionError(f"{where}: unknown key(s) {', '.join(sorted(unknown))}")
     ftype = raw.get("type")
@@ -240,13 +250,23 @@ def _field(record: str, raw: Any, sections: set) -> Field:
     publish = raw.get("publish", "never")
     if publish not in PUBLISH:
         raise DefinitionError(f"{where}: publish must be one of plain, masked, total, never")
+    section = raw.get("section")
+    if section is not None and sections and section not in sections:
+        raise DefinitionError(f"{where}: unknown section {section!r}")
+    if "sensitive" in raw and not isinstance(raw["sensitive"], bool):
+        raise DefinitionError(f"{where}: sensitive must be true or false")
+    # An explicit `sensitive: false` cannot take a hardship or member field out of protection.
+    sensitive = bool(raw.get("sensitive")) or section in SENSITIVE_SECTIONS \
+        or record in SENSITIVE_RECORDS or bool(SENSITIVE_NAMES.match(name))
+    if sensitive and publish in ("plain", "masked"):
+        raise DefinitionError(
+            f"{where}: 敏感字段（困难、健康、家庭成员信息）不能逐户公开 — a sensitive field "
+            f"cannot be published {publish}; use publish: total (a disclosure-controlled "
+            "project total) or never")
     if publish == "masked" and ftype != "text":
         raise DefinitionError(f"{where}: only a text field (a name) can be published masked")
     if publish != "never" and ftype in ("resident_id", "phone", "geopoint", "attachment"):
         raise DefinitionError(f"{where}: a {ftype} is never published")
-    section = raw.get("section")
-    if section is not None and sections and section not in sections:
-        raise DefinitionError(f"{where}: unknown section {section!r}")
     choices = ()
     if ftype in ("select_one", "select_multiple"):
         if not isinstance(raw.get("choices"), list) or not raw["choices"]:
@@ -279,7 +299,7 @@ def _field(record: str, raw: Any, sections: set) -> Field:
     return Field(name=name, type=ftype, label=_label(raw.get("label") or name, where),
                  section=section, required=bool(raw.get("required", False)), choices=choices,
                  constraint=constraint, relevant=relevant, precision=precision, publish=publish,
-                 record=raw.get("record"), default=raw.get("default"))
+                 record=raw.get("record"), default=raw.get("default"), sensitive=sensitive)
 
 
 def _choice(where: str, raw: Any) -> Choice:

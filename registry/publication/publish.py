@@ -10,8 +10,11 @@ field's `publish` policy) and registry.privacy (the one masking rule, the minimu
   when the compensation module offers them. No ID, phone, member, hardship, GPS or photo data.
 - progress: households per zone and status, with sums of `total` fields (suppressed when small).
 - zone: per zone targets, deadlines and progress figures (the dashboard's source).
-- choice_total: per zone counts of each choice of a `total` choice field (hardship, wishes),
-  suppressed when small; daily_progress: cumulative stage counts by day (registry.public_totals).
+- choice_total: per zone counts of each choice of a non-sensitive `total` choice field (wishes),
+  suppressed when small;
+- sensitive_total: project-level totals of sensitive fields (hardship, member counts), rounded
+  and released on change against the registry's disclosure ledger (registry.publication.
+  disclosure); daily_progress: cumulative stage counts by day (registry.public_totals).
 - provenance: as-of time, registry digest, packs merged, anju version, survey definition hash.
 - column_info: each public column's Chinese and English label and kind (money, status, ...).
 - publication_round, round_household, compensation_decision: the lawful path's rounds, what each
@@ -37,6 +40,7 @@ from anju.registry.core.definition import Field
 from anju.registry.core.digest import digest
 from anju.registry.core.store import Registry, StoreError
 from anju.registry.legal.public import write_tables as write_legal_tables
+from anju.registry.publication import disclosure
 from anju.registry.publication.privacy import (
     MIN_GROUP,
     NEVER_TYPES,
@@ -44,10 +48,13 @@ from anju.registry.publication.privacy import (
     mask_name,
     scrub_text,
 )
-from anju.registry.publication.totals import write_daily, write_totals
+from anju.registry.publication.totals import SURVEYED, write_daily, write_totals
 
-# Identifying keys: never rewritten by name scrubbing, so lookups and facets keep working.
-KEY_FIELDS = ("house_no", "zone")
+# Legal identifying data, published exactly as registered (the same address in public.db, the
+# lookup, the zone lists and their XLSX): never rewritten, so lookups and facets keep working.
+KEY_FIELDS = ("house_no", "zone", "address")
+# Staff names that free text may carry (the cadre of a household, the surveyor of a visit).
+STAFF_COLUMNS = (("household", "cadre"), ("visit", "surveyor"))
 # Words in a compensation column's name that mark it as an amount of money.
 MONEY_WORDS = ("yuan", "amount", "fee", "value", "total", "incentive", "compensation", "subsidy",
                "price", "difference", "payment", "award")
@@ -180,9 +187,10 @@ def _converter(f: Field, names: NameScrubber) -> Callable:
             return lambda v: labels.get(v, v) if v else None
         return lambda v: "、".join(labels.get(i, i) for i in (
             json.loads(v) if isinstance(v, str) else v)) if v else None
+    if f.name in KEY_FIELDS:
+        return lambda v: v if v not in ("", None) else None
     if f.type == "text":
-        scrubber = _NO_NAMES if f.name in KEY_FIELDS else names
-        return lambda v: scrub_text(v, scrubber) if v else None
+        return lambda v: scrub_text(v, names) if v else None
     return lambda v: None if v == "" else v
 
 
@@ -277,9 +285,13 @@ def _build(reg: Registry, conn: sqlite3.Connection, compensation: dict, comp_col
             masked.append("owner_name")
         for name in dict.fromkeys(masked):
             people += [n for (n,) in reg.conn.execute(f"SELECT [{name}] FROM household")]
+        people += _staff_names(reg)
         summary = _write(reg, conn, shown, totalled, cols, rows, people, compensation,
                          comp_columns, progress)
         write_legal_tables(conn, reg, people)  # rounds, what each published, decisions
+
+        cells = disclosure.sensitive_cells(totalled)
+        current = disclosure.contributions(cells, rows, SURVEYED)
         # A failed or outdated helper: compute it here, in our snapshot.
         registry_digest = _digest_result(helper, marker) or digest(reg)
     finally:
@@ -287,12 +299,16 @@ def _build(reg: Registry, conn: sqlite3.Connection, compensation: dict, comp_col
         if helper is not None and helper.returncode is None:  # we failed before reading it
             helper.kill()
             helper.wait()
+    # The ledger is written (and committed) before the file is put in place.
+    disclosure.write_table(conn, disclosure.release(reg, cells, current))
     survey_hash = defn.hash
     _provenance(conn, reg, {
         "as_of": now(), "last_change_at": last_change or "", "registry_digest": registry_digest,
         "packs_merged": packs, "anju_version": _version(), "survey_hash": survey_hash,
         "survey_version": str(defn.version), "households": str(len(rows)),
         "households_deleted": str(deleted), "min_group": str(MIN_GROUP),
+        "sensitive_rounding": f"{disclosure.ROUND_COUNT}/{disclosure.ROUND_SUM}",
+        "sensitive_min_change": str(disclosure.K_CHANGED),
     })
     _neutralise_formulas(conn)
     conn.execute("COMMIT")
@@ -359,8 +375,8 @@ def _column_info(conn, shown: list[Field], comp_columns: list[dict]) -> None:
 
 
 def _provenance(conn, reg: Registry, values: dict) -> None:
-    labels = {"as_of": ("发布时间(UTC)", "Published at (UTC)"),
-              "last_change_at": ("数据截至(UTC)", "Last change (UTC)"),
+    labels = {"as_of": ("发布时间", "Published at (UTC)"),
+              "last_change_at": ("数据截至", "Last change (UTC)"),
               "registry_digest": ("登记库摘要", "Registry digest"),
               "packs_merged": ("已合并数据包", "Packs merged"),
               "anju_version": ("安居版本", "anju version"),
@@ -369,12 +385,26 @@ def _provenance(conn, reg: Registry, values: dict) -> None:
               "households": ("公示户数", "Households published"),
               "households_deleted": ("已作废户数(未公示)", "Deleted households (not published)"),
               "min_group": ("最小统计组(户)", "Minimum group for totals"),
-              "project_name": ("项目名称", "Project")}
+              "project_name": ("项目名称", "Project"),
+              "sensitive_rounding": ("敏感统计取整(户数/人数)", "Sensitive totals rounded to"),
+              "sensitive_min_change": ("敏感统计更新所需最少变动户数",
+                                       "Households that must change before a sensitive total "
+                                       "is released again")}
     values = {"project_name": reg.meta("project_name") or "", **values}
     conn.execute("CREATE TABLE provenance (key TEXT PRIMARY KEY, label TEXT, label_en TEXT, "
                  "value TEXT)")
     conn.executemany("INSERT INTO provenance VALUES (?, ?, ?, ?)",
                      [(k, *labels.get(k, (k, k)), str(v)) for k, v in values.items()])
+
+
+def _staff_names(reg: Registry) -> list[str]:
+    """The names of the project's staff: user accounts, cadres, surveyors (never in free text)."""
+    names = [n for (n,) in reg.conn.execute("SELECT name FROM user")]
+    for table, column in STAFF_COLUMNS:
+        if column in {r[1] for r in reg.conn.execute(f"PRAGMA table_info([{table}])")}:
+            names += [n for (n,) in reg.conn.execute(
+                f"SELECT DISTINCT [{column}] FROM [{table}] WHERE [{column}] IS NOT NULL")]
+    return names
 
 
 def _packs_merged(reg: Registry) -> str:

@@ -168,6 +168,63 @@ def build_datasette(db: str | Path, *, staff: bool = False, inspect: dict | None
                      metadata=public_metadata(path), settings=dict(PUBLIC_SETTINGS), **common)
 
 
+def build_province(dbs: list[str | Path], *, secret: str | None = None):
+    """One Datasette serving many projects' public databases side by side (immutable, as
+    published), with the combined dashboard /-/province."""
+    from datasette.app import Datasette
+    paths = [Path(db).resolve() for db in dbs]
+    if not paths:
+        raise ServeError("name at least one public database")
+    stems = [p.stem for p in paths]
+    for path in paths:
+        if not path.is_file():
+            raise ServeError(f"{path}: no such database")
+        tables = _tables(path)
+        if "household" not in tables or "provenance" not in tables:
+            raise ServeError(f"{path}: not a public database made by `anju publish`")
+    duplicates = sorted({s for s in stems if stems.count(s) > 1})
+    if duplicates:
+        raise ServeError(f"two databases named {duplicates[0]}: each project's file needs its "
+                         "own name (it becomes its address on the site)")
+    meta: dict = {}
+    inspect: dict = {}
+    for path in paths:
+        one = public_metadata(path)
+        database = one["databases"][path.stem]
+        project = _project_name(path)
+        if project:
+            database["title"] = f"{project} 公示数据"
+        if not meta:
+            meta = {k: v for k, v in one.items() if k != "databases"}
+            meta["databases"] = {}
+        meta["databases"][path.stem] = database
+        inspect.update(inspect_data(path))
+    meta["title"] = "棚户区改造 各项目公示汇总"
+    meta["plugins"]["anju"] = {"mode": "province", "databases": stems}
+    return Datasette([], immutables=[str(p) for p in paths], inspect_data=inspect,
+                     metadata=meta, settings=dict(PUBLIC_SETTINGS), template_dir=str(TEMPLATES_DIR),
+                     static_mounts=[(STATIC_MOUNT, str(STATIC_DIR))],
+                     secret=secret or os.environ.get("DATASETTE_SECRET"))
+
+
+def _project_name(path: Path) -> str | None:
+    conn = sqlite3.connect(Path(path).resolve().as_uri() + "?mode=ro", uri=True)
+    try:
+        row = conn.execute("SELECT value FROM provenance WHERE key = 'project_name'").fetchone()
+        return row[0] if row and row[0] else None
+    finally:
+        conn.close()
+
+
+def run_province(dbs: list[str | Path], *, host: str = "127.0.0.1", port: int = 8001,
+                 echo=print) -> None:
+    """Serve the province view until interrupted."""
+    import uvicorn
+    ds = build_province(dbs)
+    echo(f"anju province view of {len(dbs)} projects on http://{host}:{port}/ (Ctrl+C stops it)")
+    uvicorn.run(ds.app(), host=host, port=port, log_level="warning", lifespan="on", workers=1)
+
+
 def run(db: str | Path, *, host: str = "127.0.0.1", port: int = 8001, staff: bool = False,
         echo=print) -> None:
     """Serve a site until interrupted, the way `datasette serve` does."""

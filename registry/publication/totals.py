@@ -1,8 +1,10 @@
 """The aggregate tables of the public database: what `publish: total` fields become.
 
 progress (households per zone and status, sums of numeric total fields), choice_total (per zone
-counts of each choice of a total choice field, such as hardship) and zone (targets, deadlines,
-progress figures). Every total over fewer than privacy.MIN_GROUP households is suppressed.
+counts of each choice of a total choice field, such as wishes; sensitive fields never appear in
+either: registry.publication.disclosure releases them at project level) and zone (targets,
+deadlines, progress figures). Every total over fewer than privacy.MIN_GROUP households is
+suppressed.
 """
 
 from __future__ import annotations
@@ -24,8 +26,11 @@ HANDED_OVER = frozenset({"handed_over", "demolished"})
 def write_totals(conn, reg: Registry, rows: list[dict], totalled: list[Field],
                  status_field: Field, order: dict) -> None:
     """The aggregate tables: progress per zone and status, choice totals per zone, zones."""
-    numeric = [f for f in totalled if f.type in ("integer", "decimal")]
-    choices = [f for f in totalled if f.type in ("select_one", "select_multiple")]
+    # Sensitive fields are never totalled per zone or status: registry.publication.disclosure
+    # releases them at project level only, checked against the ledger.
+    numeric = [f for f in totalled if f.type in ("integer", "decimal") and not f.sensitive]
+    choices = [f for f in totalled if f.type in ("select_one", "select_multiple")
+               and not f.sensitive]
     groups: dict[tuple, list[dict]] = defaultdict(list)
     for row in rows:
         groups[(row["zone"], row["status"])].append(row)
