@@ -57,6 +57,7 @@ class Field:
     publish: str = "never"
     record: str | None = None
     default: Any = None
+    hint: dict[str, str] | None = None
 
     @property
     def stored(self) -> bool:
@@ -216,7 +217,8 @@ def _field(record: str, raw: Any, sections: set) -> Field:
     if name in SYSTEM_COLUMNS:
         raise DefinitionError(f"{where}: name is reserved for the store")
     unknown = set(raw) - {"name", "type", "label", "section", "required", "choices", "constraint",
-                          "relevant", "precision", "publish", "record", "default"}
+                          "relevant", "precision", "publish", "record", "default",
+                          "hint"}
     if unknown:
         raise DefinitionError(f"{where}: unknown key(s) {', '.join(sorted(unknown))}")
     ftype = raw.get("type")
@@ -265,7 +267,8 @@ def _field(record: str, raw: Any, sections: set) -> Field:
     return Field(name=name, type=ftype, label=_label(raw.get("label") or name, where),
                  section=section, required=bool(raw.get("required", False)), choices=choices,
                  constraint=constraint, relevant=relevant, precision=precision, publish=publish,
-                 record=raw.get("record"), default=raw.get("default"))
+                 record=raw.get("record"), default=raw.get("default"),
+                 hint=_label(raw["hint"], where) if raw.get("hint") else None)
 
 
 def _choice(where: str, raw: Any) -> Choice:
