@@ -155,6 +155,11 @@ def error_texts(errors: dict) -> dict[str, str]:
     return texts
 
 
+def field_hint(defn: Definition, f: Field) -> str:
+    """The hint under a field: the survey's own hint, then when the field applies."""
+    return " ".join(x for x in (label(f.hint) if f.hint else "", relevance_hint(defn, f)) if x)
+
+
 def relevance_hint(defn: Definition, f: Field) -> str:
     """A short note saying when a conditional field applies (for pages without JavaScript)."""
     cond = f.relevant
@@ -191,7 +196,7 @@ def _render(reg: Registry, household_id: str, data: FormData, is_new: bool,
     return render_template(
         "households/form.html", household_id=household_id, is_new=is_new, data=data,
         sections=sections, member_fields=member_fields(defn), errors=error_texts(errors or {}),
-        next_key=max(keys, default=-1) + 1, hint=lambda f: relevance_hint(defn, f),
+        next_key=max(keys, default=-1) + 1, hint=lambda f: field_hint(defn, f),
         datalists=datalists(reg), error_count=len(errors or {}),
         id_check_message=t("身份证号校验位错误", "Wrong check character in the resident ID"),
     ), status

@@ -42,6 +42,10 @@ from anju.registry.core.definition import (
 SYSTEM_RECORDS = ("attachment", "agreement", "decision")
 # Record types the web app needs; a form without them gets anju's built-in ones.
 APP_RECORDS = ("member", "visit")
+# Fields the web app and the office's lists rely on: a form that lacks one gets anju's built-in
+# field; a form that has one must give it the same type (and at least the built-in choices).
+APP_FIELDS = {"household": ("house_no", "zone", "address", "owner_name", "status", "cadre"),
+              "member": ("name",), "visit": ("visit_date", "surveyor", "outcome", "note")}
 ZH_LABEL = "Chinese (zh)"
 EN_LABEL = "English (en)"
 MAX_ROWS = 5000
@@ -97,13 +101,22 @@ class Finding:
         return f"{where}{column}: {kind}: {self.what} ({self.why})"
 
 
+SHEETS = ("settings", "survey", "choices")
+
+
+def _order(findings: list[Finding]) -> list[Finding]:
+    """Findings sheet by sheet, row by row: the order a person reads the workbook in."""
+    return sorted(findings, key=lambda f: (SHEETS.index(f.sheet) if f.sheet in SHEETS else 9,
+                                           f.row or 0))
+
+
 class XLSFormError(ValueError):
     """A workbook that cannot become an anju survey (or a survey that cannot become a workbook);
-    `findings` lists every row at fault."""
+    `findings` lists every row at fault, refused or noted, in reading order."""
 
     def __init__(self, message: str, findings: list[Finding] | None = None):
         super().__init__(message)
-        self.findings = findings or []
+        self.findings = _order(findings or [])
 
 
 @dataclass(frozen=True)
@@ -684,6 +697,44 @@ class _Import:
             elif publish != "never":
                 f["publish"] = publish
 
+    def app_fields(self, builtin: dict) -> None:
+        """Check, or add from anju's built-in survey, the fields the web app relies on."""
+        known = {s["name"] for s in self.sections}
+        for rname, names in APP_FIELDS.items():
+            if rname not in self.records:
+                continue
+            fields = self.records[rname]["fields"]
+            have = {f["name"]: f for f in fields}
+            added_names = [n for n in names if n not in have]
+            if added_names:
+                self.note(self.record_rows.get(rname), "", f"no question {', '.join(added_names)}"
+                          f" in {rname}", "anju's web app needs them; anju's built-in fields "
+                          "are added")
+            for fname in names:
+                base = next(f for f in builtin[rname]["fields"] if f["name"] == fname)
+                mine = have.get(fname)
+                if mine is None:
+                    added = dict(base)
+                    section = added.get("section")
+                    if section and section not in known:
+                        label = next((s["label"] for s in _builtin_sections()
+                                      if s["name"] == section), section)
+                        self.sections.append({"name": section, "label": label})
+                        known.add(section)
+                    fields.append(added)
+                    continue
+                row = self.field_rows.get((rname, fname))
+                if mine["type"] != base["type"]:
+                    self.refuse(row, "type", f"{fname!r} is a {mine['type']}",
+                                f"anju uses {fname} as a {base['type']}; rename the question")
+                elif base.get("choices"):
+                    missing = ({c["value"] for c in base["choices"]}
+                               - {c["value"] for c in mine.get("choices", [])})
+                    if missing:
+                        self.refuse(row, "type", f"{fname!r} lacks the choices "
+                                    + ", ".join(sorted(missing)),
+                                    f"anju's web app moves {fname} through these values")
+
     def resolve_relevant(self) -> None:
         for record, f, text, row in self.pending_relevant:
             types = {x["name"]: x["type"] for x in self.records[record]["fields"]
@@ -721,9 +772,16 @@ def _default(atype: str, text: str):
     return text
 
 
+def _builtin() -> dict[str, Any]:
+    return yaml.safe_load(definition_mod.DEFAULT_PATH.read_text(encoding="utf-8"))
+
+
 def _builtin_records() -> dict[str, Any]:
-    raw = yaml.safe_load(definition_mod.DEFAULT_PATH.read_text(encoding="utf-8"))
-    return raw["records"]
+    return _builtin()["records"]
+
+
+def _builtin_sections() -> list[dict]:
+    return list(_builtin().get("sections") or [])
 
 
 def read_workbook(source: str | Path | bytes, file_type: str = "xlsx"):
@@ -734,21 +792,21 @@ def read_workbook(source: str | Path | bytes, file_type: str = "xlsx"):
     if isinstance(source, str | Path):
         path = Path(source)
         if not path.is_file():
-            raise XLSFormError(f"{path}: no such file")
+            raise XLSFormError("no such file")
         suffix = path.suffix.lower().lstrip(".")
         if suffix not in ("xlsx", "xlsm", "xls"):
-            raise XLSFormError(f"{path}: not an Excel workbook (.xlsx or .xls)")
+            raise XLSFormError("not an Excel workbook (.xlsx or .xls)")
         if path.stat().st_size > MAX_BYTES:
-            raise XLSFormError(f"{path}: larger than {MAX_BYTES // 1024 // 1024} MB; not a form")
+            raise XLSFormError(f"larger than {MAX_BYTES // 1024 // 1024} MB; not a form")
         source, file_type = path.read_bytes(), suffix
     elif len(source) > MAX_BYTES:
         raise XLSFormError(f"larger than {MAX_BYTES // 1024 // 1024} MB; not a form")
     try:
         return get_xlsform(io.BytesIO(source), file_type="." + file_type.lstrip("."))
-    except PyXFormError as exc:
-        raise XLSFormError(f"not a readable XLSForm ({_first_line(exc)})") from None
+    except PyXFormError:
+        raise XLSFormError("not a readable Excel workbook") from None
     except Exception as exc:        # openpyxl/xlrd on a damaged file raise many kinds
-        raise XLSFormError(f"not a readable XLSForm ({type(exc).__name__})") from None
+        raise XLSFormError(f"not a readable Excel workbook ({type(exc).__name__})") from None
 
 
 def _first_line(exc: BaseException) -> str:
@@ -783,6 +841,7 @@ def import_xlsform(source: str | Path | bytes, file_type: str = "xlsx") -> Impor
     job.resolve_relevant()
     name, version, title = job.settings(tree)
     builtin = _builtin_records()
+    job.app_fields(builtin)
     for rname in APP_RECORDS:
         if rname not in job.records:
             job.note(None, "", f"no repeat for {rname}",
@@ -797,7 +856,7 @@ def import_xlsform(source: str | Path | bytes, file_type: str = "xlsx") -> Impor
         row, column = _row_of_error(str(exc), job)
         job.refuse(row, column, str(exc), "anju's survey definition does not allow it")
         raise XLSFormError(_summary(job.findings), job.findings) from None
-    return Imported(text=text, definition=defn, findings=job.findings)
+    return Imported(text=text, definition=defn, findings=_order(job.findings))
 
 
 def _row_of_error(message: str, job: _Import) -> tuple[int | None, str]:
@@ -814,7 +873,7 @@ def _row_of_error(message: str, job: _Import) -> tuple[int | None, str]:
 
 
 def _summary(findings: list[Finding]) -> str:
-    refused = [f for f in findings if f.refused]
+    refused = [f for f in _order(findings) if f.refused]
     if not refused:
         return "imported"
     return (f"{len(refused)} row(s) refused; nothing written. First: {refused[0].line()}")
