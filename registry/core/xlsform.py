@@ -44,7 +44,8 @@ SYSTEM_RECORDS = ("attachment", "agreement", "decision")
 APP_RECORDS = ("member", "visit")
 # Fields the web app and the office's lists rely on: a form that lacks one gets anju's built-in
 # field; a form that has one must give it the same type (and at least the built-in choices).
-APP_FIELDS = {"household": ("house_no", "zone", "address", "owner_name", "status", "cadre"),
+APP_FIELDS = {"household": ("house_no", "zone", "address", "owner_name", "status", "cadre",
+                            "survey_date"),
               "member": ("name",), "visit": ("visit_date", "surveyor", "outcome", "note")}
 ZH_LABEL = "Chinese (zh)"
 EN_LABEL = "English (en)"
@@ -530,6 +531,8 @@ class _Import:
         row = self.row_of(here)
         if etype == "group" and name == "meta" and (el.get("control") or {}).get("bodyless"):
             return                       # pyxform's own instanceID
+        if row is None and (etype == "calculate" or name.endswith("_other")):
+            return                       # made by pyxform for a repeat_count or or_other row
         if etype == "group":
             if section is not None:
                 self.refuse(row, "type", f"group {name!r} inside group {section!r}",
@@ -760,6 +763,11 @@ class _Import:
             k.startswith("form_title::") for k in raw) else None
         if title and str(raw.get("form_title_en") or "").strip():
             title["en"] = str(raw["form_title_en"]).strip()
+        # anju's `sections` column keeps the order of the sections where it differs from the
+        # order in which the groups first appear
+        order = str(raw.get("sections") or "").split()
+        rank = {n: i for i, n in enumerate(order)}
+        self.sections.sort(key=lambda sec: rank.get(sec["name"], len(order)))
         return name, version, title or {"zh": "调查", "en": "Survey"}
 
 
@@ -831,8 +839,7 @@ def import_xlsform(source: str | Path | bytes, file_type: str = "xlsx") -> Impor
     except PyXFormError as exc:
         message = _first_line(exc)
         m = re.search(r"\[row\s*:\s*(\d+)\]", message)
-        sheet = "choices" if "choices" in message.lower() and "survey" not in message.lower() \
-            else "survey"
+        sheet = "choices" if "'choices' sheet" in message.lower() else "survey"
         job.refuse(int(m.group(1)) if m else None, "",
                    re.sub(r"\[row\s*:\s*\d+\]\s*", "", message), "pyxform cannot read it",
                    sheet=sheet)
@@ -1050,25 +1057,42 @@ def _write_workbook(exp: _Export, defn: Definition, out) -> None:
     wb = Workbook()
     sheet = wb.active
     sheet.title = "survey"
-    sheet.append(SURVEY_COLUMNS)
+    _append(sheet, SURVEY_COLUMNS)
     for row in exp.rows:
-        sheet.append([_cell(row.get(c)) for c in SURVEY_COLUMNS])
+        _append(sheet, [_cell(row.get(c)) for c in SURVEY_COLUMNS])
     choices = wb.create_sheet("choices")
     ccols = ["list_name", "name", "label::" + ZH_LABEL, "label::" + EN_LABEL]
-    choices.append(ccols)
+    _append(choices, ccols)
     for row in exp.choices:
-        choices.append([_cell(row.get(c)) for c in ccols])
+        _append(choices, [_cell(row.get(c)) for c in ccols])
     settings = wb.create_sheet("settings")
     # ODK has one form title; anju's English title goes in its own column, which ODK ignores.
-    settings.append(["form_title", "form_title_en", "form_id", "version", "default_language"])
-    settings.append([defn.title["zh"], defn.title["en"], defn.name, str(defn.version),
-                     ZH_LABEL])
+    _append(settings, ["form_title", "form_title_en", "form_id", "version", "default_language",
+                       "sections"])
+    _append(settings, [defn.title["zh"], defn.title["en"], defn.name, str(defn.version),
+                       ZH_LABEL, " ".join(str(sec.get("name")) for sec in defn.sections)])
     for ws, widths in ((sheet, {"A": 24, "B": 22, "C": 28, "D": 28, "H": 30, "I": 40}),
                        (choices, {"A": 18, "B": 18, "C": 20, "D": 24})):
         for column, width in widths.items():
             ws.column_dimensions[column].width = width
         ws.freeze_panes = "A2"
     wb.save(out)
+
+
+def _append(ws, values: list) -> None:
+    """Append a row; a text that starts with '=' stays text (never an Excel formula)."""
+    from openpyxl.utils.exceptions import IllegalCharacterError
+    row = ws.max_row + 1 if ws.max_row > 1 or ws.cell(1, 1).value is not None else 1
+    for column, value in enumerate(values, start=1):
+        if value is None:
+            continue
+        try:
+            cell = ws.cell(row=row, column=column, value=value)
+        except IllegalCharacterError:
+            raise XLSFormError(f"{str(value)[:40]!r} holds a control character that Excel "
+                               "cannot store") from None
+        if isinstance(value, str) and value.startswith("="):
+            cell.data_type = "s"
 
 
 def _cell(value):
@@ -1139,8 +1163,8 @@ def same_definition(a: Definition, b: Definition) -> str | None:
                 for s in d.sections]
     if sections(a) != sections(b):
         return f"sections: {sections(a)!r} != {sections(b)!r}"
-    if list(a.records) != list(b.records):
-        return f"record types: {list(a.records)} != {list(b.records)}"
+    if set(a.records) != set(b.records):     # their order has no meaning
+        return f"record types: {sorted(a.records)} != {sorted(b.records)}"
     for rname, ra in a.records.items():
         rb = b.records[rname]
         if (ra.label, ra.parent) != (rb.label, rb.parent):
