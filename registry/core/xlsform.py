@@ -501,7 +501,7 @@ class _Import:
                 self.note(number, key, f"{key} {value!r} is dropped", DROPPED_COLUMNS[base])
             elif base == "calculation" and kind != "calculate":
                 self.refuse(number, key, f"calculation {value!r}",
-                            "anju has no calculated answers; the office computes figures")
+                            "anju's survey has no calculated answers; the office computes figures")
             elif base in ("label", "hint") and "::" in key:
                 if _language(key.split("::", 1)[1]) is None:
                     self.note(number, key, f"column {key!r} is not used",
@@ -558,7 +558,7 @@ class _Import:
             return
         if etype == "calculate":
             self.refuse(row, "type", f"calculate {name!r}",
-                        "anju has no calculated answers; the office computes figures")
+                        "anju's survey has no calculated answers; the office computes figures")
             return
         f = self.field(el, row, record, section)
         if f is not None:
