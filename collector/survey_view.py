@@ -5,6 +5,8 @@ upload and renders the result. A form with any refused row changes nothing."""
 
 from __future__ import annotations
 
+import re
+
 from anju.registry.core.store import StoreError
 from anju.registry.core.xlsform import XLSFormError, export_bytes, import_xlsform
 from flask import Blueprint, flash, redirect, render_template, request, send_file, url_for
@@ -29,7 +31,8 @@ def download():
                 f"The survey cannot be written to Excel: {exc}"))
         return redirect(url_for("settings_view.index"))
     return send_file(io.BytesIO(data), as_attachment=True,
-                     download_name=f"{defn.name}-v{defn.version}.xlsx",
+                     download_name=re.sub(r"[^\w.-]", "_", f"{defn.name}-v{defn.version}")
+                     + ".xlsx",
                      mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
 
 

@@ -465,6 +465,25 @@ def test_not_a_form_is_one_clean_error(data):
     assert "\n" not in str(caught.value)
 
 
+def test_hostile_expressions_are_refused_not_crashing():
+    for text in ("(" * 5000 + "1" + ")" * 5000, "${a} = '" + "x" * 5000 + "'", "${a} = ",
+                 "selected(", "'unterminated", "${a} === 'b'", "\x00"):
+        with pytest.raises(ValueError):
+            relevant_to_anju(text, {"a": "select_one"})
+
+
+def test_a_workbook_that_unpacks_to_gigabytes_is_refused_before_reading():
+    import zipfile
+    out = io.BytesIO()
+    chunk = b"\0" * (1 << 20)
+    with (zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as archive,
+          archive.open("xl/worksheets/sheet1.xml", "w") as member):
+        for _ in range(101):
+            member.write(chunk)
+    with pytest.raises(XLSFormError, match="unpacks to more than 100 MB"):
+        import_xlsform(out.getvalue())
+
+
 # -- the command line --------------------------------------------------------------------------
 
 def test_cli_export_then_import_gives_the_same_survey(tmp_path):

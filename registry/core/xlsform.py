@@ -51,6 +51,9 @@ ZH_LABEL = "Chinese (zh)"
 EN_LABEL = "English (en)"
 MAX_ROWS = 5000
 MAX_BYTES = 20 * 1024 * 1024
+# What an .xlsx may unpack to: a small zip that unpacks to gigabytes is not a form.
+MAX_UNPACKED = 100 * 1024 * 1024
+MAX_EXPRESSION = 2000
 
 TYPES = {
     "text": "text", "string": "text", "integer": "integer", "int": "integer",
@@ -163,6 +166,10 @@ class _Parser:
     """A small recursive-descent reader of the XPath that XLSForm conditions use."""
 
     def __init__(self, text: str):
+        if len(text) > MAX_EXPRESSION:
+            raise _Unparsable(f"longer than {MAX_EXPRESSION} characters")
+        if text.count("(") > 50:
+            raise _Unparsable("nested too deeply")
         self.toks = _tokens(text)
         self.i = 0
 
@@ -809,12 +816,25 @@ def read_workbook(source: str | Path | bytes, file_type: str = "xlsx"):
         source, file_type = path.read_bytes(), suffix
     elif len(source) > MAX_BYTES:
         raise XLSFormError(f"larger than {MAX_BYTES // 1024 // 1024} MB; not a form")
+    if file_type.lstrip(".") in ("xlsx", "xlsm"):
+        _check_unpacked_size(source)
     try:
         return get_xlsform(io.BytesIO(source), file_type="." + file_type.lstrip("."))
     except PyXFormError:
         raise XLSFormError("not a readable Excel workbook") from None
     except Exception as exc:        # openpyxl/xlrd on a damaged file raise many kinds
         raise XLSFormError(f"not a readable Excel workbook ({type(exc).__name__})") from None
+
+
+def _check_unpacked_size(data: bytes) -> None:
+    import zipfile
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            unpacked = sum(info.file_size for info in archive.infolist())
+    except (zipfile.BadZipFile, ValueError, OSError):
+        raise XLSFormError("not a readable Excel workbook") from None
+    if unpacked > MAX_UNPACKED:
+        raise XLSFormError(f"unpacks to more than {MAX_UNPACKED // 1024 // 1024} MB; not a form")
 
 
 def _first_line(exc: BaseException) -> str:
