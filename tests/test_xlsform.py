@@ -5,6 +5,7 @@ written; an imported survey runs a registry and its web form."""
 
 from __future__ import annotations
 
+import copy
 import io
 import re
 
@@ -51,6 +52,14 @@ def form(rows: list[dict], choices: list[dict] | None = None,
     out = io.BytesIO()
     wb.save(out)
     return out.getvalue()
+
+
+_BUILTIN = yaml.safe_load(definition_mod.DEFAULT_PATH.read_text(encoding="utf-8"))
+
+
+def builtin_raw() -> dict:
+    """schema/survey.yaml as raw data, a fresh copy to change."""
+    return copy.deepcopy(_BUILTIN)
 
 
 def field_of(defn, name: str, record: str = "household") -> Field:
@@ -178,7 +187,7 @@ def extra_field(draw, name: str):
 
 @st.composite
 def survey_text(draw) -> str:
-    raw = yaml.safe_load(definition_mod.DEFAULT_PATH.read_text(encoding="utf-8"))
+    raw = builtin_raw()
     raw["version"] = draw(st.integers(1, 10**6))
     raw["title"] = {"zh": draw(LABEL), "en": draw(LABEL)}
     for record in ("household", "member", "visit"):
@@ -213,7 +222,7 @@ def test_relevant_expressions_translate_both_ways(cond):
 
 
 def test_a_label_starting_with_equals_stays_text_and_round_trips():
-    raw = yaml.safe_load(definition_mod.DEFAULT_PATH.read_text(encoding="utf-8"))
+    raw = builtin_raw()
     raw["records"]["household"]["fields"][0]["label"] = {"zh": "=1+1", "en": "=HYPERLINK(1)"}
     original = definition_mod.parse(yaml.safe_dump(raw, allow_unicode=True, sort_keys=False))
     data = export_bytes(original)
@@ -223,12 +232,12 @@ def test_a_label_starting_with_equals_stays_text_and_round_trips():
 
 
 def test_a_survey_xlsform_cannot_carry_is_refused_not_written_lossily():
-    raw = yaml.safe_load(definition_mod.DEFAULT_PATH.read_text(encoding="utf-8"))
+    raw = builtin_raw()
     for label in (" 房屋编号", "房屋  编号"):
         raw["records"]["household"]["fields"][0]["label"] = {"zh": label, "en": "No"}
         with pytest.raises(XLSFormError, match="house_no: label"):
             export_bytes(definition_mod.parse(yaml.safe_dump(raw, allow_unicode=True)))
-    raw = yaml.safe_load(definition_mod.DEFAULT_PATH.read_text(encoding="utf-8"))
+    raw = builtin_raw()
     raw["records"]["note"] = {"label": "便签", "fields": [{"name": "text", "type": "text"}]}
     with pytest.raises(XLSFormError, match="record note"):
         export_bytes(definition_mod.parse(yaml.safe_dump(raw, allow_unicode=True)))

@@ -20,6 +20,8 @@ form: an import takes them from anju's built-in definition, and an export leaves
 
 from __future__ import annotations
 
+import copy
+import functools
 import io
 import os
 import re
@@ -787,8 +789,15 @@ def _default(atype: str, text: str):
     return text
 
 
+@functools.lru_cache(maxsize=1)
+def _builtin_text_parsed(text: str) -> dict[str, Any]:
+    return yaml.safe_load(text)
+
+
 def _builtin() -> dict[str, Any]:
-    return yaml.safe_load(definition_mod.DEFAULT_PATH.read_text(encoding="utf-8"))
+    """anju's built-in survey (schema/survey.yaml) as raw YAML data, a fresh copy each time."""
+    text = definition_mod.DEFAULT_PATH.read_text(encoding="utf-8")
+    return copy.deepcopy(_builtin_text_parsed(text))
 
 
 def _builtin_records() -> dict[str, Any]:
