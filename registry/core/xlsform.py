@@ -85,6 +85,30 @@ DROPPED_COLUMNS = {
     "constraint_message": "anju shows its own message for a broken constraint",
     "required_message": "anju shows its own message for a missing answer",
 }
+SUMMARY_ZH = {
+    "type": "安居没有这种题型或写法（计算题、时间、录音、组中套组、重复中套重复等）",
+    "name": "字段名须为小写字母、数字和下划线，以字母开头，且不能用安居保留的名字",
+    "relevant": "显示条件超出安居支持的写法（= 'v'、or、selected()、> 数字，且只引用同一张表）",
+    "constraint": "取值限制超出安居支持的写法（>=、<=、string-length、regex，用 and 连接）",
+    "required": "必填只能是 yes 或 no，不能是条件",
+    "choice_filter": "安居不支持级联（过滤）选项",
+    "repeat_count": "安居不支持固定次数的重复",
+    "read_only": "安居没有只读题",
+    "trigger": "安居没有触发计算",
+    "calculation": "安居没有计算题，数字由办公室计算",
+    "publish": "公示方式只能是 plain、masked、total、never，且身份证、电话、位置、照片不公示",
+    "validator": "校验只能是 resident_id、phone、person_name、not_future_year",
+    "precision": "小数位数须为 0 到 6 的整数",
+    "default": "默认值与题型不符",
+    "record": "重复组对应的表名不合规或重复",
+}
+SUMMARY_ZH_NOTE = {
+    "type": "设备自动记录的项目或说明文字，安居不需要，已跳过",
+    "version": "版本号不是整数，按版本 1 导入",
+    "constraint_message": "安居显示自己的提示文字",
+    "required_message": "安居显示自己的提示文字",
+    "": "缺少安居网页必需的字段或表，已补上安居自带的",
+}
 TRUE = {"yes", "true", "true()", "1"}
 FALSE = {"no", "false", "false()", "0", ""}
 
@@ -99,6 +123,14 @@ class Finding:
     what: str
     why: str
     refused: bool = True
+
+    @property
+    def summary_zh(self) -> str:
+        """A short Chinese explanation for the web page (the English `why` gives the detail)."""
+        base = self.column.split("::")[0].lower()
+        if not self.refused:
+            return SUMMARY_ZH_NOTE.get(base, "仅提示，不影响导入")
+        return SUMMARY_ZH.get(base, "安居不支持这一行的写法")
 
     def line(self) -> str:
         where = f"{self.sheet} row {self.row}" if self.row else self.sheet
