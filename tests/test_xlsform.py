@@ -394,6 +394,13 @@ def test_each_supported_column_and_type(row, expected):
         assert getattr(f, attr) == value, attr
 
 
+def test_a_question_without_chinese_text_is_noted():
+    result = import_xlsform(form([*BASE, {"type": "text", "name": "q", "label::English": "Q"}]))
+    assert field_of(result.definition, "q").label == {"zh": "Q", "en": "Q"}
+    (note,) = [f for f in result.findings if f.column == "label"]
+    assert (note.row, note.refused) == (3, False)
+
+
 def test_choices_and_sections_map():
     d = import_xlsform(form(
         [*BASE, {"type": "begin_group", "name": "s1", "label::zh": "甲组", "label::en": "A"},

@@ -108,6 +108,7 @@ SUMMARY_ZH_NOTE = {
     "constraint_message": "安居显示自己的提示文字",
     "required_message": "安居显示自己的提示文字",
     "": "缺少安居网页必需的字段或表，已补上安居自带的",
+    "label": "没有中文题目，暂用其他语言的文字",
 }
 TRUE = {"yes", "true", "true()", "1"}
 FALSE = {"no", "false", "false()", "0", ""}
@@ -669,6 +670,11 @@ class _Import:
         if section:
             f["section"] = section
         f["label"] = _text(el.get("label"), name)
+        raw_label = el.get("label")
+        if not raw_label or (isinstance(raw_label, dict) and not any(
+                _language(str(k)) in ("zh", "default") for k in raw_label)):
+            self.note(row, "label", f"no Chinese label for {name!r}",
+                      f"{f['label']['zh']!r} is shown in Chinese too")
         hint = _text(el.get("hint"))
         if hint:
             f["hint"] = hint
