@@ -12,7 +12,8 @@ anju's own columns, which ODK ignores: `publish` (plain | masked | total | never
 (resident_id | phone | not_future_year | person_name), `precision` (decimals of a decimal),
 and on a `begin_repeat` row `record` (the record type it fills), `record_label::<language>` and
 `standalone` (yes: a record kept beside the household, like visits, not a question of its form).
-`section` on a `begin_group` row names the section when the group is a second run of one.
+`section` on a `begin_group` row names the section when the group is a second run of one. On
+the settings sheet: `form_title_en` (the English title) and `sections` (their order, by name).
 
 The record types anju keeps for itself (attachment, agreement, decision) are not questions of a
 form: an import takes them from anju's built-in definition, and an export leaves them out.
