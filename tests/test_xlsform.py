@@ -250,7 +250,8 @@ def test_kobo_household_form_imports_field_by_field():
     d = result.definition
     assert (d.name, d.version) == ("kobo_household", 1)
     assert d.title == {"zh": "Household survey", "en": "Household survey"}
-    assert [s["name"] for s in d.sections] == ["house", "owner", "wishes", "workflow"]
+    # groups in the order they come; sections of fields anju adds come after
+    assert [s["name"] for s in d.sections] == ["house", "owner", "wishes", "workflow", "area"]
     assert d.sections[0]["label"] == {"zh": "房屋情况", "en": "The house"}
     house_no = field_of(d, "house_no")
     assert (house_no.type, house_no.required, house_no.section) == ("text", True, "house")
@@ -268,7 +269,9 @@ def test_kobo_household_form_imports_field_by_field():
         "decimal", {"min": 0}, {"zh": "按实测", "en": "As measured"})
     assert field_of(d, "location").type == "geopoint"
     assert field_of(d, "house_photo").type == "attachment"
-    assert field_of(d, "owner_id_no").constraint == {"pattern": "^[0-9]{17}[0-9X]$"}
+    owner_id = field_of(d, "owner_id_no")      # a text the code reads as a resident ID
+    assert (owner_id.type, owner_id.constraint) == ("resident_id",
+                                                    {"pattern": "^[0-9]{17}[0-9X]$"})
     flat = field_of(d, "preferred_flat_size")
     assert flat.relevant == {"field": "compensation_mode", "equals": "swap"}
     assert flat.constraint == {"min": 20, "max": 300}
@@ -279,19 +282,20 @@ def test_kobo_household_form_imports_field_by_field():
     members = field_of(d, "members")
     assert (members.type, members.record, members.section) == ("repeat", "member", None)
     assert [f.name for f in d.record("member").fields] == ["name", "relation", "age",
-                                                           "working"]
+                                                           "working", "id_no", "registered_on"]
     assert field_of(d, "working", "member").relevant == {"field": "age", "gt": 15}
     assert field_of(d, "visits").record == "visit"
     assert [f.name for f in d.record("visit").fields] == ["visit_date", "outcome", "note",
                                                           "surveyor"]
     # the web app's fields the form lacks come from anju's survey; its own records too
     assert field_of(d, "status").default == "unsurveyed"
-    assert list(d.records) == ["household", "member", "visit", "attachment", "agreement",
-                               "decision"]
+    assert {"household", "member", "visit", "attachment", "agreement", "decision"} <= set(
+        d.records)
+    assert field_of(d, "decoration").section == "area"             # added from anju's survey
     assert not any(f.refused for f in result.findings)
     notes = {(f.row, f.column) for f in result.findings}
     assert {(2, "type"), (3, "type"), (7, "constraint_message::English (en)"), (8, "appearance"),
-            (41, "type"), (2, "version")} <= notes
+            (41, "type"), (2, "version"), (19, "type")} <= notes
     assert "deviceid" not in {f.name for f in d.record("household").fields}
 
 
@@ -569,6 +573,7 @@ def test_imported_form_drives_a_registry_and_the_web_form(tmp_path):
                 "preferred_flat_size": "90", "hardship": ["disability"],
                 "disability_grade": "2",
                 "m-0-id": "", "m-0-name": "王芳", "m-0-relation": "head", "m-0-age": "41",
+                "m-0-id_no": "11010519491231002X",
                 "m-0-working": "yes"}
         bad = client.post("/households/new", data={**data, "house_no": "b42"})
         assert bad.status_code == 422                        # the imported regex holds

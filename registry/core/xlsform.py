@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from anju.registry.core import contract as contract_mod
 from anju.registry.core import definition as definition_mod
 from anju.registry.core.definition import (
     NAME_RE,
@@ -42,14 +43,11 @@ from anju.registry.core.definition import (
     Field,
 )
 
-SYSTEM_RECORDS = ("attachment", "agreement", "decision")
-# Record types the web app needs; a form without them gets anju's built-in ones.
-APP_RECORDS = ("member", "visit")
-# Fields the web app and the office's lists rely on: a form that lacks one gets anju's built-in
-# field; a form that has one must give it the same type (and at least the built-in choices).
-APP_FIELDS = {"household": ("house_no", "zone", "address", "owner_name", "status", "cadre",
-                            "survey_date"),
-              "member": ("name",), "visit": ("visit_date", "surveyor", "outcome", "note")}
+# anju's own records (merged into every survey by definition.parse) and the attachment record
+# that keeps files: no questions of a form, never exported, never a repeat's record.
+SYSTEM_RECORDS = (*contract_mod.SYSTEM_RECORDS, "attachment")
+# Record types the code needs; a form without them gets anju's built-in ones.
+APP_RECORDS = tuple(r for r in contract_mod.REQUIRED if r != "household")
 ZH_LABEL = "Chinese (zh)"
 EN_LABEL = "English (en)"
 MAX_ROWS = 5000
@@ -749,42 +747,52 @@ class _Import:
                 f["publish"] = publish
 
     def app_fields(self, builtin: dict) -> None:
-        """Check, or add from anju's built-in survey, the fields the web app relies on."""
+        """Check, or add from anju's built-in survey, the fields anju's code reads by name
+        (registry/core/contract.py): a missing one is added, a text one the code reads as a
+        resident ID or phone becomes one, any other type is refused."""
         known = {s["name"] for s in self.sections}
-        for rname, names in APP_FIELDS.items():
+        for rname, required in contract_mod.REQUIRED.items():
             if rname not in self.records:
-                continue
+                continue                  # the whole built-in record is added
             fields = self.records[rname]["fields"]
             have = {f["name"]: f for f in fields}
-            added_names = [n for n in names if n not in have]
+            builtin_fields = {f["name"]: f for f in builtin[rname]["fields"]}
+            added_names = [n for n in required if n not in have and n in builtin_fields]
             if added_names:
                 self.note(self.record_rows.get(rname), "", f"no question {', '.join(added_names)}"
-                          f" in {rname}", "anju's web app needs them; anju's built-in fields "
-                          "are added")
-            for fname in names:
-                base = next(f for f in builtin[rname]["fields"] if f["name"] == fname)
+                          f" in {rname}", "anju's code reads them; anju's built-in fields are "
+                          "added")
+            for fname in added_names:
+                added = dict(builtin_fields[fname])
+                section = added.get("section")
+                if section and section not in known:
+                    label = next((s["label"] for s in _builtin_sections()
+                                  if s["name"] == section), section)
+                    self.sections.append({"name": section, "label": label})
+                    known.add(section)
+                fields.append(added)
+            for fname, types in required.items():
                 mine = have.get(fname)
-                if mine is None:
-                    added = dict(base)
-                    section = added.get("section")
-                    if section and section not in known:
-                        label = next((s["label"] for s in _builtin_sections()
-                                      if s["name"] == section), section)
-                        self.sections.append({"name": section, "label": label})
-                        known.add(section)
-                    fields.append(added)
+                if mine is None or mine["type"] in types:
                     continue
                 row = self.field_rows.get((rname, fname))
-                if mine["type"] != base["type"]:
+                if mine["type"] == "text" and types in (("resident_id",), ("phone",)):
+                    mine["type"] = types[0]
+                    self.note(row, "type", f"{fname!r} is read as a {types[0]}",
+                              f"anju checks {fname} as a {types[0]} (add validator "
+                              f"{types[0]} to say so)")
+                else:
                     self.refuse(row, "type", f"{fname!r} is a {mine['type']}",
-                                f"anju uses {fname} as a {base['type']}; rename the question")
-                elif base.get("choices"):
-                    missing = ({c["value"] for c in base["choices"]}
-                               - {c["value"] for c in mine.get("choices", [])})
-                    if missing:
-                        self.refuse(row, "type", f"{fname!r} lacks the choices "
-                                    + ", ".join(sorted(missing)),
-                                    f"anju's web app moves {fname} through these values")
+                                f"anju's code reads {fname} as a {' or '.join(types)}; change "
+                                "the type or rename the question")
+        status = {f["name"]: f for f in self.records["household"]["fields"]}.get("status")
+        if status and status["type"] == "select_one":
+            missing = [v for v in contract_mod.STATUSES
+                       if v not in {c["value"] for c in status.get("choices", [])}]
+            if missing:
+                self.refuse(self.field_rows.get(("household", "status")), "type",
+                            "'status' lacks the choices " + ", ".join(missing),
+                            "anju's workflow moves a household through these values")
 
     def resolve_relevant(self) -> None:
         for record, f, text, row in self.pending_relevant:
@@ -918,7 +926,7 @@ def import_xlsform(source: str | Path | bytes, file_type: str = "xlsx") -> Impor
     builtin = _builtin_records()
     job.app_fields(builtin)
     for rname in APP_RECORDS:
-        if rname not in job.records:
+        if rname not in job.records and rname != "attachment":
             job.note(None, "", f"no repeat for {rname}",
                      f"anju's web app needs a {rname} record; anju's built-in one is added")
     refused = [f for f in job.findings if f.refused]
@@ -977,7 +985,7 @@ def _dump(name, version, title, sections, records, builtin) -> str:
     if lists:
         out["choice_lists"] = lists
     out["records"] = dict(records)
-    for rname in (*APP_RECORDS, *SYSTEM_RECORDS):
+    for rname in APP_RECORDS:           # anju's system records come with definition.parse
         if rname not in out["records"]:
             out["records"][rname] = builtin[rname]
     shared_ids = {id(v) for v in lists.values()}
