@@ -15,8 +15,10 @@ and on a `begin_repeat` row `record` (the record type it fills), `record_label::
 `section` on a `begin_group` row names the section when the group is a second run of one. On
 the settings sheet: `form_title_en` (the English title) and `sections` (their order, by name).
 
-The record types anju keeps for itself (attachment, agreement, decision) are not questions of a
-form: an import takes them from anju's built-in definition, and an export leaves them out.
+The record types anju keeps for itself are not questions of a form: its system records
+(agreement, decision, ...) come with every parsed definition, and the attachment record, like
+the fields of the core contract (registry/core/contract.py) a form lacks, is taken from anju's
+built-in survey; an export leaves them out.
 """
 
 from __future__ import annotations
