@@ -154,6 +154,11 @@ def error_texts(errors: dict) -> dict[str, str]:
     return localize(errors, lang())
 
 
+def field_hint(defn: Definition, f: Field) -> str:
+    """The hint under a field: the survey's own hint, then when the field applies."""
+    return " ".join(x for x in (label(f.hint) if f.hint else "", relevance_hint(defn, f)) if x)
+
+
 def relevance_hint(defn: Definition, f: Field) -> str:
     """A short note saying when a conditional field applies (for pages without JavaScript)."""
     cond = f.relevant
@@ -183,15 +188,24 @@ def _render(reg: Registry, household_id: str, data: FormData, is_new: bool,
     defn = reg.definition
     fields = household_fields(defn)
     sections = [(s, [f for f in fields if f.section == s.get("name")]) for s in defn.sections]
-    unsectioned = [f for f in fields if f.section not in {s.get("name") for s in defn.sections}]
+    known = {s.get("name") for s in defn.sections}
+    unsectioned = [f for f in fields if f.section not in known]
     if unsectioned:
         sections.append(({"name": "other", "label": {"zh": "其他", "en": "Other"}}, unsectioned))
+    # the member rows go in the section that holds the member repeat (a box of their own when
+    # it is in none, as in a survey imported from an XLSForm without groups)
+    repeat = next((f for f in defn.record("household").fields
+                   if f.type == "repeat" and f.record == "member"), None)
+    members_at = repeat.section if repeat and repeat.section in known else "members"
+    if members_at not in known:
+        sections.append(({"name": "members", "label": repeat.label if repeat else
+                          {"zh": "家庭成员", "en": "Members"}}, []))
     keys = [int(r["key"]) for r in data.members]
     return render_template(
         "households/form.html", household_id=household_id, is_new=is_new, data=data,
         sections=sections, member_fields=member_fields(defn), errors=error_texts(errors or {}),
-        next_key=max(keys, default=-1) + 1, hint=lambda f: relevance_hint(defn, f),
-        datalists=datalists(reg), error_count=len(errors or {}),
+        next_key=max(keys, default=-1) + 1, hint=lambda f: field_hint(defn, f),
+        datalists=datalists(reg), error_count=len(errors or {}), members_at=members_at,
         id_check_message=t("身份证号校验位错误", "Wrong check character in the resident ID"),
     ), status
 

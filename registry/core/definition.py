@@ -68,6 +68,7 @@ class Field:
     record: str | None = None
     default: Any = None
     sensitive: bool = False
+    hint: dict[str, str] | None = None
 
     @property
     def stored(self) -> bool:
@@ -240,7 +241,7 @@ def _field(record: str, raw: Any, sections: set) -> Field:
         raise DefinitionError(f"{where}: name is reserved for the store")
     unknown = set(raw) - {"name", "type", "label", "section", "required", "choices", "constraint",
                           "relevant", "precision", "publish", "record", "default",
-                          "sensitive"}
+                          "sensitive", "hint"}
     if unknown:
         raise DefinitionError(f"{where}: unknown key(s) {', '.join(sorted(unknown))}")
     ftype = raw.get("type")
@@ -299,7 +300,8 @@ def _field(record: str, raw: Any, sections: set) -> Field:
     return Field(name=name, type=ftype, label=_label(raw.get("label") or name, where),
                  section=section, required=bool(raw.get("required", False)), choices=choices,
                  constraint=constraint, relevant=relevant, precision=precision, publish=publish,
-                 record=raw.get("record"), default=raw.get("default"), sensitive=sensitive)
+                 record=raw.get("record"), default=raw.get("default"), sensitive=sensitive,
+                 hint=_label(raw["hint"], where) if raw.get("hint") else None)
 
 
 def _choice(where: str, raw: Any) -> Choice:
