@@ -103,7 +103,8 @@ def decide(flag_key: str):
     try:
         queue_mod.decide(get_registry(), flag_key, decision, reason[:1000], by=g.user["name"])
     except StoreError as exc:
-        flash(t("未能保存决定：", "Decision not saved: ") + str(exc))
+        flash(t("未能保存决定：这条提示可能已经不存在，请刷新审核列表后再试。",
+                f"Decision not saved: {exc}"))
         return redirect(back)
     zh, en = queue_mod.DECISIONS[decision]
     flash(t(f"已记录决定：{zh}", f"Decision recorded: {en}"))

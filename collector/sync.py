@@ -19,6 +19,7 @@ from anju.registry.core.validation import localize
 from anju.registry.sync.conflicts import get_conflict, open_conflicts, resolve
 from anju.registry.sync.merge import merge_pack, summary
 from anju.registry.sync.packs import PackError, export_pack
+from anju.registry.sync.wording import sentence, total
 from flask import Blueprint, Response, abort, flash, g, redirect, render_template, request, url_for
 
 from .auth import has_role, login_required, role_required
@@ -65,7 +66,8 @@ def export():
     try:
         manifest = export_pack(reg, path, full=request.form.get("full") == "1")
     except (PackError, StoreError, OSError) as exc:
-        flash(t("导出失败：", "Export failed: ") + str(exc), "warning")
+        flash(t("导出失败：数据包没有写成，请确认本机磁盘有空余空间后再试一次。",
+                f"Export failed: {exc}"), "warning")
         return redirect(url_for("sync.index"))
 
     size = path.stat().st_size
@@ -107,8 +109,34 @@ def merge():
             result.path = name
             results.append(result)
     rejected = sum(not r.ok for r in results)
-    return render_template("sync/results.html", results=results, summary=summary(results),
+    shown = [{"ok": r.ok, "text": sentence(r, reg.definition) if lang() == "zh" else r.line(),
+              "raised": [_raised(reg, *key) for key in r.raised]} for r in results]
+    return render_template("sync/results.html", results=shown,
+                           summary=total(results) if lang() == "zh" else summary(results),
                            rejected=rejected), (422 if rejected == len(results) else 200)
+
+
+def _raised(reg, record_type: str, record_id: str, field: str) -> dict:
+    """A conflict a pack raised, as a link: the resolve page for supervisors, else the house."""
+    house_no = _house_no(reg, record_type, record_id)
+    if has_role("supervisor"):
+        url = url_for("sync.resolve_conflict", record_type=record_type, record_id=record_id,
+                      field=field)
+    else:
+        url = _household_url(reg, record_type, record_id)
+    return {"house_no": house_no or record_id[:8], "label": _field_label(reg, record_type, field),
+            "url": url}
+
+
+def _household_url(reg, record_type: str, record_id: str) -> str | None:
+    """The household page a record belongs to (None if it is gone)."""
+    if record_type == "household":
+        hid = record_id
+    else:
+        row = reg.conn.execute(f"SELECT household_id FROM [{record_type}] WHERE id = ?",
+                               (record_id,)).fetchone()
+        hid = row[0] if row else None
+    return url_for("dossier.show", household_id=hid) + "#conflicts" if hid else None
 
 
 @bp.route("/conflicts")
@@ -158,7 +186,7 @@ def resolve_conflict(record_type: str, record_id: str, field: str):
             except InvalidChange as exc:
                 error = "；".join(localize(exc.errors, lang()).values())
             except StoreError as exc:
-                error = str(exc)
+                error = t("未能解决：该冲突可能已被他人解决，请返回冲突列表刷新后再试。", str(exc))
             else:
                 flash(t("冲突已解决，该决定将随数据包同步到各笔记本",
                         "Conflict resolved; the decision travels to every laptop with the "
