@@ -18,11 +18,12 @@ from anju.registry.core.changes import DELETED, new_id
 from anju.registry.core.definition import Definition, Field
 from anju.registry.core.store import InvalidChange, Registry
 from anju.registry.core.validation import localize, validate
-from flask import Blueprint, abort, flash, g, redirect, render_template, request, url_for
+from flask import Blueprint, abort, flash, g, redirect, render_template, request, session, url_for
 from flask_wtf.csrf import CSRFError
 
 from .auth import login_required
 from .db import get_registry
+from .drafts import held_page, resumable, saved
 from .i18n import label, lang, t
 
 bp = Blueprint("forms", __name__)
@@ -286,6 +287,7 @@ def _edit(household_id: str, is_new: bool):
         prefix = "" if exc.record_type == "household" else "form-"
         return _render(reg, household_id, data, is_new,
                        {prefix + k: v for k, v in exc.errors.items()}, 422)
+    saved(f"household:{'new' if is_new else household_id}")
     flash(t(f"已保存住户 {data.household.get('house_no', '')}",
             f"Saved household {data.household.get('house_no', '')}"))
     return redirect(url_for("dossier.show", household_id=household_id))
@@ -293,8 +295,32 @@ def _edit(household_id: str, is_new: bool):
 
 @bp.app_errorhandler(CSRFError)
 def csrf_error(exc: CSRFError):
-    """A form without a valid CSRF token: say so in the user's language, keep nothing."""
-    message = t("表单已失效（缺少安全令牌），请返回刷新页面后重新提交。",
-                "The form has expired (no valid security token). Go back, reload and submit again.")
-    return render_template("message.html", title=t("无法提交", "Cannot submit"),
-                           message=message), 400
+    """A form without a valid CSRF token: say so in the user's language and keep what was
+    posted (see collector/drafts.py): log in again if needed, then check and save."""
+    if session.get("user") is None:
+        message = t("登录已过期，表单未提交。您填写的内容没有丢失：请重新登录，然后检查并保存。",
+                    "Your login has expired and the form was not sent. Nothing you typed is "
+                    "lost: log in again, then check and save.")
+    else:
+        message = t("表单已失效（安全令牌不对），未提交。"
+                    "您填写的内容没有丢失：请点“继续”，然后检查并保存。",
+                    "The form has expired (no valid security token) and was not sent. Nothing "
+                    "you typed is lost: press Continue, then check and save.")
+    return held_page(message, 400)
+
+
+@resumable("forms.new")
+@resumable("forms.edit")
+def render_posted(values, household_id: str | None = None):
+    """The household form again, filled in with posted values (after a re-login)."""
+    reg = get_registry()
+    is_new = household_id is None
+    if is_new:
+        household_id = fresh_or_own(reg, values.get("household_id", ""), "household")
+    current = reg.get("household", household_id)
+    if (current is None and not is_new) or (current or {}).get("deleted"):
+        abort(404)
+    existing = {m["id"]: m for m in reg.children("member", household_id)} if current else {}
+    data = from_post(reg.definition, values, existing,
+                     lambda mid: record_type_of(reg, mid) is not None)
+    return _render(reg, household_id, data, is_new)

@@ -6,8 +6,7 @@ transaction, through the workflow's rule.
 
 from __future__ import annotations
 
-import datetime as dt
-
+from anju.registry.core import localtime
 from anju.registry.core.changes import new_id
 from anju.registry.core.store import InvalidChange
 from anju.registry.core.validation import localize, validate
@@ -16,10 +15,16 @@ from flask import Blueprint, flash, g, redirect, render_template, request, url_f
 
 from .auth import login_required
 from .db import get_registry, live_household
+from .drafts import resumable, saved
 from .forms import fresh_or_own
 from .i18n import lang, t
 
 bp = Blueprint("visits", __name__)
+
+
+def _today() -> str:
+    """The project's local date (Beijing by default), not the laptop clock's zone."""
+    return localtime.today().isoformat()
 
 
 @bp.route("/households/<household_id>/visits/new", methods=("GET", "POST"))
@@ -28,7 +33,7 @@ def new(household_id: str):
     """Record a visit to a household."""
     reg = get_registry()
     household = live_household(reg, household_id)
-    today = dt.date.today().isoformat()
+    today = _today()
     if request.method == "GET":
         return render_template("households/visit.html", h=household, today=today,
                                visit_id=new_id())
@@ -50,8 +55,20 @@ def new(household_id: str):
         except InvalidChange as exc:
             errors = exc.errors
         else:
+            saved(f"visit:{household_id}")
             flash(t("已保存走访记录", "Visit saved"))
             return redirect(url_for("dossier.show", household_id=household_id) + "#visits")
     shown = {**values, "visit_id": visit_id}
     return render_template("households/visit.html", h=household, today=today,
                            visit_values=shown, visit_errors=localize(errors, lang())), 422
+
+
+@resumable("visits.new")
+def render_posted(values, household_id: str):
+    """The visit form again, filled in with posted values (after a re-login)."""
+    reg = get_registry()
+    household = live_household(reg, household_id)
+    shown = {k: values.get(k, "") for k in ("visit_date", "outcome", "note")}
+    shown["visit_id"] = fresh_or_own(reg, values.get("visit_id", ""), "visit", household_id)
+    return render_template("households/visit.html", h=household, today=_today(),
+                           visit_values=shown, visit_errors={})
