@@ -9,7 +9,6 @@ automatic backup failed; logging out with unexported changes shows a reminder.
 
 from __future__ import annotations
 
-import datetime as dt
 from pathlib import Path
 
 from anju.registry.core.store import Registry, StoreError
@@ -29,7 +28,7 @@ from flask import (
 
 from .auth import role_required
 from .db import get_registry
-from .i18n import t
+from .i18n import local, t
 
 bp = Blueprint("backup", __name__)
 NAV = [("backup.index", "备份", "Backup", "surveyor")]
@@ -109,11 +108,8 @@ def settings():
 
 
 def _local(stamp: str | None) -> str | None:
-    """A change-log UTC time as this laptop's local time, to the minute."""
-    if not stamp:
-        return None
-    moment = dt.datetime.strptime(stamp, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=dt.UTC)
-    return moment.astimezone().strftime("%Y-%m-%d %H:%M")
+    """A change-log UTC time as the project's local time, to the minute."""
+    return local(stamp) if stamp else None
 
 
 def _prepare(raw: str) -> Path:

@@ -6,9 +6,9 @@ breakdown) with `@panel`: a function of (registry, household row) returning HTML
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Callable
 
+from anju.registry.core import localtime
 from anju.registry.core.changes import DELETED
 from anju.registry.core.definition import Field
 from anju.registry.core.store import Registry
@@ -19,7 +19,7 @@ from markupsafe import Markup
 
 from .auth import has_role, login_required
 from .db import get_registry
-from .i18n import label, lang, t
+from .i18n import label, lang, local, t
 
 bp = Blueprint("dossier", __name__)
 
@@ -53,14 +53,8 @@ def format_value(f: Field | None, value) -> str:
 
 
 def local_time(at: str | None) -> str:
-    """A change-log UTC time as this computer's local time, to the minute."""
-    if not at:
-        return ""
-    try:
-        moment = dt.datetime.strptime(at, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=dt.UTC)
-    except ValueError:
-        return at
-    return moment.astimezone().strftime("%Y-%m-%d %H:%M")
+    """A change-log UTC time as the project's local time, to the minute."""
+    return local(at) if at else ""
 
 
 def _field(reg: Registry, record_type: str, name: str) -> Field | None:
@@ -154,5 +148,5 @@ def show(household_id: str):
         history=history(reg, household, everything), moves=moves,
         status_label=status_field.choice_label(status, lang()), status=status, panels=extra,
         member_fields=member_type.columns, visit_fields=visit_type.columns,
-        fmt=format_value, when=local_time, today=dt.date.today().isoformat(),
+        fmt=format_value, when=local_time, today=localtime.today().isoformat(),
         user=g.user)

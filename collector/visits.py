@@ -49,7 +49,10 @@ def new(household_id: str):
         status = household.get("status") or "unsurveyed"
         if values["outcome"] == "surveyed" and "surveyed" in allowed_moves(status) \
                 and status == "unsurveyed":
-            edits.append(("household", household_id, {"status": "surveyed"}))
+            moved = {"status": "surveyed"}
+            if not household.get("survey_date"):
+                moved["survey_date"] = values["visit_date"]  # the day of the surveying visit
+            edits.append(("household", household_id, moved))
         try:
             reg.save_many(edits, by=g.user["name"], full=False)
         except InvalidChange as exc:

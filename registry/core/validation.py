@@ -14,6 +14,7 @@ from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from functools import lru_cache
 from typing import Any
 
+from anju.registry.core import localtime
 from anju.registry.core.definition import Definition, Field, RecordType, is_relevant
 from marshmallow import RAISE, Schema, ValidationError, fields
 
@@ -140,7 +141,9 @@ class _Date(fields.Field):
             day = dt.date.fromisoformat(str(value).strip())
         except ValueError:
             raise ValidationError("invalid_date") from None
-        if day > dt.date.today():
+        # "today" is the later of this computer's and the project's day (Beijing is ahead of
+        # a laptop clock set to UTC for eight hours of every day)
+        if day > max(dt.date.today(), localtime.today()):
             raise ValidationError("future_date")
         return day.isoformat()
 
