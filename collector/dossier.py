@@ -6,6 +6,7 @@ breakdown) with `@panel`: a function of (registry, household row) returning HTML
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 
 from anju.registry.core import localtime
@@ -85,14 +86,45 @@ def history(reg: Registry, household: dict, children: dict[str, list[dict]]) -> 
                     diffs.append({"label": name, "old": d["old"] or "", "new": d["new"] or ""})
                     continue
                 f = _field(reg, record_type, d["field"])
-                diffs.append({"label": label(f.label) if f else d["field"],
-                              "old": format_value(f, d["old"]), "new": format_value(f, d["new"])})
+                if record_type == "attachment" and d["field"] == "field":
+                    # which box of the household the file belongs to: its label, not its name
+                    old, new = (_household_field_label(reg, d["old"]),
+                                _household_field_label(reg, d["new"]))
+                else:
+                    old, new = format_value(f, d["old"]), format_value(f, d["new"])
+                diffs.append({"label": label(f.label) if f else d["field"], "old": old,
+                              "new": new})
             zh, en = RECORD_NAMES.get(record_type, (record_type, record_type))
             entries.append({"at": change["at"], "when": local_time(change["at"]),
                             "by": change["by"], "record": t(zh, en), "title": title,
-                            "note": change["note"], "diffs": diffs})
+                            "note": note_text(reg, change["note"]), "diffs": diffs})
     entries.sort(key=lambda e: e["at"], reverse=True)
     return entries
+
+
+MOVE_NOTE = re.compile(r"^([a-z_]{1,40}) -> ([a-z_]{1,40})$")
+
+
+def note_text(reg: Registry, note: str | None) -> str:
+    """A change's note as people read it: a status move ("unsurveyed -> surveyed", as the
+    workflow records it) becomes "未调查 → 已登记"; any other note is shown as written."""
+    m = MOVE_NOTE.match(note or "")
+    status = _field(reg, "household", "status")
+    if not m or status is None:
+        return note or ""
+    known = {c.value for c in status.choices}
+    if m.group(1) not in known or m.group(2) not in known:
+        return note
+    return (t("状态：", "Status: ") + status.choice_label(m.group(1), lang()) + " → "
+            + status.choice_label(m.group(2), lang()))
+
+
+def _household_field_label(reg: Registry, name) -> str:
+    """The label of a household field named by an attachment record (e.g. photos → 房屋照片)."""
+    if not name:
+        return ""
+    f = _field(reg, "household", str(name))
+    return label(f.label) if f else str(name)
 
 
 def sections(reg: Registry, household: dict) -> list[dict]:

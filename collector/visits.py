@@ -17,9 +17,20 @@ from .auth import login_required
 from .db import get_registry, live_household
 from .drafts import resumable, saved
 from .forms import fresh_or_own
-from .i18n import lang, t
+from .i18n import label, lang, t
 
 bp = Blueprint("visits", __name__)
+
+
+@bp.app_context_processor
+def inject_outcomes() -> dict:
+    """`visit_outcomes()`: the visit outcomes as the survey definition names them."""
+    def visit_outcomes() -> list[tuple[str, str]]:
+        rtype = get_registry().definition.records.get("visit")
+        if rtype is None or not rtype.has("outcome"):
+            return []
+        return [(c.value, label(c.label)) for c in rtype.field("outcome").choices]
+    return {"visit_outcomes": visit_outcomes}
 
 
 def _today() -> str:
