@@ -23,7 +23,7 @@ from .db import close_registry
 # Blueprint modules of the app, in navigation order. Add a module name to register it.
 BLUEPRINTS = ("households", "forms", "dossier", "visits", "workflow", "attachments", "auth",
               "review", "progress", "compensation", "devices", "settings_view", "backup_view",
-              "sync", "drafts")
+              "sync", "drafts", "screens")
 
 csrf = CSRFProtect()
 babel = Babel()

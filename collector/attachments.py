@@ -118,7 +118,7 @@ def upload(household_id: str):
         return render_template("households/upload.html", h=household, fields=fields,
                                errors=list(localize(exc.errors, lang()).values()) or
                                [t("文件未保存，请重试", "Not saved, try again")], chosen=field), 422
-    flash(t(f"已上传 {len(files)} 个文件", f"Uploaded {len(files)} file(s)"))
+    flash(t(f"已上传 {len(files)} 个文件", f"Uploaded {len(files)} file(s)"), "at-attachments")
     return redirect(url_for("dossier.show", household_id=household_id) + "#attachments")
 
 

@@ -70,7 +70,14 @@ def index():
     """The backup folder, the schedule and the last backups of this laptop."""
     reg = get_registry()
     folder = backup.configured_folder(reg)
-    backups = backup.list_backups(folder, reg.device_id)[:20] if folder else []
+    # The chosen folder, and wherever the last backup went (before an import without a chosen
+    # folder, a laptop backs up beside its database): the count matches "last backup".
+    places = [folder] if folder else []
+    last_file = reg.meta("backup_last_file")
+    if last_file and Path(last_file).parent not in places:
+        places.append(Path(last_file).parent)
+    found = {b.path: b for place in places for b in backup.list_backups(place, reg.device_id)}
+    backups = sorted(found.values(), key=lambda b: (b.taken_at, b.path.name), reverse=True)[:20]
     return render_template(
         "backup/index.html", folder=folder, folder_ok=bool(folder and folder.is_dir()),
         every=int(reg.meta("backup_every_minutes") or backup.DEFAULT_EVERY_MINUTES),

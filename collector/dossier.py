@@ -10,7 +10,7 @@ import re
 from collections.abc import Callable
 
 from anju.registry.core import localtime
-from anju.registry.core.changes import DELETED
+from anju.registry.core.changes import DELETED, new_id
 from anju.registry.core.definition import Field
 from anju.registry.core.store import Registry
 from anju.registry.core.workflow import allowed_moves
@@ -181,4 +181,5 @@ def show(household_id: str):
         status_label=status_field.choice_label(status, lang()), status=status, panels=extra,
         member_fields=member_type.columns, visit_fields=visit_type.columns,
         fmt=format_value, when=local_time, today=localtime.today().isoformat(),
+        visit_id=new_id(),  # the sidebar's visit form: posting it twice saves one visit
         user=g.user)

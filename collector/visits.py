@@ -70,7 +70,7 @@ def new(household_id: str):
             errors = exc.errors
         else:
             saved(f"visit:{household_id}")
-            flash(t("已保存走访记录", "Visit saved"))
+            flash(t("已保存走访记录", "Visit saved"), "at-visits")  # shown where #visits scrolls
             return redirect(url_for("dossier.show", household_id=household_id) + "#visits")
     shown = {**values, "visit_id": visit_id}
     return render_template("households/visit.html", h=household, today=today,
