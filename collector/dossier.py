@@ -15,7 +15,8 @@ from anju.registry.core.definition import Field
 from anju.registry.core.store import Registry
 from anju.registry.core.workflow import allowed_moves
 from anju.registry.publication.privacy import mask_id_for_staff
-from flask import Blueprint, abort, g, render_template
+from anju.registry.sync.conflicts import open_conflicts
+from flask import Blueprint, abort, g, render_template, url_for
 from markupsafe import Markup
 
 from .auth import has_role, login_required
@@ -151,6 +152,31 @@ def sections(reg: Registry, household: dict) -> list[dict]:
     return out
 
 
+def field_conflicts(reg: Registry, household: dict, children: dict[str, list[dict]]) -> list:
+    """The open conflicts of the household and its records: which field, the values in
+    contention (as people read them), and the resolve page for supervisors."""
+    records = [("household", household, "")] + [
+        (name, row, row.get("name") or row.get("visit_date") or row.get("filename") or "")
+        for name in ("member", "visit", "attachment") for row in children.get(name, [])]
+    devices = dict(reg.conn.execute("SELECT device_id, name FROM device"))
+    here = url_for("dossier.show", household_id=household["id"])
+    out = []
+    for record_type, row, title in records:
+        for c in open_conflicts(reg, record_type, row["id"]):
+            f = _field(reg, record_type, c["field"])
+            values = [{"shown": format_value(f, x["value"]) or "—", "by": x["by"],
+                       "device": devices.get(x["device_id"], str(x["device_id"])[:8])}
+                      for x in c["candidates"]]
+            resolve = (url_for("sync.resolve_conflict", record_type=record_type,
+                               record_id=row["id"], field=c["field"], next=here)
+                       if has_role("supervisor") else None)
+            out.append({"record_type": record_type, "field": c["field"],
+                        "label": label(f.label) if f else c["field"],
+                        "record": t(*RECORD_NAMES.get(record_type, (record_type,) * 2)),
+                        "title": title, "candidates": values, "resolve": resolve})
+    return out
+
+
 @bp.route("/households/<household_id>")
 @login_required
 def show(household_id: str):
@@ -171,6 +197,7 @@ def show(household_id: str):
              for html in (fn(reg, household) for fn in PANELS) if html]
     attachment_fields = [f for f in reg.definition.record("household").fields
                          if f.type == "attachment"]
+    conflicts = field_conflicts(reg, household, children)
     member_type = reg.definition.record("member")
     visit_type = reg.definition.record("visit")
     return render_template(
@@ -182,4 +209,6 @@ def show(household_id: str):
         member_fields=member_type.columns, visit_fields=visit_type.columns,
         fmt=format_value, when=local_time, today=localtime.today().isoformat(),
         visit_id=new_id(),  # the sidebar's visit form: posting it twice saves one visit
+        conflicts=conflicts, conflicted={c["label"] for c in conflicts
+                                         if c["record_type"] == "household"},
         user=g.user)

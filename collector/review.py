@@ -24,13 +24,14 @@ NAV = [("review.index", "审核", "Review", "supervisor")]
 PAGE_SIZE = 50
 
 
-def conflict_url(item: dict) -> str | None:
-    """The page resolving a conflict, if the app has one."""
+def conflict_url(item: dict, back: str | None = None) -> str | None:
+    """The page resolving a conflict, if the app has one; `back` is where it returns after."""
     if "sync.resolve_conflict" not in current_app.view_functions:
         return None
+    extra = {"next": back} if back else {}
     try:
         return url_for("sync.resolve_conflict", record_type=item["record_type"],
-                       record_id=item["record_id"], field=item["field"])
+                       record_id=item["record_id"], field=item["field"], **extra)
     except BuildError:
         return None
 

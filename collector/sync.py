@@ -149,6 +149,7 @@ def conflicts():
     for c in rows:
         c["label"] = _field_label(reg, c["record_type"], c["field"])
         c["house_no"] = _house_no(reg, c["record_type"], c["record_id"])
+        c["house_url"] = _household_url(reg, c["record_type"], c["record_id"])
         for cand in c["candidates"]:
             cand["shown"] = _shown(reg, c["record_type"], c["field"], cand["value"])
             cand["device"] = names.get(cand["device_id"], cand["device_id"][:8])
@@ -191,15 +192,26 @@ def resolve_conflict(record_type: str, record_id: str, field: str):
                 flash(t("冲突已解决，该决定将随数据包同步到各笔记本",
                         "Conflict resolved; the decision travels to every laptop with the "
                         "next central pack"))
-                return redirect(request.args.get("next") or url_for("sync.conflicts"))
+                return redirect(_back() or url_for("sync.conflicts"))
     names = _device_names(reg)
     for cand in conflict["candidates"]:
         cand["shown"] = _shown(reg, record_type, field, cand["value"])
         cand["device"] = names.get(cand["device_id"], cand["device_id"][:8])
     return render_template("sync/resolve.html", c=conflict, form=form, error=error,
+                           back=_back() or url_for("sync.conflicts"),
                            label=_field_label(reg, record_type, field),
                            house_no=_house_no(reg, record_type, record_id),
                            choices=_choices(reg, record_type, field)), (400 if error else 200)
+
+
+def _back() -> str | None:
+    """Where the resolve page returns to (?next=, the review queue or a household page): a
+    path of this app only, never another site."""
+    target = request.args.get("next", "")
+    if not target.startswith("/") or target.startswith("//") or "\\" in target \
+            or any(c in target for c in "\r\n"):
+        return None
+    return target
 
 
 def _device_names(reg) -> dict[str, str]:
