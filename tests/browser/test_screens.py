@@ -148,14 +148,15 @@ def test_zone_list_prints_on_landscape_a4(live_collector, demo_registry, page):
     base = live_collector(demo_registry)
     log_in(page, base, "supervisor")
     page.goto(base + "/compensation")
-    link = page.locator("a[href*='/compensation/lists/']").first
+    link = page.locator("a[href$='/list']").first
     page.goto(base + link.get_attribute("href"))
     page.emulate_media(media="print")
     # A4 landscape at 96 px per inch, 12 mm margins: 297 mm - 24 mm printable width.
     printable = (297 - 24) / 25.4 * 96
     page.set_viewport_size({"width": int(printable), "height": 700})
-    table = page.locator("table").first.bounding_box()
+    table = page.locator("table.posting").bounding_box()
     assert table["width"] <= printable + 1, table
+    assert page.evaluate("document.documentElement.scrollWidth") <= printable + 1
     # No cell wraps a short word like 砖混 or a date onto two lines.
     tall = page.evaluate("""() => [...document.querySelectorAll('table td.nowrap, table td.date,
         table td.structure')].filter(td => td.getClientRects()[0].height > 40).length""")
