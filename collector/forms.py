@@ -11,6 +11,7 @@ and all its members in one transaction, and is acknowledged (redirect) only afte
 from __future__ import annotations
 
 import re
+import unicodedata
 import uuid
 from dataclasses import dataclass, field
 
@@ -86,15 +87,17 @@ def from_post(defn: Definition, form, existing: dict, taken) -> FormData:
     data = FormData()
     for f in household_fields(defn):
         data.household[f.name] = (form.getlist(f.name) if f.type == "select_multiple"
-                                  else form.get(f.name, ""))
-    names = {f.name for f in member_fields(defn)} | {"id"}
+                                  else halfwidth(f, form.get(f.name, "")))
+    by_name = {f.name: f for f in member_fields(defn)}
+    names = set(by_name) | {"id"}
     rows: dict[int, dict] = {}
     for key in form:
         m = MEMBER_KEY.match(key)
         if m and m.group(2) in names:
             index = int(m.group(1))
             if index in rows or len(rows) < MAX_MEMBER_ROWS:
-                rows.setdefault(index, {})[m.group(2)] = form.get(key, "")
+                rows.setdefault(index, {})[m.group(2)] = halfwidth(by_name.get(m.group(2)),
+                                                                   form.get(key, ""))
     data.removed = [i for i in dict.fromkeys(form.getlist("removed_member")) if i in existing]
     for index in sorted(rows):
         row = {f: rows[index].get(f, "") for f in names}
@@ -104,6 +107,17 @@ def from_post(defn: Definition, form, existing: dict, taken) -> FormData:
             continue
         data.members.append({"key": str(index), **row})
     return data
+
+
+HALFWIDTH_TYPES = frozenset({"resident_id", "phone", "integer", "decimal"})
+
+
+def halfwidth(f: Field | None, value: str) -> str:
+    """Full-width digits and letters typed with a Chinese input method (１３８…, ｘ) as
+    ordinary ones, in ID, phone and number fields: NFKC, as the validation also does."""
+    if f is None or f.type not in HALFWIDTH_TYPES or not isinstance(value, str):
+        return value
+    return unicodedata.normalize("NFKC", value).strip()
 
 
 def _blank(value) -> bool:
