@@ -31,6 +31,12 @@ def test_merge_results_read_as_sentences_with_a_link_to_the_conflict(
     with what to do, and each conflict raised as a link that opens."""
     laptop = tmp_path / "laptop1.db"
     laptop.write_bytes((_demo_template.parent / "devices" / "laptop1.db").read_bytes())
+    # The office and the laptop change one phone number differently, neither seeing the other.
+    with Registry.open(demo_registry) as central_reg, Registry.open(laptop) as laptop_reg:
+        hid = laptop_reg.conn.execute("SELECT id FROM household WHERE deleted IS NULL "
+                                      "ORDER BY house_no LIMIT 1").fetchone()[0]
+        central_reg.save("household", hid, {"owner_phone": "13900000002"}, by="supervisor")
+        laptop_reg.save("household", hid, {"owner_phone": "13900000001"}, by="surveyor1")
     base = live_collector(demo_registry)
     log_in(page, base, "supervisor")
     page.goto(base + "/sync")
@@ -46,22 +52,31 @@ def test_merge_results_read_as_sentences_with_a_link_to_the_conflict(
     log_in(page, laptop_base, user)
     (tmp_path / "fake.jpg").write_bytes(b"\xff\xd8\xff\xe0 not a pack")
     page.goto(laptop_base + "/sync")
-    page.set_input_files("input[name=packs]", [str(central), str(tmp_path / "fake.jpg")])
-    page.click("text=上传并合并")
+    page.set_input_files("input[name=packs]", str(tmp_path / "fake.jpg"))
+    page.locator("input[name=packs]").locator("xpath=ancestor::form").locator(
+        "button").first.click()
     page.wait_for_load_state()
     lines = page.inner_text("ul.pack-results")
-    assert "“central.pack”已合并（来自 central）：新增" in lines
     assert "“fake.jpg”被拒收：这不是安居数据包（可能选错了文件）" in lines
-    assert "merged from" not in lines and "not an anju pack" not in lines
+    assert "not an anju pack" not in lines
+    page.goto(laptop_base + "/sync")
+    page.set_input_files("input[name=packs]", str(central))
+    page.locator("input[name=packs]").locator("xpath=ancestor::form").locator(
+        "button").first.click()
+    page.wait_for_load_state()
+    lines = page.inner_text("ul.pack-results")
+    assert "“central.pack”已合并（来自 central）：新增" in lines and "merged from" not in lines
     with Registry.open(laptop) as reg:
         raised = len(open_conflicts(reg)) - before
+    assert raised >= 1 and f"产生 {raised} 个待解决冲突" in lines
     links = page.locator("ul.raised a")
     assert links.count() == raised
-    if raised:
-        links.first.click()
-        page.wait_for_load_state()
-        assert page.locator("#conflicts").is_visible()
-        assert page.locator("#conflicts li").count() >= 1
+    page.locator("ul.raised a", has_text="联系电话").first.click()
+    page.wait_for_load_state()
+    box = page.locator("#conflicts")
+    assert box.is_visible() and "13900000001" in box.inner_text() \
+        and "13900000002" in box.inner_text()
+    assert all(u.startswith((base, laptop_base)) for u in page.seen_urls)
 
 
 def test_draft_survives_a_reload_and_a_relogin(live_collector, demo_registry, page):
@@ -158,8 +173,8 @@ def test_zone_list_prints_on_landscape_a4(live_collector, demo_registry, page):
     assert table["width"] <= printable + 1, table
     assert page.evaluate("document.documentElement.scrollWidth") <= printable + 1
     # No cell wraps a short word like 砖混 or a date onto two lines.
-    tall = page.evaluate("""() => [...document.querySelectorAll('table td.nowrap, table td.date,
-        table td.structure')].filter(td => td.getClientRects()[0].height > 40).length""")
+    tall = page.evaluate("() => [...document.querySelectorAll('table.posting td.nowrap')]"
+                         ".filter(td => td.getClientRects()[0].height > 40).length")
     assert tall == 0
     pdf = page.pdf(prefer_css_page_size=True)
     sizes = re.findall(rb"/MediaBox \[0 0 ([\d.]+) ([\d.]+)\]", pdf)
