@@ -13,7 +13,7 @@ session) which draft it may forget.
 from __future__ import annotations
 
 from anju.registry.core.users import authenticate
-from flask import Blueprint, current_app, g, render_template, request, session
+from flask import Blueprint, current_app, flash, g, render_template, request, session
 from werkzeug.datastructures import MultiDict
 from werkzeug.exceptions import HTTPException
 
@@ -105,6 +105,8 @@ def resume():
     endpoint, args = current_app.url_map.bind("localhost").match(target, method="POST")
     renderer = RENDERERS.get(endpoint)
     if renderer is not None:
+        flash(t("已重新登录，您填写的内容已恢复。请检查后保存。",
+                "Logged in again; what you typed is back. Check it, then save."))
         response = renderer(MultiDict(values), **args)
         body, status = response if isinstance(response, tuple) else (response, 200)
         return body, 200 if status == 422 else status  # shown to check, not refused
