@@ -13,7 +13,17 @@ session) which draft it may forget.
 from __future__ import annotations
 
 from anju.registry.core.users import authenticate
-from flask import Blueprint, current_app, flash, g, render_template, request, session
+from flask import (
+    Blueprint,
+    current_app,
+    flash,
+    g,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
 from werkzeug.datastructures import MultiDict
 from werkzeug.exceptions import HTTPException
 
@@ -74,6 +84,9 @@ def _local_path(path: str) -> str | None:
 
 def held_page(message: str, status: int = 400):
     """The page shown for a refused post: the values kept, a login form if needed."""
+    if request.endpoint == "auth.logout":
+        session.pop("user", None)
+        return redirect(url_for("auth.login"))  # logging out needs nothing kept
     target = _local_path(request.path)
     values = held_values(request.form) if target else []
     return render_template("drafts/held.html", message=message, values=values, target=target,
@@ -103,6 +116,8 @@ def resume():
         return render_template("message.html", title=t("已登录", "Logged in"),
                                message=t("已重新登录。", "Logged in again.")), 200
     endpoint, args = current_app.url_map.bind("localhost").match(target, method="POST")
+    if endpoint in ("auth.login", "auth.logout"):
+        return redirect(url_for("index"))  # the login itself was what expired
     renderer = RENDERERS.get(endpoint)
     if renderer is not None:
         flash(t("已重新登录，您填写的内容已恢复。请检查后保存。",

@@ -120,3 +120,16 @@ def test_pages_have_no_inline_script(client):
         scripts = re.findall(r"<script([^>]*)>(.*?)</script>", html, re.S)
         assert scripts and all('src="/static/' in attrs and not body.strip()
                                for attrs, body in scripts), path
+
+
+def test_an_expired_login_or_logout_form_just_starts_over(client):
+    token = csrf(client, "/households")
+    _expire(client)
+    out = client.post("/logout", data={"csrf_token": token})
+    assert out.status_code == 302 and out.headers["Location"].endswith("/login")
+    held = client.post("/login", data={"csrf_token": "stale", "name": "li",
+                                       "password": PASSWORD})
+    assert held.status_code == 400 and PASSWORD not in held.text
+    back = client.post("/login/resume", data={**_hidden(held.text), "_login_name": "li",
+                                              "_login_password": PASSWORD})
+    assert back.status_code == 302 and back.headers["Location"] == "/"
