@@ -33,8 +33,9 @@ def test_merge_results_read_as_sentences_with_a_link_to_the_conflict(
     laptop.write_bytes((_demo_template.parent / "devices" / "laptop1.db").read_bytes())
     # The office and the laptop change one phone number differently, neither seeing the other.
     with Registry.open(demo_registry) as central_reg, Registry.open(laptop) as laptop_reg:
-        hid = laptop_reg.conn.execute("SELECT id FROM household WHERE deleted IS NULL "
-                                      "ORDER BY house_no LIMIT 1").fetchone()[0]
+        hid, house_no = laptop_reg.conn.execute(
+            "SELECT id, house_no FROM household WHERE deleted IS NULL ORDER BY house_no "
+            "LIMIT 1").fetchone()
         central_reg.save("household", hid, {"owner_phone": "13900000002"}, by="supervisor")
         laptop_reg.save("household", hid, {"owner_phone": "13900000001"}, by="surveyor1")
     base = live_collector(demo_registry)
@@ -71,7 +72,7 @@ def test_merge_results_read_as_sentences_with_a_link_to_the_conflict(
     assert raised >= 1 and f"产生 {raised} 个待解决冲突" in lines
     links = page.locator("ul.raised a")
     assert links.count() == raised
-    page.locator("ul.raised a", has_text="联系电话").first.click()
+    page.locator("ul.raised a", has_text=f"{house_no} · 联系电话").click()
     page.wait_for_load_state()
     box = page.locator("#conflicts")
     assert box.is_visible() and "13900000001" in box.inner_text() \
