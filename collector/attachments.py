@@ -20,6 +20,7 @@ from pathlib import PurePosixPath, PureWindowsPath
 
 from anju.registry.core.changes import new_id
 from anju.registry.core.store import InvalidChange, transaction
+from anju.registry.core.validation import localize
 from flask import (
     Blueprint,
     Response,
@@ -36,7 +37,7 @@ from werkzeug.exceptions import RequestEntityTooLarge
 
 from .auth import login_required
 from .db import get_registry, live_household
-from .i18n import t
+from .i18n import lang, t
 
 bp = Blueprint("attachments", __name__)
 
@@ -144,8 +145,9 @@ def upload(household_id: str):
         save_files(reg, household_id, field, files, by=g.user["name"])
     except InvalidChange as exc:
         return render_template("households/upload.html", h=household, fields=fields,
-                               errors=[str(exc)], chosen=field), 422
-    flash(t(f"已上传 {len(files)} 个文件", f"Uploaded {len(files)} file(s)"))
+                               errors=list(localize(exc.errors, lang()).values()) or
+                               [t("文件未保存，请重试", "Not saved, try again")], chosen=field), 422
+    flash(t(f"已上传 {len(files)} 个文件", f"Uploaded {len(files)} file(s)"), "at-attachments")
     return redirect(url_for("dossier.show", household_id=household_id) + "#attachments")
 
 

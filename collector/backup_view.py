@@ -9,7 +9,6 @@ automatic backup failed; logging out with unexported changes shows a reminder.
 
 from __future__ import annotations
 
-import datetime as dt
 from pathlib import Path
 
 from anju.registry.core.store import Registry, StoreError
@@ -29,7 +28,7 @@ from flask import (
 
 from .auth import role_required
 from .db import get_registry
-from .i18n import t
+from .i18n import local, t
 
 bp = Blueprint("backup", __name__)
 NAV = [("backup.index", "备份", "Backup", "surveyor")]
@@ -71,7 +70,14 @@ def index():
     """The backup folder, the schedule and the last backups of this laptop."""
     reg = get_registry()
     folder = backup.configured_folder(reg)
-    backups = backup.list_backups(folder, reg.device_id)[:20] if folder else []
+    # The chosen folder, and wherever the last backup went (before an import without a chosen
+    # folder, a laptop backs up beside its database): the count matches "last backup".
+    places = [folder] if folder else []
+    last_file = reg.meta("backup_last_file")
+    if last_file and Path(last_file).parent not in places:
+        places.append(Path(last_file).parent)
+    found = {b.path: b for place in places for b in backup.list_backups(place, reg.device_id)}
+    backups = sorted(found.values(), key=lambda b: (b.taken_at, b.path.name), reverse=True)[:20]
     return render_template(
         "backup/index.html", folder=folder, folder_ok=bool(folder and folder.is_dir()),
         every=int(reg.meta("backup_every_minutes") or backup.DEFAULT_EVERY_MINUTES),
@@ -109,11 +115,8 @@ def settings():
 
 
 def _local(stamp: str | None) -> str | None:
-    """A change-log UTC time as this laptop's local time, to the minute."""
-    if not stamp:
-        return None
-    moment = dt.datetime.strptime(stamp, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=dt.UTC)
-    return moment.astimezone().strftime("%Y-%m-%d %H:%M")
+    """A change-log UTC time as the project's local time, to the minute."""
+    return local(stamp) if stamp else None
 
 
 def _prepare(raw: str) -> Path:

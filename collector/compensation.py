@@ -13,6 +13,7 @@ from urllib.parse import quote
 from anju.registry.compensation import agreements as ag
 from anju.registry.compensation import calculation as comp
 from anju.registry.compensation import lists
+from anju.registry.compensation.preview import preview as rules_preview
 from anju.registry.core.store import Registry, StoreError
 from anju.registry.core.workflow import allowed_moves
 from flask import Blueprint, Response, abort, flash, g, redirect, render_template, request, url_for
@@ -85,7 +86,15 @@ def rules_editor():
     """Edit the project's rules as YAML; invalid rules are refused, naming key and problem."""
     reg = get_registry()
     problems = []
-    if request.method == "POST":
+    tried = None
+    house_no = request.form.get("house_no", "").strip()[:40]
+    if request.method == "POST" and request.form.get("action") == "preview":
+        text = request.form.get("rules", "").replace("\r\n", "\n")
+        try:  # try the rules on a sample household; nothing is saved
+            tried = rules_preview(reg, text, house_no)
+        except comp.RulesError as exc:
+            problems = exc.lines(lang())
+    elif request.method == "POST":
         text = request.form.get("rules", "").replace("\r\n", "\n")
         try:
             stored = comp.set_rules(reg, text)
@@ -100,7 +109,8 @@ def rules_editor():
     else:
         text = reg.meta(comp.META_KEY) or comp.default_rules_text()
     return render_template("compensation/rules.html", text=text, problems=problems,
-                           rules_stored=comp.rules_are_stored(reg)), (400 if problems else 200)
+                           rules_stored=comp.rules_are_stored(reg), tried=tried,
+                           house_no=house_no, **FORMATS), (400 if problems else 200)
 
 
 @bp.route("/compensation/households/<household_id>/agreement", methods=("GET", "POST"))

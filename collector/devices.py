@@ -73,12 +73,17 @@ def enroll():
     from anju.registry.sync.enrollment import enroll_device
     name = request.form.get("name", "").strip()
     reg = get_registry()
+    if reg.conn.execute("SELECT 1 FROM device WHERE name = ?", (name,)).fetchone():
+        flash(t(f"未能登记设备：设备“{name}”已经登记过，请换一个名称。",
+                f"Device not enrolled: device {name} is already enrolled"))
+        return redirect(url_for("devices.index"))
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / f"{name or 'device'}.enrol"
         try:
             enroll_device(reg, name, out)
         except StoreError as exc:
-            flash(t("未能登记设备：", "Device not enrolled: ") + str(exc))
+            flash(t("未能登记设备：设备名须为 1–40 个字母、数字或“-”“_”“.”，且不能与已登记的"
+                    "设备重名；只有中心登记库可以登记设备。", f"Device not enrolled: {exc}"))
             return redirect(url_for("devices.index"))
         data = out.read_bytes()
     return Response(data, headers={
@@ -98,7 +103,8 @@ def revoke(name: str):
     try:
         revoke_device(get_registry(), name)
     except StoreError as exc:
-        flash(t("未能吊销：", "Not revoked: ") + str(exc))
+        flash(t("未能吊销：没有这个设备，或它就是本机（本机不能在这里吊销）。",
+                f"Not revoked: {exc}"))
     else:
         flash(t(f"已吊销设备 {name}，其后的数据包将被拒收",
                 f"Device {name} revoked; its later packs will be rejected"))

@@ -6,21 +6,23 @@ breakdown) with `@panel`: a function of (registry, household row) returning HTML
 
 from __future__ import annotations
 
-import datetime as dt
+import re
 from collections.abc import Callable
 
-from anju.registry.core.changes import DELETED
+from anju.registry.core import localtime
+from anju.registry.core.changes import DELETED, new_id
 from anju.registry.core.definition import Field
 from anju.registry.core.store import Registry
 from anju.registry.core.workflow import allowed_moves
 from anju.registry.legal.path import bare_move_refused
 from anju.registry.publication.privacy import mask_id_for_staff
-from flask import Blueprint, abort, g, render_template
+from anju.registry.sync.conflicts import open_conflicts
+from flask import Blueprint, abort, g, render_template, url_for
 from markupsafe import Markup
 
 from .auth import has_role, login_required
 from .db import get_registry
-from .i18n import label, lang, t
+from .i18n import label, lang, local, t
 
 bp = Blueprint("dossier", __name__)
 
@@ -54,14 +56,8 @@ def format_value(f: Field | None, value) -> str:
 
 
 def local_time(at: str | None) -> str:
-    """A change-log UTC time as this computer's local time, to the minute."""
-    if not at:
-        return ""
-    try:
-        moment = dt.datetime.strptime(at, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=dt.UTC)
-    except ValueError:
-        return at
-    return moment.astimezone().strftime("%Y-%m-%d %H:%M")
+    """A change-log UTC time as the project's local time, to the minute."""
+    return local(at) if at else ""
 
 
 def _field(reg: Registry, record_type: str, name: str) -> Field | None:
@@ -92,14 +88,45 @@ def history(reg: Registry, household: dict, children: dict[str, list[dict]]) -> 
                     diffs.append({"label": name, "old": d["old"] or "", "new": d["new"] or ""})
                     continue
                 f = _field(reg, record_type, d["field"])
-                diffs.append({"label": label(f.label) if f else d["field"],
-                              "old": format_value(f, d["old"]), "new": format_value(f, d["new"])})
+                if record_type == "attachment" and d["field"] == "field":
+                    # which box of the household the file belongs to: its label, not its name
+                    old, new = (_household_field_label(reg, d["old"]),
+                                _household_field_label(reg, d["new"]))
+                else:
+                    old, new = format_value(f, d["old"]), format_value(f, d["new"])
+                diffs.append({"label": label(f.label) if f else d["field"], "old": old,
+                              "new": new})
             zh, en = RECORD_NAMES.get(record_type, (record_type, record_type))
             entries.append({"at": change["at"], "when": local_time(change["at"]),
                             "by": change["by"], "record": t(zh, en), "title": title,
-                            "note": change["note"], "diffs": diffs})
+                            "note": note_text(reg, change["note"]), "diffs": diffs})
     entries.sort(key=lambda e: e["at"], reverse=True)
     return entries
+
+
+MOVE_NOTE = re.compile(r"^([a-z_]{1,40}) -> ([a-z_]{1,40})$")
+
+
+def note_text(reg: Registry, note: str | None) -> str:
+    """A change's note as people read it: a status move ("unsurveyed -> surveyed", as the
+    workflow records it) becomes "未调查 → 已登记"; any other note is shown as written."""
+    m = MOVE_NOTE.match(note or "")
+    status = _field(reg, "household", "status")
+    if not m or status is None:
+        return note or ""
+    known = {c.value for c in status.choices}
+    if m.group(1) not in known or m.group(2) not in known:
+        return note
+    return (t("状态：", "Status: ") + status.choice_label(m.group(1), lang()) + " → "
+            + status.choice_label(m.group(2), lang()))
+
+
+def _household_field_label(reg: Registry, name) -> str:
+    """The label of a household field named by an attachment record (e.g. photos → 房屋照片)."""
+    if not name:
+        return ""
+    f = _field(reg, "household", str(name))
+    return label(f.label) if f else str(name)
 
 
 def sections(reg: Registry, household: dict) -> list[dict]:
@@ -126,6 +153,31 @@ def sections(reg: Registry, household: dict) -> list[dict]:
     return out
 
 
+def field_conflicts(reg: Registry, household: dict, children: dict[str, list[dict]]) -> list:
+    """The open conflicts of the household and its records: which field, the values in
+    contention (as people read them), and the resolve page for supervisors."""
+    records = [("household", household, "")] + [
+        (name, row, row.get("name") or row.get("visit_date") or row.get("filename") or "")
+        for name in ("member", "visit", "attachment") for row in children.get(name, [])]
+    devices = dict(reg.conn.execute("SELECT device_id, name FROM device"))
+    here = url_for("dossier.show", household_id=household["id"])
+    out = []
+    for record_type, row, title in records:
+        for c in open_conflicts(reg, record_type, row["id"]):
+            f = _field(reg, record_type, c["field"])
+            values = [{"shown": format_value(f, x["value"]) or "—", "by": x["by"],
+                       "device": devices.get(x["device_id"], str(x["device_id"])[:8])}
+                      for x in c["candidates"]]
+            resolve = (url_for("sync.resolve_conflict", record_type=record_type,
+                               record_id=row["id"], field=c["field"], next=here)
+                       if has_role("supervisor") else None)
+            out.append({"record_type": record_type, "field": c["field"],
+                        "label": label(f.label) if f else c["field"],
+                        "record": t(*RECORD_NAMES.get(record_type, (record_type,) * 2)),
+                        "title": title, "candidates": values, "resolve": resolve})
+    return out
+
+
 @bp.route("/households/<household_id>")
 @login_required
 def show(household_id: str):
@@ -147,6 +199,7 @@ def show(household_id: str):
              for html in (fn(reg, household) for fn in PANELS) if html]
     attachment_fields = [f for f in reg.definition.record("household").fields
                          if f.type == "attachment"]
+    conflicts = field_conflicts(reg, household, children)
     member_type = reg.definition.record("member")
     visit_type = reg.definition.record("visit")
     return render_template(
@@ -156,5 +209,8 @@ def show(household_id: str):
         history=history(reg, household, everything), moves=moves,
         status_label=status_field.choice_label(status, lang()), status=status, panels=extra,
         member_fields=member_type.columns, visit_fields=visit_type.columns,
-        fmt=format_value, when=local_time, today=dt.date.today().isoformat(),
+        fmt=format_value, when=local_time, today=localtime.today().isoformat(),
+        visit_id=new_id(),  # the sidebar's visit form: posting it twice saves one visit
+        conflicts=conflicts, conflicted={c["label"] for c in conflicts
+                                         if c["record_type"] == "household"},
         user=g.user)

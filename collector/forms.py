@@ -11,6 +11,7 @@ and all its members in one transaction, and is acknowledged (redirect) only afte
 from __future__ import annotations
 
 import re
+import unicodedata
 import uuid
 from dataclasses import dataclass, field
 
@@ -21,8 +22,9 @@ from anju.registry.core.validation import localize
 from flask import Blueprint, abort, flash, g, redirect, render_template, request, url_for
 from flask_wtf.csrf import CSRFError
 
-from .auth import login_required
+from .auth import load_user, login_required
 from .db import get_registry
+from .drafts import held_page, resumable, saved
 from .i18n import label, lang, t
 
 bp = Blueprint("forms", __name__)
@@ -85,15 +87,17 @@ def from_post(defn: Definition, form, existing: dict, taken) -> FormData:
     data = FormData()
     for f in household_fields(defn):
         data.household[f.name] = (form.getlist(f.name) if f.type == "select_multiple"
-                                  else form.get(f.name, ""))
-    names = {f.name for f in member_fields(defn)} | {"id"}
+                                  else halfwidth(f, form.get(f.name, "")))
+    by_name = {f.name: f for f in member_fields(defn)}
+    names = set(by_name) | {"id"}
     rows: dict[int, dict] = {}
     for key in form:
         m = MEMBER_KEY.match(key)
         if m and m.group(2) in names:
             index = int(m.group(1))
             if index in rows or len(rows) < MAX_MEMBER_ROWS:
-                rows.setdefault(index, {})[m.group(2)] = form.get(key, "")
+                rows.setdefault(index, {})[m.group(2)] = halfwidth(by_name.get(m.group(2)),
+                                                                   form.get(key, ""))
     data.removed = [i for i in dict.fromkeys(form.getlist("removed_member")) if i in existing]
     for index in sorted(rows):
         row = {f: rows[index].get(f, "") for f in names}
@@ -103,6 +107,17 @@ def from_post(defn: Definition, form, existing: dict, taken) -> FormData:
             continue
         data.members.append({"key": str(index), **row})
     return data
+
+
+HALFWIDTH_TYPES = frozenset({"resident_id", "phone", "integer", "decimal"})
+
+
+def halfwidth(f: Field | None, value: str) -> str:
+    """Full-width digits and letters typed with a Chinese input method (１３８…, ｘ) as
+    ordinary ones, in ID, phone and number fields: NFKC, as the validation also does."""
+    if f is None or f.type not in HALFWIDTH_TYPES or not isinstance(value, str):
+        return value
+    return unicodedata.normalize("NFKC", value).strip()
 
 
 def _blank(value) -> bool:
@@ -296,6 +311,7 @@ def _edit(household_id: str, is_new: bool):
     except InvalidEdits as exc:
         return _render(reg, household_id, data, is_new,
                        input_errors(exc, household_id, data), 422)
+    saved(f"household:{'new' if is_new else household_id}")
     flash(t(f"已保存住户 {data.household.get('house_no', '')}",
             f"Saved household {data.household.get('house_no', '')}"))
     return redirect(url_for("dossier.show", household_id=household_id))
@@ -303,8 +319,33 @@ def _edit(household_id: str, is_new: bool):
 
 @bp.app_errorhandler(CSRFError)
 def csrf_error(exc: CSRFError):
-    """A form without a valid CSRF token: say so in the user's language, keep nothing."""
-    message = t("表单已失效（缺少安全令牌），请返回刷新页面后重新提交。",
-                "The form has expired (no valid security token). Go back, reload and submit again.")
-    return render_template("message.html", title=t("无法提交", "Cannot submit"),
-                           message=message), 400
+    """A form without a valid CSRF token: say so in the user's language and keep what was
+    posted (see collector/drafts.py): log in again if needed, then check and save."""
+    load_user()  # the CSRF check runs before the request's login is read
+    if g.user is None:
+        message = t("登录已过期，表单未提交。您填写的内容没有丢失：请重新登录，然后检查并保存。",
+                    "Your login has expired and the form was not sent. Nothing you typed is "
+                    "lost: log in again, then check and save.")
+    else:
+        message = t("表单已失效（安全令牌不对），未提交。"
+                    "您填写的内容没有丢失：请点“继续”，然后检查并保存。",
+                    "The form has expired (no valid security token) and was not sent. Nothing "
+                    "you typed is lost: press Continue, then check and save.")
+    return held_page(message, 400)
+
+
+@resumable("forms.new")
+@resumable("forms.edit")
+def render_posted(values, household_id: str | None = None):
+    """The household form again, filled in with posted values (after a re-login)."""
+    reg = get_registry()
+    is_new = household_id is None
+    if is_new:
+        household_id = fresh_or_own(reg, values.get("household_id", ""), "household")
+    current = reg.get("household", household_id)
+    if (current is None and not is_new) or (current or {}).get("deleted"):
+        abort(404)
+    existing = {m["id"]: m for m in reg.children("member", household_id)} if current else {}
+    data = from_post(reg.definition, values, existing,
+                     lambda mid: record_type_of(reg, mid) is not None)
+    return _render(reg, household_id, data, is_new)

@@ -7,9 +7,9 @@ fast on tens of thousands of households through the indexes `ensure_indexes` kee
 
 from __future__ import annotations
 
-import datetime as dt
 import math
 
+from anju.registry.core import localtime
 from anju.registry.core.store import Registry, transaction
 from anju.registry.sync.export_status import central_holds
 from flask import Blueprint, g, render_template, request, url_for
@@ -91,7 +91,7 @@ def _mine() -> tuple[str, list]:
 
 def _surveyed_today() -> tuple[str, list]:
     """SQL for the ids of households surveyed today (survey date, or a 'surveyed' visit)."""
-    today = dt.date.today().isoformat()
+    today = localtime.today().isoformat()  # the project's day, not the laptop clock's zone
     return ("SELECT id FROM household WHERE survey_date = ? UNION SELECT household_id FROM visit "
             "WHERE visit_date = ? AND outcome = 'surveyed' AND deleted IS NULL", [today, today])
 
@@ -193,6 +193,8 @@ def index():
     reg = get_registry()
     args = {k: request.args.get(k, "") for k in ("q", "zone", "status", "cadre", "changed",
                                                    "mine", "today")}
+    if args["today"] == "1" and args["status"] == "unsurveyed":
+        args["today"] = ""  # surveyed today and not yet surveyed: no household is both
     try:
         page = int(request.args.get("page", "1"))
     except ValueError:

@@ -6,7 +6,8 @@ Texts come in pairs: `t("中文", "English")` in templates and code, and bilingu
 
 from __future__ import annotations
 
-from flask import Flask, request, session
+from anju.registry.core import localtime
+from flask import Flask, current_app, request, session
 from flask_babel import get_locale
 
 LANGUAGES = ("zh", "en")
@@ -37,6 +38,12 @@ def label(value: dict | str | None) -> str:
     return value or ""
 
 
+def local(stamp, seconds: bool = False) -> str:
+    """A stored UTC time as people read it: the project's local time (Beijing by default)."""
+    return localtime.format_local(stamp, current_app.config.get("TIME_ZONE"), seconds)
+
+
 def init_app(app: Flask) -> None:
-    """Make the helpers available in every template."""
+    """Make the helpers available in every template, and `|localtime` for every shown time."""
     app.jinja_env.globals.update(t=t, label=label, lang=lang)
+    app.jinja_env.filters["localtime"] = local

@@ -24,13 +24,14 @@ NAV = [("review.index", "审核", "Review", "supervisor")]
 PAGE_SIZE = 50
 
 
-def conflict_url(item: dict) -> str | None:
-    """The page resolving a conflict, if the app has one."""
+def conflict_url(item: dict, back: str | None = None) -> str | None:
+    """The page resolving a conflict, if the app has one; `back` is where it returns after."""
     if "sync.resolve_conflict" not in current_app.view_functions:
         return None
+    extra = {"next": back} if back else {}
     try:
         return url_for("sync.resolve_conflict", record_type=item["record_type"],
-                       record_id=item["record_id"], field=item["field"])
+                       record_id=item["record_id"], field=item["field"], **extra)
     except BuildError:
         return None
 
@@ -103,7 +104,8 @@ def decide(flag_key: str):
     try:
         queue_mod.decide(get_registry(), flag_key, decision, reason[:1000], by=g.user["name"])
     except StoreError as exc:
-        flash(t("未能保存决定：", "Decision not saved: ") + str(exc))
+        flash(t("未能保存决定：这条提示可能已经不存在，请刷新审核列表后再试。",
+                f"Decision not saved: {exc}"))
         return redirect(back)
     zh, en = queue_mod.DECISIONS[decision]
     flash(t(f"已记录决定：{zh}", f"Decision recorded: {en}"))

@@ -89,7 +89,7 @@ def assign():
     except settings_mod.SettingsError as exc:
         flash("; ".join(settings_mod.error_lines(exc.errors, lang())))
     except StoreError as exc:
-        flash(t("未能分配：", "Not assigned: ") + str(exc))
+        flash(t("未能分配：有的房屋编号在本库中找不到，请核对后再试。", f"Not assigned: {exc}"))
     else:
         flash(t(f"已将 {n} 户分配给 {cadre}", f"{n} households assigned to {cadre}"))
     return redirect(url_for("settings_view.index"))

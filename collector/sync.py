@@ -21,6 +21,7 @@ from anju.registry.core.validation import localize
 from anju.registry.sync.conflicts import get_conflict, open_conflicts, resolve
 from anju.registry.sync.merge import merge_packs, summary
 from anju.registry.sync.packs import PackError, export_pack
+from anju.registry.sync.wording import sentence, total
 from flask import Blueprint, Response, abort, flash, g, redirect, render_template, request, url_for
 
 from .auth import has_role, login_required, role_required
@@ -65,7 +66,8 @@ def export():
     try:
         manifest = export_pack(reg, path, full=request.form.get("full") == "1")
     except (PackError, StoreError, OSError) as exc:
-        flash(t("导出失败：", "Export failed: ") + str(exc), "warning")
+        flash(t("导出失败：数据包没有写成，请确认本机磁盘有空余空间后再试一次。",
+                f"Export failed: {exc}"), "warning")
         return redirect(url_for("sync.index"))
 
     size = path.stat().st_size
@@ -106,8 +108,34 @@ def merge():
         for path, result in zip(paths, results, strict=True):
             result.path = path.name
     rejected = sum(not r.ok for r in results)
-    return render_template("sync/results.html", results=results, summary=summary(results),
+    shown = [{"ok": r.ok, "text": sentence(r, reg.definition) if lang() == "zh" else r.line(),
+              "raised": [_raised(reg, *key) for key in r.raised]} for r in results]
+    return render_template("sync/results.html", results=shown,
+                           summary=total(results) if lang() == "zh" else summary(results),
                            rejected=rejected), (422 if rejected == len(results) else 200)
+
+
+def _raised(reg, record_type: str, record_id: str, field: str) -> dict:
+    """A conflict a pack raised, as a link: the resolve page for supervisors, else the house."""
+    house_no = _house_no(reg, record_type, record_id)
+    if has_role("supervisor"):
+        url = url_for("sync.resolve_conflict", record_type=record_type, record_id=record_id,
+                      field=field)
+    else:
+        url = _household_url(reg, record_type, record_id)
+    return {"house_no": house_no or record_id[:8], "label": _field_label(reg, record_type, field),
+            "url": url}
+
+
+def _household_url(reg, record_type: str, record_id: str) -> str | None:
+    """The household page a record belongs to (None if it is gone)."""
+    if record_type == "household":
+        hid = record_id
+    else:
+        row = reg.conn.execute(f"SELECT household_id FROM [{record_type}] WHERE id = ?",
+                               (record_id,)).fetchone()
+        hid = row[0] if row else None
+    return url_for("dossier.show", household_id=hid) + "#conflicts" if hid else None
 
 
 @bp.route("/conflicts")
@@ -120,6 +148,7 @@ def conflicts():
     for c in rows:
         c["label"] = _field_label(reg, c["record_type"], c["field"])
         c["house_no"] = _house_no(reg, c["record_type"], c["record_id"])
+        c["house_url"] = _household_url(reg, c["record_type"], c["record_id"])
         for cand in c["candidates"]:
             cand["shown"] = _shown(reg, c["record_type"], c["field"], cand["value"])
             cand["device"] = names.get(device_of(cand["device_id"]), cand["device_id"][:8])
@@ -158,20 +187,27 @@ def resolve_conflict(record_type: str, record_id: str, field: str):
             except InvalidChange as exc:
                 error = "；".join(localize(exc.errors, lang()).values())
             except StoreError as exc:
-                error = str(exc)
+                error = t("未能解决：该冲突可能已被他人解决，请返回冲突列表刷新后再试。", str(exc))
             else:
                 flash(t("冲突已解决，该决定将随数据包同步到各笔记本",
                         "Conflict resolved; the decision travels to every laptop with the "
                         "next central pack"))
-                return redirect(safe_next(request.args.get("next"), url_for("sync.conflicts")))
+                return redirect(_back())
     names = _device_names(reg)
     for cand in conflict["candidates"]:
         cand["shown"] = _shown(reg, record_type, field, cand["value"])
         cand["device"] = names.get(device_of(cand["device_id"]), cand["device_id"][:8])
     return render_template("sync/resolve.html", c=conflict, form=form, error=error,
+                           back=_back(),
                            label=_field_label(reg, record_type, field),
                            house_no=_house_no(reg, record_type, record_id),
                            choices=_choices(reg, record_type, field)), (400 if error else 200)
+
+
+def _back() -> str:
+    """Where the resolve page returns to (?next=, the review queue or a household page): a
+    path of this app only (the one safe-redirect rule), else the conflict list."""
+    return safe_next(request.args.get("next"), url_for("sync.conflicts"))
 
 
 def _device_names(reg) -> dict[str, str]:

@@ -6,8 +6,7 @@ transaction, through the workflow's rule.
 
 from __future__ import annotations
 
-import datetime as dt
-
+from anju.registry.core import localtime
 from anju.registry.core.changes import new_id
 from anju.registry.core.store import InvalidEdits
 from anju.registry.core.validation import localize
@@ -16,10 +15,27 @@ from flask import Blueprint, flash, g, redirect, render_template, request, url_f
 
 from .auth import login_required
 from .db import get_registry, live_household
+from .drafts import resumable, saved
 from .forms import fresh_or_own
-from .i18n import lang, t
+from .i18n import label, lang, t
 
 bp = Blueprint("visits", __name__)
+
+
+@bp.app_context_processor
+def inject_outcomes() -> dict:
+    """`visit_outcomes()`: the visit outcomes as the survey definition names them."""
+    def visit_outcomes() -> list[tuple[str, str]]:
+        rtype = get_registry().definition.records.get("visit")
+        if rtype is None or not rtype.has("outcome"):
+            return []
+        return [(c.value, label(c.label)) for c in rtype.field("outcome").choices]
+    return {"visit_outcomes": visit_outcomes}
+
+
+def _today() -> str:
+    """The project's local date (Beijing by default), not the laptop clock's zone."""
+    return localtime.today().isoformat()
 
 
 @bp.route("/households/<household_id>/visits/new", methods=("GET", "POST"))
@@ -28,7 +44,7 @@ def new(household_id: str):
     """Record a visit to a household."""
     reg = get_registry()
     household = live_household(reg, household_id)
-    today = dt.date.today().isoformat()
+    today = _today()
     if request.method == "GET":
         return render_template("households/visit.html", h=household, today=today,
                                visit_id=new_id())
@@ -42,14 +58,29 @@ def new(household_id: str):
     status = household.get("status") or "unsurveyed"
     if values["outcome"] == "surveyed" and "surveyed" in allowed_moves(status) \
             and status == "unsurveyed":
-        edits.append(("household", household_id, {"status": "surveyed"}))
+        moved = {"status": "surveyed"}
+        if not household.get("survey_date"):
+            moved["survey_date"] = values["visit_date"]  # the day of the surveying visit
+        edits.append(("household", household_id, moved))
     try:
         reg.save_many(edits, by=g.user["name"], full=False)
     except InvalidEdits as exc:
         errors = exc.by_record.get(visit_id, (None, exc.errors))[1]
     else:
-        flash(t("已保存走访记录", "Visit saved"))
+        saved(f"visit:{household_id}")
+        flash(t("已保存走访记录", "Visit saved"), "at-visits")  # shown where #visits scrolls
         return redirect(url_for("dossier.show", household_id=household_id) + "#visits")
     shown = {**values, "visit_id": visit_id}
     return render_template("households/visit.html", h=household, today=today,
                            visit_values=shown, visit_errors=localize(errors, lang())), 422
+
+
+@resumable("visits.new")
+def render_posted(values, household_id: str):
+    """The visit form again, filled in with posted values (after a re-login)."""
+    reg = get_registry()
+    household = live_household(reg, household_id)
+    shown = {k: values.get(k, "") for k in ("visit_date", "outcome", "note")}
+    shown["visit_id"] = fresh_or_own(reg, values.get("visit_id", ""), "visit", household_id)
+    return render_template("households/visit.html", h=household, today=_today(),
+                           visit_values=shown, visit_errors={})

@@ -69,7 +69,7 @@ def delete(household_id: str):
     try:
         reg.delete("household", household_id, reason=reason, by=g.user["name"])
     except StoreError as exc:
-        flash(str(exc))
+        flash(t("未能删除：已签约的住户不能删除，删除还必须填写原因。", str(exc)))
         return redirect(url_for("dossier.show", household_id=household_id))
     flash(t(f"已删除住户 {household.get('house_no')}", f"Deleted household "
             f"{household.get('house_no')}"))

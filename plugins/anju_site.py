@@ -40,6 +40,8 @@ class _NoLockLoader(jinja2.BaseLoader):
 
 @hookimpl
 def prepare_jinja2_environment(env):
+    from anju.registry.core.localtime import format_local
+    env.filters["localtime"] = format_local  # times in the project's zone, as in the collector
     if not isinstance(env.loader, _NoLockLoader):
         env.loader = _NoLockLoader(env.loader)
     # "房屋编号 (House number)" -> "房屋编号": the Chinese part of a metadata label.

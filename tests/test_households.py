@@ -69,11 +69,13 @@ def test_filters_by_zone_status_and_cadre(registry, client):
 
 
 def test_counts_mine_surveyed_today_not_yet_surveyed(registry, client):
+    # "today" is the project's day (Beijing, UTC+8 all year), whatever the test machine's zone
+    today = (dt.datetime.now(dt.UTC) + dt.timedelta(hours=8)).date().isoformat()
     add(registry, "A-0001", by="li")
-    add(registry, "A-0002", by="li", survey_date=dt.date.today().isoformat())
+    add(registry, "A-0002", by="li", survey_date=today)
     other = add(registry, "A-0003", by="someone")
-    registry.save("visit", None, {"household_id": other, "visit_date": dt.date.today()
-                                  .isoformat(), "outcome": "surveyed"}, by="someone", full=True)
+    registry.save("visit", None, {"household_id": other, "visit_date": today,
+                                  "outcome": "surveyed"}, by="someone", full=True)
     add(registry, "A-0004", by="someone")
     page = client.get("/households").text
     figures = re.findall(r"<b>(\d+)</b>", page)

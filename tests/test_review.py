@@ -178,7 +178,7 @@ def test_devices_page_enrols_lists_and_revokes(registry, tmp_path):
     assert "laptop-07" in page and "l7.pack" in page
     again = client.post("/devices/enroll", data={"csrf_token": token, "name": "laptop-07"},
                         follow_redirects=True)
-    assert "already enrolled" in again.text
+    assert "设备“laptop-07”已经登记过" in again.text
     client.post("/devices/laptop-07/revoke", data={"csrf_token": token})   # not confirmed
     assert registry.conn.execute("SELECT revoked_at FROM device WHERE name = 'laptop-07'"
                                  ).fetchone()[0] is None

@@ -37,10 +37,15 @@ def test_central_merges_many_uploaded_packs_with_a_line_each(project):
                                 ("lap2.pack", good2)])
     assert response.status_code == 200
     html = response.text
-    assert "lap1.pack: merged from lap1: 1 new changes, 0 already known, 0 conflicts" in html
-    assert "lap2.pack: merged from lap2: 1 new changes, 0 already known, 1 conflicts" in html
-    assert "坏.pack: truncated" in html
-    assert "2 of 3 packs merged" in html
+    assert "“lap1.pack”已合并（来自 lap1）：新增 1 条修改，0 条本机已有，没有产生冲突" in html
+    assert ("“lap2.pack”已合并（来自 lap2）：新增 1 条修改，0 条本机已有，"
+            "产生 1 个待解决冲突") in html
+    assert "“坏.pack”被拒收：数据包不完整" in html
+    assert "共 3 个数据包，合并 2 个" in html
+    english = client.post("/sync/merge?lang=en", data={
+        "csrf_token": csrf(client, "/sync"), "packs": [(io.BytesIO(good1), "lap1.pack")]},
+        content_type="multipart/form-data").text
+    assert "lap1.pack: merged from lap1: 0 new changes, 1 already known" in english
     assert len(open_conflicts(project.central)) == 1
     assert "lap2.pack" in client.get("/sync").text  # the packs received table
 
@@ -66,7 +71,7 @@ def test_laptop_exports_its_pack_and_imports_the_central_pack(project):
     project.send(project.lap(2))
     central_pack = project.pack(project.central).read_bytes()
     response = _upload(client, [("central.pack", central_pack)])
-    assert response.status_code == 200 and "merged from central" in response.text
+    assert response.status_code == 200 and "已合并（来自 central）" in response.text
     assert fingerprint(project.lap(1)) == fingerprint(project.central)
 
 

@@ -1,5 +1,7 @@
 """The workflow rule: status moves only along the path or into a side state."""
 
+import datetime as dt
+
 import pytest
 from anju.registry.core.workflow import PATH, STATUSES, WorkflowError, allowed_moves, move
 
@@ -31,7 +33,9 @@ def test_move_records_who_and_refuses_a_jump(registry, household):
     move(registry, household, "surveyed", by="li")
     assert registry.get("household", household)["status"] == "surveyed"
     last = registry.changes_of(household)[-1]
-    assert last.by == "li" and last.fields == {"status": "surveyed"}
+    # the move dates the survey, in the project's day (Beijing: UTC+8 all year)
+    today = (dt.datetime.now(dt.UTC) + dt.timedelta(hours=8)).date().isoformat()
+    assert last.by == "li" and last.fields == {"status": "surveyed", "survey_date": today}
     assert last.note == "unsurveyed -> surveyed"
     with pytest.raises(WorkflowError, match="cannot move from surveyed to valued"):
         move(registry, household, "valued", by="li")

@@ -16,7 +16,7 @@ from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from functools import lru_cache
 from typing import Any
 
-from anju.registry.core import clock
+from anju.registry.core import clock, localtime
 from anju.registry.core.definition import Definition, Field, RecordType, is_relevant
 from anju.registry.core.normalise import is_identifier, normalise
 from marshmallow import RAISE, Schema, ValidationError, fields
@@ -66,7 +66,8 @@ def latest_day(recorded_at: str | None = None) -> dt.date:
     plus a day of tolerance, since the recording computer's local day may be ahead of UTC.
     """
     if recorded_at is None:
-        return max(clock.today(), clock.wall_datetime().date())
+        # the project's day too: Beijing is ahead of a laptop clock set to UTC for 8 h a day
+        return max(clock.today(), clock.wall_datetime().date(), localtime.today())
     try:
         return dt.date.fromisoformat(recorded_at[:10]) + CALENDAR_TOLERANCE
     except ValueError:

@@ -14,6 +14,7 @@ The collector, the central office and the compensation screens all move a status
 
 from __future__ import annotations
 
+from anju.registry.core import localtime
 from anju.registry.core.store import Registry, StoreError, transaction
 
 PATH = ("unsurveyed", "surveyed", "published", "valued", "signed", "handed_over", "demolished")
@@ -59,7 +60,12 @@ def move_values(reg: Registry, household_id: str, new_status: str) -> dict:
     if new_status not in allowed_moves(current):
         raise WorkflowError(f"household {row.get('house_no') or household_id}: cannot move "
                             f"from {current} to {new_status}")
-    return {"status": new_status}
+    values = {"status": new_status}
+    if (new_status == "surveyed" and not row.get("survey_date")
+            and reg.definition.record("household").has("survey_date")):
+        # Surveyed today, in the project's time zone: the day 今日已调查 counts it.
+        values["survey_date"] = localtime.today().isoformat()
+    return values
 
 
 def move(reg: Registry, household_id: str, new_status: str, by: str) -> None:

@@ -17,7 +17,7 @@ import json
 import re
 import sqlite3
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from anju.registry.core import definition as definition_mod
@@ -36,7 +36,15 @@ MAX_ID = 64
 
 
 class MergeError(Exception):
-    """A change or frame that cannot be merged; the message is the one-line reason."""
+    """A change or frame that cannot be merged; the message is the one-line reason.
+
+    `code` and `params` say the same for people (see registry.sync.wording).
+    """
+
+    def __init__(self, message: str, code: str = "malformed", **params):
+        super().__init__(message)
+        self.code = code
+        self.params = params
 
 
 @dataclass
@@ -53,6 +61,13 @@ class PackResult:
     conflicts: int = 0
     blobs: int = 0
     notes: tuple[str, ...] = ()
+    # The same facts for people: why it was refused (a code and its details), the conflicts
+    # this pack raised as (record_type, record_id, field), and the survey definition taken
+    # or kept as ("adopted", version) or ("kept", local version, central version).
+    code: str = ""
+    params: dict = field(default_factory=dict)
+    raised: tuple[tuple[str, str, str], ...] = ()
+    survey: tuple = ()
 
     def line(self) -> str:
         """The summary line the command prints for this pack."""
@@ -89,7 +104,7 @@ def merge_pack(reg: Registry, path: str | Path,
     try:
         pack = open_pack(reg, path)
     except PackError as exc:
-        return PackResult(name, False, str(exc))
+        return PackResult(name, False, str(exc), code=exc.code, params=exc.params)
     backup.before_import(reg)  # a laptop's copy before the pack goes in (registry/backup.py)
     before = _open_conflicts(reg)
     definition = reg.definition
@@ -98,17 +113,22 @@ def merge_pack(reg: Registry, path: str | Path,
     try:
         with transaction(reg.conn):
             result = _merge(reg, pack, name, progress)
-            result.conflicts = len(_open_conflicts(reg) - before)
+            raised = _open_conflicts(reg) - before
+            result.conflicts = len(raised)
+            result.raised = tuple(sorted(raised))
             _record(reg, pack, result)
     except (PackError, MergeError, StoreError) as exc:
         reg.definition = definition
-        return PackResult(name, False, str(exc))
+        return PackResult(name, False, str(exc), code=getattr(exc, "code", "refused"),
+                          params=getattr(exc, "params", {}))
     except sqlite3.IntegrityError as exc:
         reg.definition = definition
-        return PackResult(name, False, f"clashes with changes already here ({exc})")
+        return PackResult(name, False, f"clashes with changes already here ({exc})",
+                          code="clash")
     except (ValueError, TypeError, KeyError, AttributeError) as exc:
         reg.definition = definition  # a signed pack with an unexpected shape: refuse it
-        return PackResult(name, False, f"malformed pack ({type(exc).__name__}: {exc})")
+        return PackResult(name, False, f"malformed pack ({type(exc).__name__}: {exc})",
+                          code="malformed")
     except BaseException:
         reg.definition = definition
         raise
@@ -126,6 +146,7 @@ def _merge(reg: Registry, pack: Pack, name: str,
            progress: Callable[[int], None] | None) -> PackResult:
     result = PackResult(name, True, device=pack.device["name"])
     notes: list[str] = []
+    survey: list[tuple] = []
     have: dict = {}
     held = 0
     memo = None
@@ -140,7 +161,7 @@ def _merge(reg: Registry, pack: Pack, name: str,
             if not isinstance(have, dict):
                 raise MergeError("malformed pack: holdings")
             held = generation.own_held(reg)  # before the pack brings any of them back
-            notes += _take_meta(reg, pack, frame)
+            notes += _take_meta(reg, pack, frame, survey)
         elif kind == "changes":
             rows = frame.get("c")
             if not isinstance(rows, list):
@@ -162,11 +183,15 @@ def _merge(reg: Registry, pack: Pack, name: str,
         notes.append("this database lacks changes it made (restored from a backup?): it now "
                      "writes as a new generation; its lost changes come back with the next sync")
     result.notes = tuple(notes)
+    result.survey = survey[0] if survey else ()
     return result
 
 
-def _take_meta(reg: Registry, pack: Pack, meta: dict) -> list[str]:
-    """From the central registry, a laptop takes settings, devices and a newer definition."""
+def _take_meta(reg: Registry, pack: Pack, meta: dict, survey: list | None = None) -> list[str]:
+    """From the central registry, a laptop takes settings, devices and a newer definition.
+
+    What became of the definition is also appended to `survey` (see PackResult.survey)."""
+    survey = [] if survey is None else survey
     notes = []
     if reg.meta("role") == "central":
         central_meta.learn_stated(reg, meta.get("central_version"))
@@ -198,14 +223,16 @@ def _take_meta(reg: Registry, pack: Pack, meta: dict) -> list[str]:
         try:
             theirs = definition_mod.parse(text, "the central survey definition")
         except DefinitionError as exc:
-            raise MergeError(str(exc)) from None
+            raise MergeError(str(exc), "survey") from None
         if theirs.hash != reg.definition.hash:
             if theirs.version >= reg.definition.version:
                 adopt_definition(reg, text)
                 notes.append(f"adopted survey definition version {theirs.version}")
+                survey.append(("adopted", theirs.version))
             else:
                 notes.append(f"kept local survey definition (version "
                              f"{reg.definition.version} > central {theirs.version})")
+                survey.append(("kept", reg.definition.version, theirs.version))
     return notes
 
 
@@ -233,10 +260,11 @@ def _take_blobs(reg: Registry, rows) -> int:
             sha, mime, size, text = row
             data = base64.b64decode(text, validate=True)
         except (TypeError, ValueError):
-            raise MergeError("malformed file in the pack") from None
+            raise MergeError("malformed file in the pack", "damaged") from None
         if (not isinstance(sha, str) or hashlib.sha256(data).hexdigest() != sha
                 or size != len(data) or not isinstance(mime, str)):
-            raise MergeError(f"file {str(sha)[:12]} does not match its SHA-256 or size")
+            raise MergeError(f"file {str(sha)[:12]} does not match its SHA-256 or size",
+                             "damaged")
         cur = reg.conn.execute("INSERT OR IGNORE INTO blob (sha256, mime, size, data) "
                                "VALUES (?, ?, ?, ?)", (sha, mime, size, data))
         added += cur.rowcount
@@ -330,7 +358,8 @@ def parse_change(defn: Definition, row, memo: Memo | None = None) -> Change:
     except ValueError:
         raise MergeError(f"{label}: unreadable fields") from None
     if record_type not in defn.records:
-        raise MergeError(f"{label}: unknown record type {record_type!r}")
+        raise MergeError(f"{label}: unknown record type {record_type!r}", "invalid",
+                         record_type=str(record_type)[:40], fields=[])
     if not isinstance(fields, dict) or not fields or not isinstance(base, dict):
         raise MergeError(f"{label}: malformed fields or base")
     label = f"change {change_id[:8]} of {record_type} {record_id[:8]}"
@@ -350,7 +379,8 @@ def parse_change(defn: Definition, row, memo: Memo | None = None) -> Change:
             errors = {}  # made under an earlier definition: kept, and flagged by the checks
         if errors:
             detail = "; ".join(f"{k}: {_codes(v)}" for k, v in sorted(errors.items()))
-            raise MergeError(f"invalid {label}: {detail}")
+            raise MergeError(f"invalid {label}: {detail}", "invalid", record_type=record_type,
+                             record_id=record_id, fields=sorted(errors))
     return Change(change_id=change_id, device_id=device_id, seq=seq, record_type=record_type,
                   record_id=record_id, fields=fields, base=base, at=at, by=by, note=note,
                   hlc=hlc)

@@ -42,7 +42,16 @@ CHUNK = 1 << 20
 
 
 class PackError(Exception):
-    """A pack that cannot be merged; the message is the one-line reason."""
+    """A pack that cannot be merged; the message is the one-line reason.
+
+    `code` names the reason for people (registry.sync.wording turns it into a Chinese sentence
+    a clerk can act on) and `params` holds the details the sentence needs.
+    """
+
+    def __init__(self, message: str, code: str = "damaged", **params):
+        super().__init__(message)
+        self.code = code
+        self.params = params
 
 
 def _b64(data: bytes) -> str:
@@ -153,7 +162,7 @@ def export_pack(reg: Registry, out: str | Path, *, full: bool = False,
     """Write a pack of the changes the receiver lacks (or all with `full`); return its manifest."""
     out = Path(out)
     if not out.parent.is_dir():
-        raise PackError(f"{out.parent}: no such directory")
+        raise PackError(f"{out.parent}: no such directory", "no_folder")
     marks = None if full else receiver_holdings(reg)
     started = now()  # changes received before this are in the pack (the web app's banner)
     writer = PackWriter(out, project_id=reg.project_id, device_id=reg.device_id,
@@ -266,7 +275,8 @@ class Pack:
                                                          aad + counter))
                     obj = json.loads(plain)
                 except InvalidTag:
-                    raise PackError("cannot decrypt: not made with this project's key") from None
+                    raise PackError("cannot decrypt: not made with this project's key",
+                                    "wrong_key") from None
                 except (zlib.error, ValueError):
                     raise PackError(f"frame {index} is not readable") from None
                 if progress:
@@ -311,24 +321,27 @@ def open_pack(reg: Registry, path: str | Path) -> Pack:
         size = path.stat().st_size
         fh = open(path, "rb")  # noqa: SIM115 -- closed below
     except FileNotFoundError:
-        raise PackError("no such file") from None
+        raise PackError("no such file", "unreadable") from None
     except IsADirectoryError:
-        raise PackError("is a directory, not a pack") from None
+        raise PackError("is a directory, not a pack", "not_pack") from None
     except OSError as exc:
-        raise PackError(f"cannot read ({exc.strerror})") from None
+        raise PackError(f"cannot read ({exc.strerror})", "unreadable") from None
     with fh:
         if size == 0:
-            raise PackError("empty file, not a pack")
+            raise PackError("empty file, not a pack", "empty")
         head = fh.read(13)
         if head[:8] != MAGIC:
             if MAGIC.startswith(head):
-                raise PackError(f"truncated ({size} bytes; the pack is incomplete)")
-            raise PackError("not an anju pack")
+                raise PackError(f"truncated ({size} bytes; the pack is incomplete)", "truncated",
+                                size=size)
+            raise PackError("not an anju pack", "not_pack")
         if len(head) < 13:
-            raise PackError(f"truncated ({size} bytes)")
+            raise PackError(f"truncated ({size} bytes)", "truncated", size=size)
         fmt, hlen = struct.unpack(">BI", head[8:13])
         if not _checksum_ok(fh, size):
-            raise PackError(_damage(fh, size, hlen))
+            reason = _damage(fh, size, hlen)
+            raise PackError(reason, "truncated" if reason.startswith("truncated") else "damaged",
+                            size=size)
         fh.seek(13)
         raw = fh.read(hlen)
     try:
@@ -338,30 +351,33 @@ def open_pack(reg: Registry, path: str | Path) -> Pack:
         raise PackError("damaged header") from None
     if fmt > FORMAT or header.get("format", 0) > FORMAT:
         raise PackError(f"made by a newer anju (pack format {max(fmt, header.get('format'))}); "
-                        "upgrade anju")
+                        "upgrade anju", "newer")
     if dumps(header).encode() != raw:
         raise PackError("damaged header")
     if header.get("project_id") != reg.project_id:
         raise PackError(f"belongs to another project ({header.get('project_id')}), "
-                        f"not {reg.meta('project_name') or reg.project_id}")
+                        f"not {reg.meta('project_name') or reg.project_id}", "other_project",
+                        project=reg.meta("project_name") or reg.project_id)
     known = enrollment.public_key(reg, str(header.get("device_id")))
     if known is None:
-        raise PackError(f"made by an unknown device {header.get('device_id')}; enrol it first")
+        raise PackError(f"made by an unknown device {header.get('device_id')}; enrol it first",
+                        "unknown_device", device=str(header.get("device_id"))[:40])
     verifier, device = known
     if device["revoked_at"]:
-        raise PackError(f"made by device {device['name']}, revoked at {device['revoked_at']}")
+        raise PackError(f"made by device {device['name']}, revoked at {device['revoked_at']}",
+                        "revoked", device=device["name"], at=device["revoked_at"])
     with open(path, "rb") as fh:
         body = _hash_range(fh, 0, size - TRAILER)
         signature = fh.read(64)
     try:
         verifier.verify(signature, SIGN_DOMAIN + body.digest())
     except InvalidSignature:
-        raise PackError(f"signature check failed: altered, or not made by {device['name']}") \
-            from None
+        raise PackError(f"signature check failed: altered, or not made by {device['name']}",
+                        "signature", device=device["name"]) from None
     version = header.get("schema_version")
     if not isinstance(version, int) or version > SCHEMA_VERSION:
         raise PackError(f"made with a newer schema version ({version} > {SCHEMA_VERSION}); "
-                        "upgrade anju")
+                        "upgrade anju", "newer")
     return Pack(path, header, 13 + hlen, device, enrollment.project_key(reg))
 
 

@@ -45,6 +45,6 @@ def test_export_upload_and_resolve(live_collector, demo_registry, _demo_template
     page.click("text=上传并合并")
     page.wait_for_load_state()
     lines = page.inner_text("ul.pack-results")
-    assert "laptop1.pack: merged from laptop1: 0 new changes" in lines
-    assert "junk.pack: not an anju pack" in lines
+    assert "“laptop1.pack”已合并（来自 laptop1）：新增 0 条修改" in lines
+    assert "“junk.pack”被拒收：这不是安居数据包" in lines
     assert all(u.startswith(base) for u in page.seen_urls)
