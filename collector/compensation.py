@@ -11,8 +11,8 @@ import datetime as dt
 from urllib.parse import quote
 
 from anju.registry.compensation import agreements as ag
+from anju.registry.compensation import amounts, lists
 from anju.registry.compensation import calculation as comp
-from anju.registry.compensation import lists
 from anju.registry.core.store import Registry, StoreError
 from anju.registry.core.workflow import allowed_moves
 from flask import Blueprint, Response, abort, flash, g, redirect, render_template, request, url_for
@@ -25,7 +25,9 @@ from .i18n import lang, t
 bp = Blueprint("compensation", __name__)
 NAV = [("compensation.index", "补偿", "Compensation", "supervisor")]
 # How amounts, rates and areas are printed, for every template of this module.
-FORMATS = {"money": comp.money, "num": comp.num, "sq": comp.sq}
+FORMATS = {"money": amounts.yuan, "num": comp.num, "sq": comp.sq,
+           "settlement": amounts.settlement_words, "settlement_capital": amounts.settlement_capital,
+           "capital": amounts.capital}
 
 
 def _rules(reg: Registry) -> tuple[comp.Rules | None, str | None]:
@@ -122,9 +124,9 @@ def agreement(household_id: str):
             "mode": old["mode"] if old else (household.get("compensation_mode") or "money"),
             "flat": "", "transition_flat": False, "reason": ""}
     if old is None and not existing:
-        form["number"] = f"{household['house_no']}-{dt.date.today().year}"
+        form["number"] = ag.propose_number(reg, household)
     elif old is not None:
-        form["number"] = f"{old['number']}-B{len(existing)}"
+        form["number"] = ag.propose_number(reg, household, old, len(existing))
     preview, problem = None, None
     if request.method == "POST":
         form.update({k: request.form.get(k, "").strip() for k in
@@ -155,6 +157,9 @@ def agreement(household_id: str):
     blocked = None
     if not ag.supported(reg):
         blocked = t("此登记库的调查表没有协议记录类型", "This registry's survey has no agreements")
+    elif any(a["disputed"] for a in existing):
+        blocked = t("这户有两份以上协议待核定,须由主管核定保留哪一份",
+                    "This household has a double agreement awaiting a supervisor")
     elif old is None and existing and any(a["in_force"] for a in existing):
         blocked = t("这户已有协议;如需更改,请签订变更协议",
                     "This household has an agreement; record an amendment instead")
@@ -166,6 +171,22 @@ def agreement(household_id: str):
     return render_template("compensation/agreement.html", household=household, form=form,
                            old=old, flats=rules.data["flats"], preview=preview,
                            problem=problem, blocked=blocked, **FORMATS), (400 if problem else 200)
+
+
+@bp.route("/compensation/households/<household_id>/settle", methods=("POST",))
+@role_required("supervisor")
+def settle(household_id: str):
+    """Settle a double agreement: keep one agreement in force, set the others aside."""
+    reg = get_registry()
+    live_household(reg, household_id)
+    try:
+        ag.settle(reg, household_id, request.form.get("keep", ""),
+                  request.form.get("reason", ""), by=g.user["name"])
+    except StoreError as exc:
+        flash(str(exc))
+        return redirect(url_for("dossier.show", household_id=household_id)), 303
+    flash(t("已核定双重协议", "Double agreement settled"))
+    return redirect(url_for("dossier.show", household_id=household_id))
 
 
 @bp.route("/compensation/households/<household_id>/notice")

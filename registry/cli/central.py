@@ -217,8 +217,11 @@ def compensation_calc(db: str, house_no: str, mode: str, on: str | None, flat: s
         if row is None:
             raise Abort(f"no household with house number {house_no}")
         for agreement in agreements_of(reg, row[0]):
-            state = "in force" if agreement["in_force"] else \
-                f"amended by {agreement['amended_by']}"
+            state = ("in force" if agreement["in_force"] else
+                     "DOUBLE AGREEMENT, not in force until a supervisor keeps one"
+                     if agreement["disputed"] else
+                     "set aside by a supervisor" if agreement["set_aside"] else
+                     f"amended by {agreement['amended_by']}")
             click.echo(f"agreement {agreement['number']} signed {agreement['signed_on']} "
                        f"({state}):")
             click.echo(breakdown_text(agreement["breakdown"]))

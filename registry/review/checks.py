@@ -17,6 +17,7 @@ from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from anju.registry.compensation import agreements
 from anju.registry.core.changes import now
 from anju.registry.core.settings import DEFAULT_AREA_TOLERANCE
 from anju.registry.core.settings import load as load_settings
@@ -33,6 +34,8 @@ KINDS = {
     "use_mismatch": ("用途不符", "Registered use differs from actual use"),
     "duplicate_house": ("重复登记", "Same house recorded twice"),
     "date_order": ("日期顺序错误", "Document dates out of order"),
+    "double_agreement": ("双重协议", "Two agreements in force for one household"),
+    "agreement_number": ("协议编号重复", "One agreement number used twice"),
 }
 CERT_FIELDS = (("property_cert_no", "不动产权证", "real estate title"),
                ("house_cert_no", "房屋所有权证", "house ownership certificate"),
@@ -283,9 +286,53 @@ def check_date_order(reg: Registry, settings: dict) -> list[Flag]:
             for hid, why in sorted(hits.items(), key=lambda kv: nos[kv[0]])]
 
 
+def check_double_agreement(reg: Registry, settings: dict) -> list[Flag]:
+    """双重协议: two or more agreements of one household that no other amends (signed on two
+    devices, or two amendments of one agreement); neither is in force until settled."""
+    if "agreement" not in reg.definition.records:
+        return []
+    disputed = agreements.disputes(reg)
+    nos = _live_households(reg, disputed)
+    flags = []
+    for hid, rows in sorted(disputed.items(), key=lambda kv: nos.get(kv[0]) or ""):
+        if hid not in nos:
+            continue
+        numbers = "、".join(a["number"] for a in rows)
+        flag = make_flag(
+            "double_agreement",
+            f"{nos[hid]} 有 {len(rows)} 份协议同时有效({numbers}),均不执行,待主管核定保留一份",
+            f"{nos[hid]}: {len(rows)} agreements in force at once "
+            f"({', '.join(a['number'] for a in rows)}); none is paid until a supervisor keeps one",
+            [hid], [("agreement", a["id"]) for a in rows])
+        flags.append(flag)
+    return flags
+
+
+def check_agreement_number(reg: Registry, settings: dict) -> list[Flag]:
+    """One agreement number on two agreements (made on two devices: numbers are unique
+    project-wide, but a device can only check its own)."""
+    if "agreement" not in reg.definition.records:
+        return []
+    groups = _groups(reg, """
+        SELECT anju_norm(number), json_group_array(json_array(id, household_id))
+        FROM agreement WHERE deleted IS NULL AND trim(number) != ''
+        GROUP BY anju_norm(number) HAVING count(*) > 1 ORDER BY 1""")
+    live = _live_households(reg, [h for _, rows in groups for _, h in rows])
+    flags = []
+    for number, rows in groups:
+        houses = sorted({live[h] for _, h in rows if h in live})
+        flags.append(make_flag(
+            "agreement_number",
+            f"协议编号 {number} 用于 {len(rows)} 份协议:{_houses(houses)}",
+            f"Agreement number {number} is used by {len(rows)} agreements: {', '.join(houses)}",
+            [h for _, h in rows if h in live], [("agreement", a) for a, _ in rows]))
+    return flags
+
+
 CHECKS: tuple[Callable[[Registry, dict], list[Flag]], ...] = (
     check_duplicate_id, check_duplicate_cert, check_freeze_member, check_freeze_building,
-    check_area_mismatch, check_use_mismatch, check_duplicate_house, check_date_order)
+    check_area_mismatch, check_use_mismatch, check_duplicate_house, check_date_order,
+    check_double_agreement, check_agreement_number)
 
 
 # -- running and storing ------------------------------------------------------------------------
