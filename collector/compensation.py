@@ -13,6 +13,7 @@ from urllib.parse import quote
 from anju.registry.compensation import agreements as ag
 from anju.registry.compensation import amounts, lists
 from anju.registry.compensation import calculation as comp
+from anju.registry.compensation import rules as rules_mod
 from anju.registry.core.store import Registry, StoreError
 from anju.registry.core.workflow import allowed_moves
 from flask import Blueprint, Response, abort, flash, g, redirect, render_template, request, url_for
@@ -90,19 +91,28 @@ def rules_editor():
     if request.method == "POST":
         text = request.form.get("rules", "").replace("\r\n", "\n")
         try:
-            stored = comp.set_rules(reg, text)
+            stored = comp.set_rules(reg, text, by=g.user["name"])
         except comp.RulesError as exc:
             problems = exc.lines(lang())
         else:
             flash(t(f"补偿方案已保存:{stored.name}(版本 {stored.version})",
                     f"Rules saved: {stored.name} (version {stored.version})"))
-            for zone in comp.missing_zones(reg, stored):
-                flash(t(f"注意:片区 {zone} 没有评估单价", f"Note: zone {zone} has no unit prices"))
             return redirect(url_for("compensation.rules_editor"))
     else:
         text = reg.meta(comp.META_KEY) or comp.default_rules_text()
+    warnings = []
+    if not problems:
+        try:
+            current = comp.parse_rules(text, reg.definition)
+        except comp.RulesError as exc:
+            problems = exc.lines(lang())
+        else:
+            warnings = rules_mod.warning_text(
+                rules_mod.rule_warnings(current, reg.definition, reg.settings), lang())
     return render_template("compensation/rules.html", text=text, problems=problems,
-                           rules_stored=comp.rules_are_stored(reg)), (400 if problems else 200)
+                           warnings=warnings, versions=rules_mod.versions(reg),
+                           rules_stored=comp.rules_are_stored(reg)), (
+        400 if request.method == "POST" and problems else 200)
 
 
 @bp.route("/compensation/households/<household_id>/agreement", methods=("GET", "POST"))

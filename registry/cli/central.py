@@ -177,7 +177,8 @@ def compensation_show(db: str) -> None:
 @click.pass_obj
 def compensation_set(db: str, file: str) -> None:
     """Check the rules in FILE and store them as the project's rules."""
-    from anju.registry.compensation.calculation import RulesError, missing_zones, set_rules
+    from anju.registry.compensation.calculation import RulesError, set_rules
+    from anju.registry.compensation.rules import rule_warnings, warning_text
     try:
         text = Path(file).read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
@@ -187,9 +188,12 @@ def compensation_set(db: str, file: str) -> None:
             rules = set_rules(reg, text)
         except RulesError as exc:
             raise Abort(f"{file}: {exc}") from None
-        click.echo(f"stored compensation rules {rules.name} (version {rules.version})")
-        for zone in missing_zones(reg, rules):
-            click.echo(f"warning: zone {zone} has no unit prices", err=True)
+        click.echo(f"stored compensation rules {rules.name} (version {rules.version}"
+                   + (f", effective from {rules.data['effective_from']}"
+                      if rules.data.get("effective_from") else "") + ")")
+        warnings = rule_warnings(rules, reg.definition, reg.settings)
+        for key, text in warning_text(warnings, "en"):
+            click.echo(f"warning: {key}: {text}", err=True)
 
 
 @compensation_cmd.command("calc")

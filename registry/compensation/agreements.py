@@ -25,8 +25,9 @@ from anju.registry.compensation.calculation import (
     MODES,
     Breakdown,
     calculate,
-    rules_of,
+    rules_frozen,
 )
+from anju.registry.compensation.rules import rules_on, rules_version
 from anju.registry.core.changes import DELETED, Change, new_id
 from anju.registry.core.store import Registry, StoreError, transaction
 from anju.registry.core.workflow import WorkflowError, move_values
@@ -49,13 +50,17 @@ def supported(reg: Registry) -> bool:
 
 def record_agreement(reg: Registry, household_id: str, *, number: str, signed_on: str,
                      mode: str, by: str, flat: str | None = None, transition_flat: bool = False,
-                     amends: str | None = None, reason: str | None = None) -> str:
+                     amends: str | None = None, reason: str | None = None,
+                     rules_version: str | None = None, computed_on: str | None = None) -> str:
     """Record a signed agreement (or an amendment of one) and return its id.
 
-    The breakdown is computed from the household's survey and the project's rules on the signing
-    date and frozen into the agreement. A first agreement moves the household to 已签约 in the
-    same transaction (one already past 已签约 without an agreement keeps its status: a paper
-    agreement entered late); an amendment needs a reason and leaves the status as it is.
+    The breakdown is computed from the household's survey under the rules version in force on
+    the signing date (a paper agreement entered late included) and frozen into the agreement
+    with that version and date. An amendment is computed under its original's version and
+    signing date unless `rules_version` / `computed_on` say otherwise; its breakdown says which.
+    A first agreement moves the household to 已签约 in the same transaction (one already past
+    已签约 without an agreement keeps its status: a paper agreement entered late); an
+    amendment needs a reason and leaves the status as it is.
     """
     if not supported(reg):
         raise AgreementError("此登记库的调查表没有协议记录类型(agreement),请用新版调查表建库")
@@ -77,6 +82,7 @@ def record_agreement(reg: Registry, household_id: str, *, number: str, signed_on
         raise AgreementError(f"协议编号 {number} 已被使用")
     in_force = next((a for a in existing if a["in_force"]), None)
     values_status = None
+    old = None
     if amends:
         old = next((a for a in existing if a["id"] == amends), None)
         if old is None:
@@ -101,8 +107,11 @@ def record_agreement(reg: Registry, household_id: str, *, number: str, signed_on
                 values_status = move_values(reg, household_id, "signed")
             except WorkflowError:
                 raise AgreementError("当前状态不能签约(须为已评估或补偿决定)") from None
-    breakdown = calculate(rules_of(reg), household, mode, day, settings=reg.settings,
+    rules, on, basis = _rules_for(reg, day, old if amends else None, rules_version,
+                                  computed_on)
+    breakdown = calculate(rules, household, mode, on, settings=reg.settings,
                           flat=flat, transition_flat=transition_flat)
+    breakdown.rules = rules_frozen(rules, on, basis)
     if not breakdown.complete:
         raise AgreementError("资料不全,无法计算补偿:" + "、".join(breakdown.missing))
     values = {"household_id": household_id, "number": number, "signed_on": day.isoformat(),
@@ -120,6 +129,39 @@ def record_agreement(reg: Registry, household_id: str, *, number: str, signed_on
             if change:
                 reg.apply([change])
     return agreement_id
+
+
+def _rules_for(reg: Registry, day: dt.date, old: dict | None, version: str | None,
+               computed_on: str | None) -> tuple:
+    """The rules, the date to compute on, and those two in words, for a new agreement (the
+    version in force on its signing date) or an amendment (by default its original's)."""
+    if computed_on:
+        try:
+            on = dt.date.fromisoformat(str(computed_on).strip())
+        except ValueError:
+            raise AgreementError("计算所依据的日期格式应为 年-月-日") from None
+    else:
+        on = dt.date.fromisoformat(old["breakdown"].on) if old else day
+    if old is not None and not version:
+        frozen = old["breakdown"].rules
+        rules = rules_version(reg, frozen.get("version"), frozen.get("hash"))
+        if rules is None:
+            raise AgreementError(f"找不到原协议 {old['number']} 所依据的补偿方案版本 "
+                                 f"{frozen.get('version')},请先录入该版本或指定版本")
+        how = (f"依原协议 {old['number']} 所依据的补偿方案版本 {rules.version}"
+               + (f"及原签约日期 {on.isoformat()}" if not computed_on else
+                  f",按 {on.isoformat()} 计算"))
+    elif version:
+        rules = rules_version(reg, version)
+        if rules is None:
+            raise AgreementError(f"没有补偿方案版本 {version}")
+        how = f"依指定的补偿方案版本 {rules.version},按 {on.isoformat()} 计算"
+    else:
+        return rules_on(reg, on), on, None
+    since = rules.data.get("effective_from")
+    if since:
+        how += f"({since} 起施行)"
+    return rules, on, how
 
 
 def _frozen(reg: Registry, agreement_id: str) -> tuple[dict, bool]:

@@ -166,7 +166,7 @@ def calculate(rules: Rules, household: dict, mode: str, on: dt.date | str, *,
                                             "unregistered_area", "year_built")}
     out = Breakdown(mode=mode, on=on.isoformat(), house=house,
                     options={"flat": None, "transition_flat": bool(transition_flat)},
-                    rules={"name": rules.name, "version": rules.version, "hash": rules.hash})
+                    rules=rules_frozen(rules, on))
     area, area_basis, missing = recognised_area(data["area"], household, settings)
     zone, structure = household.get("zone"), household.get("structure")
     price = data["unit_prices"].get(zone, {}).get(structure) if zone and structure else None
@@ -219,6 +219,17 @@ def calculate(rules: Rules, household: dict, mode: str, on: dt.date | str, *,
     out.items = items
     out.total = sum((i.amount for i in items), Decimal("0.00"))
     return out
+
+
+def rules_frozen(rules: Rules, on: dt.date, basis: str | None = None) -> dict:
+    """What a breakdown records of the rules it was computed under: name, version, hash, the
+    version's effective date, the date computed on, and both in words."""
+    since = rules.data.get("effective_from")
+    words = basis or f"依 {on.isoformat()} 施行的补偿方案版本 {rules.version}"
+    if since and basis is None:
+        words += f"({since} 起施行)"
+    return {"name": rules.name, "version": rules.version, "hash": rules.hash,
+            "effective_from": since, "computed_on": on.isoformat(), "basis": words}
 
 
 def recognised_area(rule: dict, household: dict,
@@ -345,12 +356,16 @@ def breakdown_text(b: Breakdown) -> str:
            f" (按 {b.on} 签约计)"
     if not b.complete:
         return f"{head}\n  资料不全,无法计算: {'、'.join(b.missing)}"
-    lines = [head, f"  认定面积: {b.area_basis or num(b.area)}"]
+    lines = [head]
+    if b.rules.get("basis"):
+        lines.append(f"  计算依据: {b.rules['basis']}")
+    lines.append(f"  认定面积: {b.area_basis or num(b.area)}")
     for i in b.items:
         lines.append(f"  {i.label}: {money(i.amount)} 元")
         lines.append(f"      依据: {i.basis}")
         lines.append(f"      算法: {i.formula}")
     if b.difference is not None:
         lines.append(f"  产权调换差价: {b.difference_text}")
-    lines.append(f"  合计: {money(b.total)} 元")
+    pays = "被征收人应补缴" if b.total < 0 else "应支付被征收人"
+    lines.append(f"  合计: {pays} {money(abs(b.total))} 元")
     return "\n".join(lines)
