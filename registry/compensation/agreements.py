@@ -323,10 +323,11 @@ def public_rows(reg) -> dict[str, dict]:
     Only agreed figures are published (the agreement in force, frozen at signing): an estimate
     changes with the signing date and the rules, and a published number nobody agreed to would
     invite disputes. A household with a double agreement is published as under review, with no
-    amount. Columns: agreement_status, agreement_no, signed_on, compensation_mode
-    (货币补偿|产权调换), compensation_total, recognised_area, house_value, price_difference
-    (swap: flat minus house, positive when the household pays), settlement (the difference in
-    words: who pays whom). Amounts are floats of exact two-decimal values.
+    amount. No amount is negative: each says who pays whom. Columns: agreement_status,
+    agreement_no, signed_on, compensation_mode (货币补偿|产权调换), compensation_total (the
+    settlement amount) and settlement (its direction, in words), recognised_area, house_value,
+    price_difference (swap: flat against house) and difference_direction (in words). Amounts are
+    floats of exact two-decimal values.
     """
     from anju.registry.compensation.amounts import settlement_words
     rows = {}
@@ -337,8 +338,8 @@ def public_rows(reg) -> dict[str, dict]:
             rows[household_id] = {
                 "agreement_status": DISPUTED_LABEL, "agreement_no": None, "signed_on": None,
                 "compensation_mode": None, "compensation_total": None,
-                "recognised_area": None, "house_value": None, "price_difference": None,
-                "settlement": None}
+                "settlement": None, "recognised_area": None, "house_value": None,
+                "price_difference": None, "difference_direction": None}
             continue
         if not agreement["in_force"]:
             continue
@@ -348,11 +349,12 @@ def public_rows(reg) -> dict[str, dict]:
             "agreement_status": "有效",
             "agreement_no": agreement["number"], "signed_on": agreement["signed_on"],
             "compensation_mode": MODE_LABELS[agreement["mode"]][0],
-            "compensation_total": float(agreement["total"]),
+            "compensation_total": float(abs(agreement["total"])),
+            "settlement": settlement_words(b),
             "recognised_area": None if b.area is None else float(b.area),
             "house_value": None if value is None else float(value),
-            "price_difference": None if b.difference is None else float(b.difference),
-            "settlement": settlement_words(b),
+            "price_difference": None if b.difference is None else float(abs(b.difference)),
+            "difference_direction": b.difference_text or None,
         }
     return rows
 
@@ -367,10 +369,12 @@ def public_columns() -> dict[str, dict]:
         "agreement_no": {"zh": "协议编号", "en": "Agreement no.", "kind": "text"},
         "signed_on": {"zh": "签约日期", "en": "Signed on", "kind": "date"},
         "compensation_mode": {"zh": "补偿方式", "en": "Compensation mode", "kind": "text"},
-        "compensation_total": {"zh": "补偿合计(元)", "en": "Total (yuan)", "kind": "money"},
+        "compensation_total": {"zh": "结算金额(元)", "en": "Settlement (yuan)", "kind": "money"},
+        "settlement": {"zh": "结算(谁付谁)", "en": "Settlement (who pays whom)", "kind": "text"},
         "recognised_area": {"zh": "认定面积(㎡)", "en": "Recognised area (m²)", "kind": "area"},
         "house_value": {"zh": "房屋价值补偿(元)", "en": "House value (yuan)", "kind": "money"},
         "price_difference": {"zh": "产权调换差价(元)", "en": "Swap price difference (yuan)",
                              "kind": "money"},
-        "settlement": {"zh": "结算(谁付谁)", "en": "Settlement (who pays whom)", "kind": "text"},
+        "difference_direction": {"zh": "差价结算", "en": "Difference (who pays)",
+                                 "kind": "text"},
     }
