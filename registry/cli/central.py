@@ -216,10 +216,14 @@ def compensation_calc(db: str, house_no: str, mode: str, on: str | None, flat: s
     except ValueError:
         raise Abort(f"--on {on}: not a date YYYY-MM-DD") from None
     with open_registry(db) as reg:
-        row = reg.conn.execute("SELECT id FROM household WHERE house_no = ? AND deleted IS NULL",
-                               (house_no,)).fetchone()
-        if row is None:
+        rows = reg.conn.execute("SELECT id, zone FROM household WHERE house_no = ? AND "
+                                "deleted IS NULL ORDER BY zone, id", (house_no,)).fetchall()
+        if not rows:
             raise Abort(f"no household with house number {house_no}")
+        if len(rows) > 1:  # house numbers are unique in a project; never pick one silently
+            raise Abort(f"house number {house_no} is used by {len(rows)} households (zones "
+                        f"{', '.join(str(z) for _, z in rows)}); `anju check` flags it for review")
+        row = rows[0]
         for agreement in agreements_of(reg, row[0]):
             state = ("in force" if agreement["in_force"] else
                      "DOUBLE AGREEMENT, not in force until a supervisor keeps one"

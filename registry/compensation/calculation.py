@@ -19,6 +19,7 @@ from typing import Any
 
 # The rules themselves (checking, storing) live in compensation_rules.py; callers keep using
 # compensation.X for them.
+from anju.registry.compensation.freeze import built_after_freeze
 from anju.registry.compensation.rules import (  # noqa: F401
     DEFAULT_PATH,
     META_KEY,
@@ -252,8 +253,8 @@ def recognised_area(rule: dict, household: dict,
     if unregistered > 0:
         freeze = settings.get("freeze_date")
         year = household.get("year_built")
-        if (rule["unregistered_built_after_freeze"] is False and freeze and year
-                and int(year) >= dt.date.fromisoformat(freeze).year):
+        if (rule["unregistered_built_after_freeze"] is False
+                and built_after_freeze(year, freeze)):
             words += f";无证面积 {sq(unregistered)}㎡ 建于冻结年份及以后,不予认定"
         else:
             counted = min(unregistered * rule["unregistered_share"], rule["unregistered_max"])

@@ -15,9 +15,11 @@ from collections.abc import Callable
 from pathlib import Path
 
 from anju.registry.compensation.calculation import calculate, default_rules_text, parse_rules
+from anju.registry.compensation.rules import set_rules
 from anju.registry.core.changes import Change
 from anju.registry.core.store import InvalidChange, Registry, transaction
 from anju.registry.core.validation import id_check_char, validate
+from anju.registry.core.workflow import allowed_moves
 from faker import Faker
 
 AREA_CODES = ("110105", "110108", "440524", "370102", "420106", "510104", "330106", "610113")
@@ -161,8 +163,7 @@ class DemoBuilder:
         members = [("head", owner_name, owner_born)]
         for _ in range(rng.choice([0, 1, 1, 2, 2, 3, 4])):
             rel = rng.choice(["spouse", "child", "child", "parent", "grandchild"])
-            born = dt.date(rng.randrange(1940, 2020), rng.randrange(1, 13), rng.randrange(1, 29))
-            members.append((rel, fake.name(), born))
+            members.append((rel, fake.name(), self.born_as(rel, owner_born)))
         survey["registered_count"] = len(members)
         survey["resident_count"] = max(1, len(members) - rng.randrange(0, 2))
         self.emit("household", hid, survey, survey_day, surveyor, device)
@@ -183,33 +184,51 @@ class DemoBuilder:
                                             "note": fake.sentence()[:60]},
                       day, surveyor, device, full=True)
         day = survey_day
-        for status in PATH[2:stage + 1]:
+        status = "surveyed"
+        signing_start = dt.date.fromisoformat(self.reg_settings["signing_start"])
+        for step in PATH[2:stage + 1]:
             day = min(day + rng.randrange(1, 6) * DAY, self.yesterday)
-            extra = {"status": status}
-            if status == "valued":
+            extra = {"status": step}
+            if step == "valued":
                 extra["valuation_commissioned"] = str(day - 7 * DAY)
                 extra["valuation_date"] = str(day)
-            if status == "signed":
-                self.agreement(hid, {**base, **survey}, day, device)
+            if step == "signed":
+                # Within the signing period and after the valuation; no agreement, no signing.
+                day = min(max(day, signing_start + rng.randrange(0, 4) * DAY), self.yesterday)
+                if not self.agreement(hid, {**base, **survey}, day, device):
+                    break
             self.emit("household", hid, extra, day, "supervisor", device)
-        if stage >= 2 and rng.random() < 0.03:
+            status = step
+        # Some objections: only from a status the workflow lets into 异议中.
+        if "disputed" in allowed_moves(status) and rng.random() < 0.03:
             self.emit("household", hid, {"status": "disputed"},
                       min(day + DAY, self.yesterday), "supervisor", device)
         return hid, ids
 
-    def agreement(self, hid: str, household: dict, day: dt.date, device: str) -> None:
-        """Queue the agreement a household signs, its breakdown frozen by the project's rules."""
+    def born_as(self, relation: str, head: dt.date) -> dt.date:
+        """A birth date that fits the relation to the head: children and grandchildren younger,
+        parents older, by a generation; never in the future."""
+        rng = self.rng
+        years = {"child": rng.randrange(20, 40), "grandchild": rng.randrange(42, 70),
+                 "parent": -rng.randrange(20, 40), "spouse": rng.randrange(-6, 7)}[relation]
+        year = min(max(head.year + years, 1900), self.today.year - 1)
+        return dt.date(year, rng.randrange(1, 13), rng.randrange(1, 29))
+
+    def agreement(self, hid: str, household: dict, day: dt.date, device: str) -> bool:
+        """Queue the agreement a household signs, its breakdown frozen by the project's rules;
+        False when it cannot be computed (the household then stays unsigned)."""
         if "agreement" not in self.reg.definition.records:
-            return
+            return True
         mode = household.get("compensation_mode") or "money"
         breakdown = calculate(self.rules, household, mode, day, settings=self.reg_settings)
         if not breakdown.complete:
-            return
+            return False
         self.agreements += 1
         self.emit("agreement", self.uid(), {
             "household_id": hid, "number": f"{day:%Y}-{self.agreements:05d}",
             "signed_on": str(day), "mode": mode, "breakdown": breakdown.to_json(),
             "total": str(breakdown.total)}, day, "supervisor", device, full=True)
+        return True
 
     def plant_abuses(self, households: list[tuple[str, list]]) -> None:
         """One person in two households, a member registered after the freeze, one title twice."""
@@ -320,7 +339,7 @@ def build_demo(directory: str | Path, *, households: int = 2000, devices: int = 
         builder = DemoBuilder(reg, seed, devices, today or dt.date.today())
         builder.reg_settings = builder.settings(households)
         reg.set_meta("settings", json.dumps(builder.reg_settings, ensure_ascii=False))
-        reg.set_meta("compensation", default_rules_text())
+        set_rules(reg, default_rules_text(), by="admin")  # the current rules and their version
         for sub in ("devices", "packs", "enrolment"):
             (directory / sub).mkdir(exist_ok=True)
         names = {}
