@@ -77,7 +77,7 @@ def test_two_devices_signing_one_household_make_a_double_agreement(project):
     zl = lists.zone_list(reg, "东关片区A地块")
     mine = next(r for r in zl.rows if r["id"] == hid)
     assert mine["disputed"] and mine["total"] is None and "待核定" in mine["agreement_no"]
-    assert zl.signed == 0 and zl.disputed == 1
+    assert zl.signed == 1 and zl.disputed == 1  # signed (twice), but no amount agreed
     # No third agreement and no amendment while in dispute.
     with pytest.raises(ag.AgreementError, match="待核定"):
         sign(reg, hid, "CEN-002")

@@ -30,9 +30,10 @@ from anju.registry.compensation.calculation import (
 from anju.registry.compensation.rules import rules_on, rules_version
 from anju.registry.core.changes import DELETED, Change, new_id
 from anju.registry.core.store import Registry, StoreError, transaction
+from anju.registry.core.workflow import SIGNED as workflow_signed
 from anju.registry.core.workflow import WorkflowError, move_values
 
-SIGNED = ("signed", "handed_over", "demolished")
+SIGNED = workflow_signed  # the one definition of "signed" (registry/core/workflow.py)
 DOUBLE = "double_agreement"   # the flag kind and decision kind of a double agreement
 # registry/review/decisions.py's namespace of decision ids (a decision's id derives from its
 # flag key): review imports compensation, so the value is repeated here, and a test compares.

@@ -24,6 +24,7 @@ from anju.registry.compensation.calculation import (
     rules_of,
 )
 from anju.registry.core.store import Registry
+from anju.registry.core.workflow import is_signed
 from anju.registry.publication.privacy import mask_name
 from openpyxl import Workbook
 from openpyxl.cell import WriteOnlyCell
@@ -50,7 +51,8 @@ class ZoneList:
 
     @property
     def signed(self) -> int:
-        return sum(1 for r in self.rows if r["total"] is not None)
+        """Households counted as signed: the one definition (workflow.is_signed)."""
+        return sum(1 for r in self.rows if is_signed(r["status_code"]))
 
     @property
     def total(self) -> Decimal:
@@ -101,6 +103,7 @@ def zone_list(reg: Registry, zone: str, *, in_force: dict | None = None,
             "owner": mask_name(h.get("owner_name")) or "", "address": h.get("address") or "",
             "structure": STRUCTURE_ZH.get(h.get("structure"), h.get("structure") or ""),
             "area": area, "status": status_field.choice_label(h.get("status") or "unsurveyed"),
+            "status_code": h.get("status") or "unsurveyed",
             "mode": MODE_LABELS[agreement["mode"]][0] if agreement else "",
             "agreement_no": agreement["number"] if agreement else (
                 DISPUTED_LABEL if h["id"] in disputed else ""),
