@@ -42,8 +42,9 @@ def _rules(reg: Registry) -> tuple[comp.Rules | None, str | None]:
 def estimates(reg: Registry, rules: comp.Rules, household: dict,
               on: dt.date) -> list[comp.Breakdown]:
     """The money and swap breakdowns of a household if it signed on `on`."""
-    return [comp.calculate(rules, household, mode, on, settings=reg.settings)
-            for mode in comp.MODES]
+    valuation = comp.valuation_of(reg, household["id"])
+    return [comp.calculate(rules, household, mode, on, settings=reg.settings,
+                           valuation=valuation) for mode in comp.MODES]
 
 
 def can_sign(household: dict) -> bool:

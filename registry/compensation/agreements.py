@@ -26,6 +26,7 @@ from anju.registry.compensation.calculation import (
     Breakdown,
     calculate,
     rules_frozen,
+    valuation_of,
 )
 from anju.registry.compensation.rules import rules_on, rules_version
 from anju.registry.core.changes import DELETED, Change, new_id
@@ -111,7 +112,8 @@ def record_agreement(reg: Registry, household_id: str, *, number: str, signed_on
     rules, on, basis = _rules_for(reg, day, old if amends else None, rules_version,
                                   computed_on)
     breakdown = calculate(rules, household, mode, on, settings=reg.settings,
-                          flat=flat, transition_flat=transition_flat)
+                          flat=flat, transition_flat=transition_flat,
+                          valuation=valuation_of(reg, household_id))
     breakdown.rules = rules_frozen(rules, on, basis)
     if not breakdown.complete:
         raise AgreementError("资料不全,无法计算补偿:" + "、".join(breakdown.missing))

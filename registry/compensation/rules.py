@@ -223,6 +223,39 @@ class IncentiveRule(_Strict):
                 raise ValidationError({"tiers": {i: {"until_day": ["tier_order"]}}})
 
 
+class UnregisteredRule(_Strict):
+    """无证面积: paid by its own price once found legal (illegal: nothing); replaces the
+    area.unregistered_share rule when present."""
+
+    legal_price = _Number(required=True)
+    legal_max = _Number(load_default=None, allow_none=True)
+
+
+class BusinessRule(_Strict):
+    """停产停业损失 for houses actually used for business."""
+
+    uses = fields.List(_Choice(("non_residential", "mixed")), load_default=lambda: [
+        "non_residential"], error_messages={**_ERRORS, "invalid": "list"})
+    rate = _Number(required=True)           # 元/m²/month on the recognised area
+    months = _Count(positive=True, required=True)
+
+
+class MinimumRule(_Strict):
+    """保底: the house value computed on at least `area` m², and at least `amount` yuan."""
+
+    area = _Number(load_default=Decimal(0))
+    amount = _Number(load_default=Decimal(0))
+
+
+class SwapTiers(_Strict):
+    """扩面 pricing of a resettlement flat: up to the old house's recognised area at `within`,
+    the next `band` m² at `band_price`, beyond at the flat's own unit price (market)."""
+
+    within = _Number(required=True)
+    band = _Number(load_default=Decimal(0))
+    band_price = _Number(load_default=Decimal(0))
+
+
 class Flat(_Strict):
     code = _Text(required=True)
     label = _Text(required=True)
@@ -236,6 +269,14 @@ def rules_schema(context: dict[str, list[str]]) -> Schema:
     definition (`context`), so a price for a structure the survey cannot record is refused."""
     structures = tuple(context.get("structure", ()))
     decorations = tuple(context.get("decoration", ()))
+    hardships = tuple(context.get("hardship", ()))
+
+    class hardship_rule(_Strict):  # noqa: N801 (a schema made per survey)
+        """困难补助 by hardship type; a household of several types gets the largest (or the
+        sum, combine: sum)."""
+
+        amounts = _mapping(hardships, _Number(), required=True)
+        combine = _Choice(("max", "sum"), load_default="max")
 
     class Rules(_Strict):
         name = _Text(required=True)
@@ -250,6 +291,11 @@ def rules_schema(context: dict[str, list[str]]) -> Schema:
         incentive = _nested(IncentiveRule, load_default=lambda: {"start": None, "tiers": []})
         flats = fields.List(_nested(Flat), load_default=list,
                             error_messages={**_ERRORS, "invalid": "list"})
+        unregistered = _nested(UnregisteredRule, load_default=None, allow_none=True)
+        business = _nested(BusinessRule, load_default=None, allow_none=True)
+        hardship = _nested(hardship_rule, load_default=None, allow_none=True)
+        minimum = _nested(MinimumRule, load_default=None, allow_none=True)
+        swap_tiers = _nested(SwapTiers, load_default=None, allow_none=True)
 
         @validates_schema
         def unique_flats(self, data, **kwargs):
@@ -261,6 +307,7 @@ def rules_schema(context: dict[str, list[str]]) -> Schema:
 
         @post_load
         def complete(self, data, **kwargs):
+            data["area"]["separate"] = data.get("unregistered") is not None
             data.setdefault("incentive", {"start": None, "tiers": []})
             data["incentive"].setdefault("tiers", [])
             data["incentive"].setdefault("start", None)
@@ -391,7 +438,7 @@ def _parse(text: str, defn: definition_mod.Definition) -> Rules:
         raise RulesError([("", "mapping")])
     household = defn.record("household")
     context = {name: [c.value for c in household.field(name).choices]
-               for name in ("structure", "decoration") if household.has(name)}
+               for name in ("structure", "decoration", "hardship") if household.has(name)}
     try:
         data = rules_schema(context).load(raw)
     except ValidationError as exc:
