@@ -157,3 +157,31 @@ def test_a_near_miss_is_not_flagged(project):
 def test_proposed_numbers_differ_between_devices(project):
     h = project.central.get("household", project.households[0])
     assert ag.propose_number(project.central, h) != ag.propose_number(project.lap(1), h)
+
+
+def test_the_household_page_shows_both_and_a_supervisor_keeps_one(project):
+    from anju.collector import create_app
+    from anju.registry.core.users import add_user
+
+    from tests.collector_helpers import CSRF_RE
+    from tests.collector_helpers import login as login_as
+    hid = project.households[0]
+    sign(project.central, hid, "CEN-001")
+    laptop_id = sign(project.lap(1), hid, "LAP-001", mode="swap")
+    project.send(project.lap(1))
+    add_user(project.central, "boss", "secret-pass-1", "supervisor")
+    client = create_app(project.central.path, {"TESTING": True, "SECRET_KEY": "t"}).test_client()
+    login_as(client, "boss", "secret-pass-1")
+    page = client.get(f"/households/{hid}")
+    assert page.status_code == 200
+    assert "双重协议,待核定" in page.text and "CEN-001" in page.text and "LAP-001" in page.text
+    token = CSRF_RE.search(page.text).group(1)
+    url = f"/compensation/households/{hid}/settle"
+    refused = client.post(url, data={"keep": laptop_id, "reason": "", "csrf_token": token})
+    assert refused.status_code in (302, 303) and hid not in ag.agreements_in_force(project.central)
+    done = client.post(url, data={"keep": laptop_id, "reason": "以户主签字为准",
+                                  "csrf_token": token})
+    assert done.status_code == 302
+    assert ag.agreements_in_force(project.central)[hid]["number"] == "LAP-001"
+    page = client.get(f"/households/{hid}")
+    assert "经核定不予执行" in page.text and "双重协议,待核定" not in page.text

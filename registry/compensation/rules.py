@@ -477,6 +477,16 @@ def rule_warnings(rules: Rules, definition: definition_mod.Definition | None = N
     amounts += [(f"incentive.tiers[{i}].amount", t["amount"])
                 for i, t in enumerate(data["incentive"]["tiers"]) if "amount" in t]
     amounts += [(f"flats[{i}].unit_price", f["unit_price"]) for i, f in enumerate(data["flats"])]
+    if data.get("unregistered"):
+        amounts.append(("unregistered.legal_price", data["unregistered"]["legal_price"]))
+    if data.get("business"):
+        amounts.append(("business.rate", data["business"]["rate"]))
+    if data.get("hardship"):
+        amounts += [(f"hardship.amounts.{k}", v) for k, v in data["hardship"]["amounts"].items()]
+    if data.get("minimum"):
+        amounts.append(("minimum.amount", data["minimum"]["amount"]))
+    if data.get("swap_tiers"):
+        amounts += [(f"swap_tiers.{k}", data["swap_tiers"][k]) for k in ("within", "band_price")]
     out += [(key, "fen") for key, value in amounts if value != value.quantize(Decimal("0.01"))]
     tiers = data["incentive"]["tiers"]
     for i in range(1, len(tiers)):
