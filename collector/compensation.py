@@ -160,8 +160,10 @@ def agreement(household_id: str):
             day = dt.date.fromisoformat(form["signed_on"])
             if form["mode"] not in comp.MODES:
                 raise ValueError
-            preview = comp.calculate(rules, household, form["mode"], day,
-                                     settings=reg.settings, **options)
+            preview = ag.preview(reg, household_id, signed_on=day.isoformat(),
+                                 mode=form["mode"], amends=amends, **options)
+        except StoreError as exc:
+            problem = problem or str(exc)
         except ValueError:
             problem = problem or t("请填写正确的签约日期和补偿方式",
                                    "Give a valid signing date and mode")

@@ -185,3 +185,25 @@ def test_the_household_page_shows_both_and_a_supervisor_keeps_one(project):
     assert ag.agreements_in_force(project.central)[hid]["number"] == "LAP-001"
     page = client.get(f"/households/{hid}")
     assert "经核定不予执行" in page.text and "双重协议,待核定" not in page.text
+
+
+def test_the_public_database_shows_the_household_under_review(project, tmp_path):
+    import sqlite3
+
+    from anju.registry.publication.publish import publish
+    hid = project.households[0]
+    sign(project.central, hid, "CEN-001")
+    sign(project.lap(1), hid, "LAP-001", mode="swap")
+    project.send(project.lap(1))
+    sign(project.central, project.households[1], "CEN-002")
+    out = tmp_path / "public.db"
+    publish(project.central, out)
+    conn = sqlite3.connect(out)
+    cols = [r[1] for r in conn.execute("PRAGMA table_info(household)")]
+    rows = {r[cols.index("house_no")]: dict(zip(cols, r, strict=True))
+            for r in conn.execute("SELECT * FROM household")}
+    disputed, fine = rows["A-0000"], rows["A-0001"]
+    assert disputed["agreement_status"] == "双重协议待核定"
+    assert disputed["compensation_total"] is None and disputed["agreement_no"] is None
+    assert fine["agreement_status"] == "有效" and fine["compensation_total"] > 0
+    assert fine["settlement"].startswith("应支付被征收人")

@@ -132,3 +132,13 @@ def test_versions_travel_to_laptops_and_amendments_there_use_them(tmp_path):
     assert amendment["breakdown"].rules["version"] == "2026-1"
     assert item(amendment, "incentive") == Decimal("30000.00")
     project.close()
+
+
+def test_the_signing_forms_preview_is_what_gets_frozen(registry, signed):
+    hid, first = signed
+    later = V2_FROM + dt.timedelta(days=1)
+    shown = ag.preview(registry, hid, signed_on=str(later), mode="money", amends=first)
+    ag.record_agreement(registry, hid, number="A-0014-2", signed_on=str(later), mode="money",
+                        by="boss", amends=first, reason="更正")
+    amendment = next(a for a in ag.agreements_of(registry, hid) if a["in_force"])
+    assert shown == amendment["breakdown"] and shown.rules["version"] == "2026-1"

@@ -134,6 +134,25 @@ def record_agreement(reg: Registry, household_id: str, *, number: str, signed_on
     return agreement_id
 
 
+def preview(reg: Registry, household_id: str, *, signed_on: str, mode: str,
+            flat: str | None = None, transition_flat: bool = False, amends: str | None = None,
+            rules_version: str | None = None, computed_on: str | None = None) -> Breakdown:
+    """The breakdown `record_agreement` would freeze for these inputs (same rules version, same
+    date computed on), for the signing form's preview; raises AgreementError or ValueError."""
+    day = dt.date.fromisoformat(str(signed_on).strip())
+    old = None
+    if amends:
+        old = next((a for a in agreements_of(reg, household_id) if a["id"] == amends), None)
+        if old is None:
+            raise AgreementError("所变更的协议不属于这户住户")
+    rules, on, basis = _rules_for(reg, day, old, rules_version, computed_on)
+    household = reg.get("household", household_id)
+    b = calculate(rules, household, mode, on, settings=reg.settings, flat=flat,
+                  transition_flat=transition_flat, valuation=valuation_of(reg, household_id))
+    b.rules = rules_frozen(rules, on, basis)
+    return b
+
+
 def _rules_for(reg: Registry, day: dt.date, old: dict | None, version: str | None,
                computed_on: str | None) -> tuple:
     """The rules, the date to compute on, and those two in words, for a new agreement (the
