@@ -228,6 +228,35 @@ def all_agreements(reg: Registry) -> list[dict]:
     return _mark(out, set_aside_ids(reg))
 
 
+def light_agreements(reg: Registry) -> list[dict]:
+    """Every agreement marked like `all_agreements`, without decoding breakdowns: id,
+    household_id, number, signed_on, mode, amends, total, area, structure (for the checks over
+    a whole project). An agreement someone tried to change is read from its first change."""
+    if not supported(reg):
+        return []
+    counts = dict(reg.conn.execute("SELECT record_id, count(*) FROM change WHERE "
+                                   "record_type = 'agreement' GROUP BY record_id HAVING "
+                                   "count(*) > 1"))
+    cur = reg.conn.execute(
+        "SELECT id, household_id, number, signed_on, mode, amends, total, created_at, "
+        "json_extract(breakdown, '$.area'), json_extract(breakdown, '$.house.structure') "
+        "FROM agreement WHERE deleted IS NULL")
+    out = []
+    for aid, hid, number, on, mode, amends, total, created, area, structure in cur:
+        if aid in counts:
+            values, _ = _frozen(reg, aid)
+            number, on, mode, amends, total = (values.get(k) for k in
+                                               ("number", "signed_on", "mode", "amends", "total"))
+            b = Breakdown.from_json(values["breakdown"])
+            area, structure = b.area, b.house.get("structure")
+        out.append({"id": aid, "household_id": hid, "number": number, "signed_on": on,
+                    "mode": mode, "amends": amends, "created_at": created,
+                    "total": Decimal(str(total)).quantize(Decimal("0.01")),
+                    "area": None if area is None else Decimal(str(area)),
+                    "structure": structure})
+    return _mark(out, set_aside_ids(reg))
+
+
 def agreements_of(reg: Registry, household_id: str) -> list[dict]:
     """One household's agreements, oldest first, each marked in force, amended, disputed or
     set aside."""
@@ -295,7 +324,7 @@ def set_aside_ids(reg: Registry, household_id: str | None = None) -> dict[str, s
 def disputes(reg: Registry) -> dict[str, list[dict]]:
     """Households with a double agreement: {household_id: the agreements in dispute}."""
     out: dict[str, list[dict]] = {}
-    for a in all_agreements(reg):
+    for a in light_agreements(reg):
         if a["disputed"]:
             out.setdefault(a["household_id"], []).append(a)
     return out

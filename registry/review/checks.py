@@ -426,7 +426,7 @@ def check_status_agreement(reg: Registry, settings: dict) -> list[Flag]:
     if "agreement" not in reg.definition.records:
         return []
     status_field = reg.definition.record("household").field("status")
-    everything = agreements.all_agreements(reg)
+    everything = agreements.light_agreements(reg)
     in_force = {a["household_id"]: a for a in everything if a["in_force"]}
     has_any = {a["household_id"] for a in everything}
     flags = []
@@ -481,11 +481,11 @@ def check_rate_outlier(reg: Registry, settings: dict) -> list[Flag]:
     nos = dict(reg.conn.execute("SELECT id, house_no FROM household WHERE deleted IS NULL"))
     zones = dict(reg.conn.execute("SELECT id, zone FROM household WHERE deleted IS NULL"))
     by_zone: dict[tuple, list[tuple[float, dict]]] = defaultdict(list)
-    for a in agreements.all_agreements(reg):
-        area = a["breakdown"].area
+    for a in agreements.light_agreements(reg):
+        area = a["area"]
         if a["in_force"] and a["mode"] == "money" and area and a["household_id"] in nos:
             # Peers: the same zone and structure (the same unit price in the rules).
-            peers = (zones[a["household_id"]], a["breakdown"].house.get("structure"))
+            peers = (zones[a["household_id"]], a["structure"])
             by_zone[peers].append((float(a["total"]) / float(area), a))
     flags = []
     for (zone, structure), rows in by_zone.items():
@@ -511,41 +511,35 @@ def check_rate_outlier(reg: Registry, settings: dict) -> list[Flag]:
     return flags
 
 
-def _people(reg: Registry) -> list[tuple]:
-    """(household id, record type, record id, name, canonical id, relation) of members and
-    owners, live households only."""
-    out = []
-    if _has(reg, "member", "id_no", "name"):
-        relation = "m.relation" if _has(reg, "member", "relation") else "NULL"
-        out += [(h, "member", m, name, canonical_id(i), rel) for h, m, name, i, rel in
-                reg.conn.execute(f"""
-                    SELECT m.household_id, m.id, m.name, m.id_no, {relation} FROM member m
-                    JOIN household h ON h.id = m.household_id
-                    WHERE m.deleted IS NULL AND h.deleted IS NULL""")]
-    if _has(reg, "household", "owner_id_no", "owner_name"):
-        out += [(h, "household", h, name, canonical_id(i), "owner") for h, name, i in
-                reg.conn.execute("SELECT id, owner_name, owner_id_no FROM household "
-                                 "WHERE deleted IS NULL")]
-    return out
-
-
 def check_id_two_names(reg: Registry, settings: dict) -> list[Flag]:
     """One resident ID under two different names within one household."""
-    names: dict[tuple[str, str], dict[str, list]] = defaultdict(lambda: defaultdict(list))
-    for hid, rtype, rid, name, canon, _ in _people(reg):
-        if canon and normalize(name):
-            names[(hid, canon)][normalize(name)].append((rtype, rid))
-    nos = dict(reg.conn.execute("SELECT id, house_no FROM household WHERE deleted IS NULL"))
+    if not (_has(reg, "member", "id_no", "name") and _has(reg, "household", "owner_id_no",
+                                                            "owner_name")):
+        return []
+    groups = reg.conn.execute("""
+        WITH p AS (
+            SELECT household_id AS hid, anju_id(id_no) AS canon, anju_norm(name) AS name,
+                   'member' AS t, id AS rid
+            FROM member WHERE deleted IS NULL AND trim(id_no) != ''
+            UNION ALL
+            SELECT id, anju_id(owner_id_no), anju_norm(owner_name), 'household', id
+            FROM household WHERE deleted IS NULL AND trim(owner_id_no) != '')
+        SELECT hid, canon, json_group_array(json_array(name, t, rid)) FROM p
+        WHERE name IS NOT NULL GROUP BY hid, canon HAVING count(DISTINCT name) > 1""").fetchall()
+    nos = _live_households(reg, [g[0] for g in groups])
     flags = []
-    for (hid, canon), by_name in sorted(names.items(), key=lambda kv: nos.get(kv[0][0], "")):
-        if len(by_name) < 2:
+    for hid, canon, rows in sorted(groups, key=lambda g: (nos.get(g[0]) or "", g[1])):
+        if hid not in nos:
             continue
+        rows = json.loads(rows)
+        names = sorted({mask_name(n) for n, _, _ in rows})
+        count = len({n for n, _, _ in rows})
         shown = mask_id_for_staff(canon)
-        masked = "、".join(sorted(mask_name(n) for n in by_name))
         flags.append(make_flag(
-            "id_two_names", f"{nos[hid]} 身份证号 {shown} 登记为 {len(by_name)} 个姓名({masked})",
-            f"{nos[hid]}: resident ID {shown} is recorded under {len(by_name)} names",
-            [hid], [r for recs in by_name.values() for r in recs if r[0] == "member"]))
+            "id_two_names",
+            f"{nos[hid]} 身份证号 {shown} 登记为 {count} 个姓名({'、'.join(names)})",
+            f"{nos[hid]}: resident ID {shown} is recorded under {count} names",
+            [hid], [(t, r) for _, t, r in rows if t == "member"]))
     return flags
 
 
@@ -556,33 +550,35 @@ RELATION_AGE = {"child": (True, "子女", "child"), "grandchild": (True, "孙辈
 
 def check_impossible_relation(reg: Registry, settings: dict) -> list[Flag]:
     """A relation the birth dates rule out: a child or grandchild older than the head, or a
-    parent younger than the head (birth dates from the ID numbers)."""
-    heads: dict[str, str] = {}
-    members = []
-    for hid, _rtype, rid, name, canon, relation in _people(reg):
-        born = birth_of(canon)
-        if relation == "head" and born:
-            heads[hid] = born
-        elif relation == "owner" and born:
-            heads.setdefault(hid, born)
-        elif relation in RELATION_AGE and born:
-            members.append((hid, rid, name, relation, born))
-    nos = dict(reg.conn.execute("SELECT id, house_no FROM household WHERE deleted IS NULL"))
+    parent younger than the head (birth dates from the ID numbers; the owner stands for the head
+    when no member is recorded as head)."""
+    if not (_has(reg, "member", "id_no", "relation") and _has(reg, "household", "owner_id_no")):
+        return []
+    rows = reg.conn.execute("""
+        WITH m AS (
+            SELECT id, household_id AS hid, name, relation, anju_birth(id_no) AS born
+            FROM member WHERE deleted IS NULL),
+        heads AS (
+            SELECT hid, min(born) AS born FROM m WHERE relation = 'head' AND born IS NOT NULL
+            GROUP BY hid
+            UNION ALL
+            SELECT id, anju_birth(owner_id_no) FROM household h WHERE deleted IS NULL
+              AND NOT EXISTS (SELECT 1 FROM m WHERE m.hid = h.id AND m.relation = 'head'))
+        SELECT m.id, m.hid, h.house_no, m.name, m.relation, m.born, heads.born
+        FROM m JOIN heads ON heads.hid = m.hid JOIN household h ON h.id = m.hid
+        WHERE h.deleted IS NULL AND m.born IS NOT NULL AND heads.born IS NOT NULL AND (
+            (m.relation IN ('child', 'grandchild') AND m.born < heads.born)
+            OR (m.relation = 'parent' AND m.born > heads.born))
+        ORDER BY h.house_no, m.id""").fetchall()
     flags = []
-    for hid, rid, name, relation, born in sorted(members, key=lambda m: (nos.get(m[0], ""),
-                                                                         m[1])):
-        head = heads.get(hid)
-        if head is None:
-            continue
+    for rid, hid, no, name, relation, born, head in rows:
         younger, zh, en = RELATION_AGE[relation]
-        if (born < head) if younger else (born > head):
-            flags.append(make_flag(
-                "impossible_relation",
-                f"{nos[hid]} {zh} {mask_name(name)} 生于 {born},"
-                f"{'早' if younger else '晚'}于户主({head})",
-                f"{nos[hid]}: {en} {mask_name(name)} born {born}, "
-                f"{'before' if younger else 'after'} the head ({head})",
-                [hid], [("member", rid)]))
+        flags.append(make_flag(
+            "impossible_relation",
+            f"{no} {zh} {mask_name(name)} 生于 {born},{'早' if younger else '晚'}于户主({head})",
+            f"{no}: {en} {mask_name(name)} born {born}, "
+            f"{'before' if younger else 'after'} the head ({head})",
+            [hid], [("member", rid)]))
     return flags
 
 
@@ -628,6 +624,7 @@ def prepare(reg: Registry) -> None:
     """Register the SQL helpers the checks use and the index decisions are looked up by."""
     reg.conn.create_function("anju_norm", 1, normalize, deterministic=True)
     reg.conn.create_function("anju_id", 1, canonical_id, deterministic=True)
+    reg.conn.create_function("anju_birth", 1, birth_of, deterministic=True)
     # The checks sort a few hundred thousand short rows: keep that in memory, not temp files.
     reg.conn.execute("PRAGMA temp_store = MEMORY")
     reg.conn.execute("PRAGMA cache_size = -65536")
