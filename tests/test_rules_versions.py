@@ -142,3 +142,10 @@ def test_the_signing_forms_preview_is_what_gets_frozen(registry, signed):
                         by="boss", amends=first, reason="更正")
     amendment = next(a for a in ag.agreements_of(registry, hid) if a["in_force"])
     assert shown == amendment["breakdown"] and shown.rules["version"] == "2026-1"
+
+
+def test_rules_stored_before_versions_were_kept_become_the_first_version(registry):
+    registry.set_meta("compensation", V1)  # as an older anju stored them: no version row
+    rules_mod.set_rules(registry, V2, by="admin")
+    assert [v["version"] for v in rules_mod.versions(registry)] == ["2026-1", "2026-2"]
+    assert rules_mod.rules_on(registry, V2_FROM - dt.timedelta(days=1)).version == "2026-1"

@@ -547,7 +547,10 @@ def set_rules(reg, text: str, *, by: str | None = None) -> Rules:
     old = _version_row(reg, rules.version)
     if old is not None and old[1] != rules.hash and _version_in_use(reg, rules.version, old[1]):
         raise RulesError([("version", f"version_used|{rules.version}")])
+    earlier = _unversioned(reg, rules)
     with transaction(reg.conn):
+        if earlier is not None:  # rules stored before versions were kept: keep them as one
+            _store_version(reg, earlier, None)
         reg.set_meta(META_KEY, text)
         reg.conn.execute(
             "INSERT INTO rules_version (version, effective_from, text, hash, stored_at, "
@@ -556,6 +559,27 @@ def set_rules(reg, text: str, *, by: str | None = None) -> Rules:
             "hash = excluded.hash, stored_at = excluded.stored_at, stored_by = excluded.stored_by",
             (rules.version, rules.data.get("effective_from"), text, rules.hash, now(), by))
     return rules
+
+
+def _unversioned(reg, new: Rules) -> Rules | None:
+    """The registry's current rules when no version is kept yet and they differ from `new`."""
+    if reg.conn.execute("SELECT 1 FROM rules_version LIMIT 1").fetchone():
+        return None
+    text = reg.meta(META_KEY)
+    if not text:
+        return None
+    try:
+        old = parse_rules(text, reg.definition)
+    except RulesError:
+        return None
+    return old if old.version != new.version else None
+
+
+def _store_version(reg, rules: Rules, by: str | None) -> None:
+    reg.conn.execute(
+        "INSERT OR IGNORE INTO rules_version (version, effective_from, text, hash, stored_at, "
+        "stored_by) VALUES (?, ?, ?, ?, ?, ?)",
+        (rules.version, rules.data.get("effective_from"), rules.text, rules.hash, now(), by))
 
 
 def _version_row(reg, version: str) -> tuple | None:
