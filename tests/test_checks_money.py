@@ -189,8 +189,17 @@ def test_compensation_per_m2_far_from_its_peers(registry, signing):
 
 
 def test_one_house_number_in_two_zones(registry, tmp_path):
+    from anju.registry.core.changes import Change, new_id, now
+    from anju.registry.core.store import transaction
     a = house(registry, house_no="A-0002", zone="东关片区A地块")
-    b = house(registry, house_no="A-0002", zone="西门片区")
+    # The same number made on another laptop meanwhile: it arrives by a merge, not a save.
+    b = new_id()
+    with transaction(registry.conn):
+        registry.apply([Change(
+            change_id=new_id(), device_id="other-laptop", seq=1, record_type="household",
+            record_id=b, fields={"house_no": "A-0002", "zone": "西门片区", "address": "西门1号",
+                                 "structure": "simple", "owner_name": "李娜"},
+            base={}, at=now(), by="surveyor2")])
     house(registry, house_no="A-0003", zone="西门片区")
     [flag] = kinds(registry, "duplicate_house_no")
     assert set(flag.households) == {a, b}
