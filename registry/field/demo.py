@@ -12,10 +12,12 @@ import json
 import random
 import uuid
 from collections.abc import Callable
+from decimal import Decimal
 from pathlib import Path
 
 from anju.registry.compensation.calculation import calculate, default_rules_text, parse_rules
 from anju.registry.compensation.rules import set_rules
+from anju.registry.completion.handover import handover_id
 from anju.registry.core.changes import Change
 from anju.registry.core.store import InvalidChange, Registry, transaction
 from anju.registry.core.validation import id_check_char, validate
@@ -184,23 +186,35 @@ class DemoBuilder:
                                             "note": fake.sentence()[:60]},
                       day, surveyor, device, full=True)
         day = survey_day
-        status = "surveyed"
+        signed = None
+        reached = "surveyed"
         signing_start = dt.date.fromisoformat(self.reg_settings["signing_start"])
-        for step in PATH[2:stage + 1]:
+        for status in PATH[2:stage + 1]:
             day = min(day + rng.randrange(1, 6) * DAY, self.yesterday)
-            extra = {"status": step}
-            if step == "valued":
+            extra = {"status": status}
+            if status == "valued":
                 extra["valuation_commissioned"] = str(day - 7 * DAY)
                 extra["valuation_date"] = str(day)
-            if step == "signed":
+            if status == "signed":
                 # Within the signing period and after the valuation; no agreement, no signing.
                 day = min(max(day, signing_start + rng.randrange(0, 4) * DAY), self.yesterday)
-                if not self.agreement(hid, {**base, **survey}, day, device):
+                signed = self.agreement(hid, {**base, **survey}, day, device)
+                if not signed:
                     break
+            if status == "handed_over":
+                self.emit("handover", handover_id(hid), {
+                    "household_id": hid, "handed_over_on": str(day), "utilities_cut": "yes",
+                    "keys_received": "yes"}, day, "supervisor", device, full=True)
+            if status == "demolished":
+                self.emit("handover", handover_id(hid), {"demolished_on": str(day)}, day,
+                          "supervisor", device)
             self.emit("household", hid, extra, day, "supervisor", device)
-            status = step
+            reached = status
+            if status == "signed" and rng.random() < 0.6:
+                self.payment(hid, signed, min(day + rng.randrange(1, 15) * DAY, self.yesterday),
+                             device)
         # Some objections: only from a status the workflow lets into 异议中.
-        if "disputed" in allowed_moves(status) and rng.random() < 0.03:
+        if "disputed" in allowed_moves(reached) and rng.random() < 0.03:
             self.emit("household", hid, {"status": "disputed"},
                       min(day + DAY, self.yesterday), "supervisor", device)
         return hid, ids
@@ -214,21 +228,32 @@ class DemoBuilder:
         year = min(max(head.year + years, 1900), self.today.year - 1)
         return dt.date(year, rng.randrange(1, 13), rng.randrange(1, 29))
 
-    def agreement(self, hid: str, household: dict, day: dt.date, device: str) -> bool:
-        """Queue the agreement a household signs, its breakdown frozen by the project's rules;
-        False when it cannot be computed (the household then stays unsigned)."""
-        if "agreement" not in self.reg.definition.records:
-            return True
+    def agreement(self, hid: str, household: dict, day: dt.date,
+                  device: str) -> tuple[str, Decimal] | None:
+        """Queue the agreement a household signs, its breakdown frozen by the project's rules."""
         mode = household.get("compensation_mode") or "money"
         breakdown = calculate(self.rules, household, mode, day, settings=self.reg_settings)
         if not breakdown.complete:
-            return False
+            return None
         self.agreements += 1
-        self.emit("agreement", self.uid(), {
+        agreement_id = self.uid()
+        self.emit("agreement", agreement_id, {
             "household_id": hid, "number": f"{day:%Y}-{self.agreements:05d}",
             "signed_on": str(day), "mode": mode, "breakdown": breakdown.to_json(),
             "total": str(breakdown.total)}, day, "supervisor", device, full=True)
-        return True
+        return agreement_id, breakdown.total
+
+    def payment(self, hid: str, signed: tuple[str, Decimal], day: dt.date, device: str) -> None:
+        """A first payment of part of what an agreement owes (most pay in two instalments)."""
+        agreement_id, total = signed
+        if total <= 0:
+            return  # a swap household that owes the difference is paid nothing
+        share = Decimal(self.rng.choice(("0.5", "0.6", "0.7", "1")))
+        self.emit("payment", self.uid(), {
+            "household_id": hid, "agreement": agreement_id,
+            "amount": str((total * share).quantize(Decimal("0.01"))), "paid_on": str(day),
+            "method": "bank_transfer", "voucher_no": f"ZF-{day:%Y%m%d}-{self.uid()[:8]}"},
+            day, "supervisor", device, full=True)
 
     def plant_abuses(self, households: list[tuple[str, list]]) -> None:
         """One person in two households, a member registered after the freeze, one title twice."""
