@@ -207,3 +207,18 @@ def test_the_public_database_shows_the_household_under_review(project, tmp_path)
     assert disputed["compensation_total"] is None and disputed["agreement_no"] is None
     assert fine["agreement_status"] == "有效" and fine["compensation_total"] > 0
     assert fine["settlement"].startswith("应支付被征收人")
+
+
+def test_neither_agreement_is_paid_until_one_is_kept(project):
+    from anju.registry.completion import payments
+    hid = project.households[0]
+    sign(project.central, hid, "CEN-001")
+    laptop_id = sign(project.lap(1), hid, "LAP-001")
+    project.send(project.lap(1))
+    pay = {"amount": "1000.00", "paid_on": str(TODAY), "method": "bank_transfer",
+           "voucher_no": "ZF-1", "by": "cashier"}
+    with pytest.raises(payments.PaymentError, match="没有现行协议"):
+        payments.record_payment(project.central, hid, **pay)
+    ag.settle(project.central, hid, laptop_id, "以户主签字为准", by="boss")
+    payments.record_payment(project.central, hid, **pay)
+    assert payments.account(project.central, hid).agreement_id == laptop_id

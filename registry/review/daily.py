@@ -7,8 +7,9 @@ demanded by type; hardship households' progress by type with Chinese labels.
 "Cumulative" is where households stand now; "the day" counts households that first reached a
 stage on that day (UTC date of the change log, as progress.py) and agreements signed that day.
 Amounts are the agreements in force (frozen at signing; a double agreement counts for none),
-exact decimals; a swap's amount is its net settlement (negative: the household pays).
-No payment records exist yet, so nothing is reported as paid.
+exact decimals; a swap's amount is its net settlement (negative: the household pays). Paid and
+outstanding come from the payments ledger (registry/completion/payments.py) against the
+agreements in force.
 """
 
 from __future__ import annotations
@@ -19,10 +20,12 @@ from decimal import Decimal
 from anju.registry.compensation.agreements import all_agreements
 from anju.registry.compensation.calculation import RulesError, dec, recognised_area, rules_of
 from anju.registry.compensation.lists import zones as zone_names
+from anju.registry.completion import payments
 from anju.registry.core import workflow
 from anju.registry.core.store import Registry
 from anju.registry.review import progress
 
+FEN = Decimal("0.01")
 HANDED = ("handed_over", "demolished")
 PUBLISHED = progress.reached("published")   # the progress page's stages, the same here
 VALUED = progress.reached("valued")
@@ -43,15 +46,19 @@ COLUMNS = (
                                                    "Demolished m²"),
     ("agreed_day", "当日协议金额(元)", "Agreed today (yuan)"),
     ("agreed", "累计协议金额(元)", "Agreed (yuan)"),
+    ("paid_day", "当日支付(元)", "Paid today (yuan)"), ("paid", "累计支付(元)", "Paid (yuan)"),
+    ("outstanding", "待支付(元)", "Outstanding (yuan)"),
     ("money_households", "货币补偿户数", "Money households"),
     ("money_amount", "货币补偿金额(元)", "Money amount (yuan)"),
     ("swap_households", "产权调换户数", "Swap households"),
     ("swap_amount", "产权调换结算净额(元)", "Swap net (yuan)"),
 )
 COUNTS = [k for k, _, _ in COLUMNS if k not in ("zone", "rate") and not k.startswith("area")
-          and k not in ("agreed_day", "agreed", "money_amount", "swap_amount")]
+          and k not in ("agreed_day", "agreed", "money_amount", "swap_amount", "paid_day",
+                        "paid", "outstanding")]
 SUMS = [k for k, _, _ in COLUMNS if k.startswith("area") or k in
-        ("agreed_day", "agreed", "money_amount", "swap_amount")]
+        ("agreed_day", "agreed", "money_amount", "swap_amount", "paid_day", "paid",
+         "outstanding")]
 
 
 def _first_days(reg: Registry) -> dict[str, dict[str, str]]:
@@ -125,6 +132,19 @@ def zone_rows(reg: Registry, day: dt.date) -> tuple[list[dict], dict]:
                 code = flat.get("code")
                 row["flats"][code] = row["flats"].get(code, 0) + 1
                 flats.setdefault(code, flat.get("label") or code)
+    for z in payments.zone_totals(reg):  # the payments ledger against agreements in force
+        row = rows.setdefault(z["zone"], _empty(z["zone"]))
+        row["paid"], row["outstanding"] = z["paid"], z["outstanding"]
+    zone_of = {}
+    for hid, agreement_id, amount, zone in reg.conn.execute(
+            "SELECT p.household_id, p.agreement, p.amount, h.zone FROM payment p JOIN household "
+            "h ON h.id = p.household_id WHERE p.deleted IS NULL AND h.deleted IS NULL AND "
+            "p.paid_on = ?", (today,)):
+        a = in_force.get(hid)
+        if a is not None and a["id"] == agreement_id:
+            zone_of.setdefault(zone or "", []).append(Decimal(str(amount)).quantize(FEN))
+    for zone, amounts in zone_of.items():
+        rows.setdefault(zone, _empty(zone))["paid_day"] = sum(amounts, Decimal("0.00"))
     out = [r for r in rows.values() if r["households"] or r["zone"] in zone_names(reg)]
     total = _empty("合计")
     for r in out:
