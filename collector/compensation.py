@@ -11,8 +11,9 @@ import datetime as dt
 from urllib.parse import quote
 
 from anju.registry.compensation import agreements as ag
+from anju.registry.compensation import amounts, lists
 from anju.registry.compensation import calculation as comp
-from anju.registry.compensation import lists
+from anju.registry.compensation import rules as rules_mod
 from anju.registry.compensation.preview import preview as rules_preview
 from anju.registry.core.store import Registry, StoreError
 from anju.registry.core.workflow import allowed_moves
@@ -26,7 +27,9 @@ from .i18n import lang, t
 bp = Blueprint("compensation", __name__)
 NAV = [("compensation.index", "补偿", "Compensation", "supervisor")]
 # How amounts, rates and areas are printed, for every template of this module.
-FORMATS = {"money": comp.money, "num": comp.num, "sq": comp.sq}
+FORMATS = {"money": amounts.yuan, "num": comp.num, "sq": comp.sq,
+           "settlement": amounts.settlement_words, "settlement_capital": amounts.settlement_capital,
+           "capital": amounts.capital}
 
 
 def _rules(reg: Registry) -> tuple[comp.Rules | None, str | None]:
@@ -40,8 +43,9 @@ def _rules(reg: Registry) -> tuple[comp.Rules | None, str | None]:
 def estimates(reg: Registry, rules: comp.Rules, household: dict,
               on: dt.date) -> list[comp.Breakdown]:
     """The money and swap breakdowns of a household if it signed on `on`."""
-    return [comp.calculate(rules, household, mode, on, settings=reg.settings)
-            for mode in comp.MODES]
+    valuation = comp.valuation_of(reg, household["id"])
+    return [comp.calculate(rules, household, mode, on, settings=reg.settings,
+                           valuation=valuation) for mode in comp.MODES]
 
 
 def can_sign(household: dict) -> bool:
@@ -97,20 +101,29 @@ def rules_editor():
     elif request.method == "POST":
         text = request.form.get("rules", "").replace("\r\n", "\n")
         try:
-            stored = comp.set_rules(reg, text)
+            stored = comp.set_rules(reg, text, by=g.user["name"])
         except comp.RulesError as exc:
             problems = exc.lines(lang())
         else:
             flash(t(f"补偿方案已保存:{stored.name}(版本 {stored.version})",
                     f"Rules saved: {stored.name} (version {stored.version})"))
-            for zone in comp.missing_zones(reg, stored):
-                flash(t(f"注意:片区 {zone} 没有评估单价", f"Note: zone {zone} has no unit prices"))
             return redirect(url_for("compensation.rules_editor"))
     else:
         text = reg.meta(comp.META_KEY) or comp.default_rules_text()
+    warnings = []
+    if not problems:
+        try:
+            current = comp.parse_rules(text, reg.definition)
+        except comp.RulesError as exc:
+            problems = exc.lines(lang())
+        else:
+            warnings = rules_mod.warning_text(
+                rules_mod.rule_warnings(current, reg.definition, reg.settings), lang())
     return render_template("compensation/rules.html", text=text, problems=problems,
+                           warnings=warnings, versions=rules_mod.versions(reg),
                            rules_stored=comp.rules_are_stored(reg), tried=tried,
-                           house_no=house_no, **FORMATS), (400 if problems else 200)
+                           house_no=house_no, **FORMATS), (
+        400 if request.method == "POST" and problems else 200)
 
 
 @bp.route("/compensation/households/<household_id>/agreement", methods=("GET", "POST"))
@@ -132,9 +145,9 @@ def agreement(household_id: str):
             "mode": old["mode"] if old else (household.get("compensation_mode") or "money"),
             "flat": "", "transition_flat": False, "reason": ""}
     if old is None and not existing:
-        form["number"] = f"{household['house_no']}-{dt.date.today().year}"
+        form["number"] = ag.propose_number(reg, household)
     elif old is not None:
-        form["number"] = f"{old['number']}-B{len(existing)}"
+        form["number"] = ag.propose_number(reg, household, old, len(existing))
     preview, problem = None, None
     if request.method == "POST":
         form.update({k: request.form.get(k, "").strip() for k in
@@ -157,14 +170,19 @@ def agreement(household_id: str):
             day = dt.date.fromisoformat(form["signed_on"])
             if form["mode"] not in comp.MODES:
                 raise ValueError
-            preview = comp.calculate(rules, household, form["mode"], day,
-                                     settings=reg.settings, **options)
+            preview = ag.preview(reg, household_id, signed_on=day.isoformat(),
+                                 mode=form["mode"], amends=amends, **options)
+        except StoreError as exc:
+            problem = problem or str(exc)
         except ValueError:
             problem = problem or t("请填写正确的签约日期和补偿方式",
                                    "Give a valid signing date and mode")
     blocked = None
     if not ag.supported(reg):
         blocked = t("此登记库的调查表没有协议记录类型", "This registry's survey has no agreements")
+    elif any(a["disputed"] for a in existing):
+        blocked = t("这户有两份以上协议待核定,须由主管核定保留哪一份",
+                    "This household has a double agreement awaiting a supervisor")
     elif old is None and existing and any(a["in_force"] for a in existing):
         blocked = t("这户已有协议;如需更改,请签订变更协议",
                     "This household has an agreement; record an amendment instead")
@@ -176,6 +194,22 @@ def agreement(household_id: str):
     return render_template("compensation/agreement.html", household=household, form=form,
                            old=old, flats=rules.data["flats"], preview=preview,
                            problem=problem, blocked=blocked, **FORMATS), (400 if problem else 200)
+
+
+@bp.route("/compensation/households/<household_id>/settle", methods=("POST",))
+@role_required("supervisor")
+def settle(household_id: str):
+    """Settle a double agreement: keep one agreement in force, set the others aside."""
+    reg = get_registry()
+    live_household(reg, household_id)
+    try:
+        ag.settle(reg, household_id, request.form.get("keep", ""),
+                  request.form.get("reason", ""), by=g.user["name"])
+    except StoreError as exc:
+        flash(str(exc))
+        return redirect(url_for("dossier.show", household_id=household_id)), 303
+    flash(t("已核定双重协议", "Double agreement settled"))
+    return redirect(url_for("dossier.show", household_id=household_id))
 
 
 @bp.route("/compensation/households/<household_id>/notice")

@@ -18,13 +18,13 @@ from anju.registry.legal.path import LABELS, counts, timeline
 from flask import Blueprint, abort, flash, g, redirect, render_template, request, url_for
 
 from .auth import has_role, role_required
+from .compensation import FORMATS  # one way to print money, areas and settlements
 from .db import get_registry, live_household
 from .dossier import panel
 from .i18n import t
 
 bp = Blueprint("legal", __name__)
 NAV = [("legal.index", "依法征收", "Lawful path", "supervisor")]
-FORMATS = {"money": comp.money, "num": comp.num, "sq": comp.sq}
 
 
 def objection_summary() -> dict | None:

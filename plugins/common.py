@@ -9,6 +9,7 @@ from __future__ import annotations
 import weakref
 
 import markupsafe
+from anju.registry.compensation import amounts
 from anju.registry.publication.privacy import mask_id_for_staff
 
 _CACHE: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
@@ -97,10 +98,9 @@ async def _staff_kinds(db) -> dict:
 
 
 def yuan(value) -> str:
-    """An amount of money as people read it: ¥1,234,567.89 (no decimals when whole)."""
-    amount = float(value)
-    text = f"{amount:,.0f}" if amount == int(amount) else f"{amount:,.2f}"
-    return f"¥{text}"
+    """An amount of money as people read it: ¥1,234,567.89, rounded to the fen as on every
+    page, list and notice (registry/compensation/amounts.py, the one formatter)."""
+    return f"¥{amounts.yuan(value)}"
 
 
 def badge(label: str, code: str | None) -> markupsafe.Markup:

@@ -65,7 +65,8 @@ def test_every_household_page_and_notice_renders(app, demo):
         elif h["id"] in signed:  # the agreement's frozen breakdown, not a new estimate
             assert "房屋征收补偿安置协议明细" in notice.text and signed[h["id"]] in notice.text
         else:
-            assert "货币补偿总额" in notice.text and "应付被征收人合计" in notice.text
+            # Each estimate's settlement says who pays whom, in figures and in 大写.
+            assert "应支付被征收人 人民币" in notice.text and "结算" in notice.text
         assert client.get(f"/compensation/households/{h['id']}/agreement").status_code == 200
 
 

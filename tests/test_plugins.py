@@ -131,7 +131,7 @@ async def test_money_is_rendered_as_yuan(paid, demo):
     ds = build_datasette(paid)
     await ds.invoke_startup()
     r = await ds.client.get(f"/public/household?house_no={demo['house_no']}")
-    assert "¥1,234,567.50" in r.text and "¥800,000" in r.text
+    assert "¥1,234,567.50" in r.text and "¥800,000.00" in r.text  # to the fen, everywhere
     r = await ds.client.get(f"/-/lookup?house_no={demo['house_no']}")
     label = sqlite3.connect(paid).execute(
         "SELECT label_zh FROM column_info WHERE [column] = 'compensation_total'").fetchone()[0]

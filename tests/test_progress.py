@@ -115,8 +115,8 @@ def test_hardship_progress(demo):
 def test_daily_report_xlsx_and_cli(demo, tmp_path):
     out = report.write_xlsx(demo, tmp_path / "daily.xlsx", TODAY)
     wb = load_workbook(out)
-    assert wb.sheetnames == ["概况", "片区进度", "每日趋势", "工作组", "包户干部", "困难群体",
-                             "疑点"]
+    assert wb.sheetnames == ["概况", "日报", "片区进度", "每日趋势", "工作组", "包户干部",
+                             "困难群体", "疑点"]
     zones = {r[0]: r for r in wb["片区进度"].iter_rows(min_row=2, values_only=True)}
     for z in progress.zones(demo, TODAY):
         assert zones[z["zone"]][1] == z["households"] and zones[z["zone"]][3] == z["signed"]

@@ -176,7 +176,8 @@ def compensation_show(db: str) -> None:
 @click.pass_obj
 def compensation_set(db: str, file: str) -> None:
     """Check the rules in FILE and store them as the project's rules."""
-    from anju.registry.compensation.calculation import RulesError, missing_zones, set_rules
+    from anju.registry.compensation.calculation import RulesError, set_rules
+    from anju.registry.compensation.rules import rule_warnings, warning_text
     try:
         text = Path(file).read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
@@ -186,9 +187,12 @@ def compensation_set(db: str, file: str) -> None:
             rules = set_rules(reg, text)
         except RulesError as exc:
             raise Abort(f"{file}: {exc}") from None
-        click.echo(f"stored compensation rules {rules.name} (version {rules.version})")
-        for zone in missing_zones(reg, rules):
-            click.echo(f"warning: zone {zone} has no unit prices", err=True)
+        click.echo(f"stored compensation rules {rules.name} (version {rules.version}"
+                   + (f", effective from {rules.data['effective_from']}"
+                      if rules.data.get("effective_from") else "") + ")")
+        warnings = rule_warnings(rules, reg.definition, reg.settings)
+        for key, text in warning_text(warnings, "en"):
+            click.echo(f"warning: {key}: {text}", err=True)
 
 
 @compensation_cmd.command("calc")
@@ -211,13 +215,20 @@ def compensation_calc(db: str, house_no: str, mode: str, on: str | None, flat: s
     except ValueError:
         raise Abort(f"--on {on}: not a date YYYY-MM-DD") from None
     with open_registry(db) as reg:
-        row = reg.conn.execute("SELECT id FROM household WHERE house_no = ? AND deleted IS NULL",
-                               (house_no,)).fetchone()
-        if row is None:
+        rows = reg.conn.execute("SELECT id, zone FROM household WHERE house_no = ? AND "
+                                "deleted IS NULL ORDER BY zone, id", (house_no,)).fetchall()
+        if not rows:
             raise Abort(f"no household with house number {house_no}")
+        if len(rows) > 1:  # house numbers are unique in a project; never pick one silently
+            raise Abort(f"house number {house_no} is used by {len(rows)} households (zones "
+                        f"{', '.join(str(z) for _, z in rows)}); `anju check` flags it for review")
+        row = rows[0]
         for agreement in agreements_of(reg, row[0]):
-            state = "in force" if agreement["in_force"] else \
-                f"amended by {agreement['amended_by']}"
+            state = ("in force" if agreement["in_force"] else
+                     "DOUBLE AGREEMENT, not in force until a supervisor keeps one"
+                     if agreement["disputed"] else
+                     "set aside by a supervisor" if agreement["set_aside"] else
+                     f"amended by {agreement['amended_by']}")
             click.echo(f"agreement {agreement['number']} signed {agreement['signed_on']} "
                        f"({state}):")
             click.echo(breakdown_text(agreement["breakdown"]))

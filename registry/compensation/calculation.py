@@ -19,6 +19,7 @@ from typing import Any
 
 # The rules themselves (checking, storing) live in compensation_rules.py; callers keep using
 # compensation.X for them.
+from anju.registry.compensation.freeze import built_after_freeze
 from anju.registry.compensation.rules import (  # noqa: F401
     DEFAULT_PATH,
     META_KEY,
@@ -38,6 +39,8 @@ MODES = ("money", "swap")
 MODE_LABELS = {"money": ("货币补偿", "Money"), "swap": ("产权调换", "Flat swap")}
 STRUCTURE_ZH = {"steel_concrete": "钢混", "brick_concrete": "砖混", "brick_wood": "砖木",
                 "simple": "简易"}
+HARDSHIP_ZH = {"dibao": "低保", "tekun": "特困", "disability": "残疾", "elderly_alone": "独居老人",
+               "serious_illness": "大病"}
 DECORATION_ZH = {"none": "毛坯", "simple": "简装", "medium": "中档", "fine": "精装"}
 AREA_BASIS_ZH = {"cert_area": "证载面积", "surveyed_area": "测绘面积",
                  "smaller": "证载与测绘面积的较小者"}
@@ -149,12 +152,14 @@ class Breakdown:
 
 def calculate(rules: Rules, household: dict, mode: str, on: dt.date | str, *,
               settings: dict | None = None, flat: str | None = None,
-              transition_flat: bool = False) -> Breakdown:
+              transition_flat: bool = False, valuation: dict | None = None) -> Breakdown:
     """A household's breakdown for `mode` ("money" or "swap") if signed on date `on`.
 
     `settings` are the project settings (signing_start, freeze_date); `flat` the code of the
     chosen resettlement flat for a swap (default: the one nearest the household's preferred size);
-    `transition_flat` whether the household lives in a transition flat (no temporary fee).
+    `transition_flat` whether the household lives in a transition flat (no temporary fee);
+    `valuation` the household's valuation in force (评估: {"unit_price" or "amount", "report",
+    "date"}), which replaces the zone × structure price when given (`valuation_of`).
     """
     if mode not in MODES:
         raise ValueError(f"mode must be one of {', '.join(MODES)}")
@@ -166,14 +171,18 @@ def calculate(rules: Rules, household: dict, mode: str, on: dt.date | str, *,
                                             "unregistered_area", "year_built")}
     out = Breakdown(mode=mode, on=on.isoformat(), house=house,
                     options={"flat": None, "transition_flat": bool(transition_flat)},
-                    rules={"name": rules.name, "version": rules.version, "hash": rules.hash})
+                    rules=rules_frozen(rules, on))
     area, area_basis, missing = recognised_area(data["area"], household, settings)
     zone, structure = household.get("zone"), household.get("structure")
     price = data["unit_prices"].get(zone, {}).get(structure) if zone and structure else None
-    if not structure:
+    valued = _valuation(valuation)
+    if valued is not None:
+        price = valued.get("unit_price", price)
+    if not structure and valued is None:
         missing.append("房屋结构")
-    elif price is None:
+    elif price is None and (valued is None or "amount" not in valued):
         missing.append(f"评估单价({zone or '无片区'}·{STRUCTURE_ZH.get(structure, structure)})")
+    unregistered_item = _unregistered(data.get("unregistered"), household, settings, missing)
     decoration = household.get("decoration")
     if not decoration:
         missing.append("装修情况")
@@ -190,22 +199,18 @@ def calculate(rules: Rules, household: dict, mode: str, on: dt.date | str, *,
     out.area, out.area_basis, out.missing = area, area_basis, missing
     if missing:
         return out
-    value = q(area * price)
-    items = [Item("house_value", "被征收房屋价值补偿",
-                  f"认定面积 {sq(area)}㎡;评估单价 {money(price)} 元/㎡({zone}·"
-                  f"{STRUCTURE_ZH.get(structure, structure)})",
-                  f"认定面积 × 评估单价 = {sq(area)} × {money(price)}", value)]
+    items = [_house_value(data.get("minimum"), area, price, zone, structure, valued)]
+    value = items[0].amount
+    if unregistered_item is not None:
+        items.append(unregistered_item)
     moves, months_key = 1, "money"
     if chosen is not None:
         out.options["flat"] = chosen["code"]
         out.flat = dict(chosen)
-        flat_value = q(chosen["area"] * chosen["unit_price"])
+        flat_item = _flat_value(data.get("swap_tiers"), chosen, area)
+        flat_value = -flat_item.amount
         out.flat["value"] = flat_value
-        items.append(Item("flat_value", "安置房价款(抵扣)",
-                          f"{chosen['label']}:面积 {num(chosen['area'])}㎡;单价 "
-                          f"{money(chosen['unit_price'])} 元/㎡",
-                          f"-(安置房面积 × 安置房单价) = -({num(chosen['area'])} × "
-                          f"{money(chosen['unit_price'])})", -flat_value))
+        items.append(flat_item)
         out.difference = flat_value - value
         moves, months_key = (1, "swap_ready") if chosen["ready"] else (2, "swap_future")
     rate = data["decoration"][decoration]
@@ -216,9 +221,24 @@ def calculate(rules: Rules, household: dict, mode: str, on: dt.date | str, *,
     items.append(_moving(data["moving"], area, moves, mode, chosen))
     items.append(_temporary(data["temporary"], area, months_key, transition_flat))
     items.append(_incentive(data["incentive"]["tiers"], start, on, value))
+    if data.get("business") is not None:
+        items.append(_business(data["business"], area, household))
+    if data.get("hardship") is not None:
+        items.append(_hardship(data["hardship"], household))
     out.items = items
     out.total = sum((i.amount for i in items), Decimal("0.00"))
     return out
+
+
+def rules_frozen(rules: Rules, on: dt.date, basis: str | None = None) -> dict:
+    """What a breakdown records of the rules it was computed under: name, version, hash, the
+    version's effective date, the date computed on, and both in words."""
+    since = rules.data.get("effective_from")
+    words = basis or f"依 {on.isoformat()} 施行的补偿方案版本 {rules.version}"
+    if since and basis is None:
+        words += f"({since} 起施行)"
+    return {"name": rules.name, "version": rules.version, "hash": rules.hash,
+            "effective_from": since, "computed_on": on.isoformat(), "basis": words}
 
 
 def recognised_area(rule: dict, household: dict,
@@ -238,11 +258,13 @@ def recognised_area(rule: dict, household: dict,
     words = f"{AREA_BASIS_ZH[basis]} {sq(base)}㎡"
     unregistered = dec(household.get("unregistered_area") or 0)
     counted = Decimal(0)
-    if unregistered > 0:
+    if unregistered > 0 and rule.get("separate"):
+        words += f";无证面积 {sq(unregistered)}㎡ 另按认定结论补偿"
+    elif unregistered > 0:
         freeze = settings.get("freeze_date")
         year = household.get("year_built")
-        if (rule["unregistered_built_after_freeze"] is False and freeze and year
-                and int(year) >= dt.date.fromisoformat(freeze).year):
+        if (rule["unregistered_built_after_freeze"] is False
+                and built_after_freeze(year, freeze)):
             words += f";无证面积 {sq(unregistered)}㎡ 建于冻结年份及以后,不予认定"
         else:
             counted = min(unregistered * rule["unregistered_share"], rule["unregistered_max"])
@@ -250,6 +272,122 @@ def recognised_area(rule: dict, household: dict,
             words += (f" + 无证面积 {sq(unregistered)}㎡ × {share}%"
                       f"(最多 {num(rule['unregistered_max'])}㎡)= {sq(base + counted)}㎡")
     return q(base + counted), words, []
+
+
+def _valuation(valuation: dict | None) -> dict | None:
+    """A valuation result as exact numbers, or None (none in force)."""
+    if not valuation:
+        return None
+    out = dict(valuation)
+    for key in ("unit_price", "amount"):
+        if out.get(key) is not None:
+            out[key] = dec(out[key])
+        else:
+            out.pop(key, None)
+    return out if ("unit_price" in out or "amount" in out) else None
+
+
+def _house_value(minimum: dict | None, area: Decimal, price: Decimal | None, zone, structure,
+                 valued: dict | None) -> Item:
+    """被征收房屋价值补偿: a valuation's amount, or area × price (the valuation's unit price or
+    the zone × structure price), with the minimum guarantee (保底) when the rules have one."""
+    source = (f"评估报告 {valued.get('report') or ''}({valued.get('date') or ''})".strip()
+              if valued is not None else f"{zone}·{STRUCTURE_ZH.get(structure, structure)}")
+    if valued is not None and "amount" in valued:
+        value, basis = q(valued["amount"]), f"按{source}评估金额"
+        formula = f"评估金额 = {money(value)}"
+    else:
+        paid_area = area
+        basis = f"认定面积 {sq(area)}㎡;评估单价 {money(price)} 元/㎡({source})"
+        if minimum and minimum["area"] > area:
+            paid_area = minimum["area"]
+            basis += f";不足保底面积 {num(minimum['area'])}㎡,按保底面积计"
+        value = q(paid_area * price)
+        which = "认定面积" if paid_area == area else "保底面积"
+        formula = f"{which} × 评估单价 = {sq(paid_area)} × {money(price)}"
+    if minimum and minimum["amount"] > value:
+        basis += f";低于保底金额 {money(minimum['amount'])} 元,按保底金额计"
+        formula += f",保底 {money(minimum['amount'])}"
+        value = q(minimum["amount"])
+    return Item("house_value", "被征收房屋价值补偿", basis, formula, value)
+
+
+def _unregistered(rule: dict | None, household: dict, settings: dict,
+                  missing: list[str]) -> Item | None:
+    """合法无证面积补偿 (Art. 24): legal area by its own price, illegal area nothing; with no
+    finding yet the household cannot be settled (missing)."""
+    area = dec(household.get("unregistered_area") or 0)
+    if rule is None or area <= 0:
+        return None
+    if built_after_freeze(household.get("year_built"), settings.get("freeze_date")):
+        return Item("unregistered", "无证面积补偿", f"无证面积 {sq(area)}㎡;房屋建于冻结年份及以后,"
+                    "视为抢建", "不予补偿", Decimal("0.00"))
+    finding = household.get("unregistered_finding")
+    if finding == "illegal":
+        return Item("unregistered", "无证面积补偿", f"无证面积 {sq(area)}㎡ 经认定为违法建筑",
+                    "不予补偿(条例第二十四条)", Decimal("0.00"))
+    if finding != "legal":
+        missing.append("无证面积认定结论")
+        return None
+    counted = area if rule["legal_max"] is None else min(area, rule["legal_max"])
+    cap = "" if rule["legal_max"] is None else f",最多 {num(rule['legal_max'])}㎡"
+    return Item("unregistered", "无证面积补偿",
+                f"无证面积 {sq(area)}㎡ 经认定合法;标准 {money(rule['legal_price'])} 元/㎡{cap}",
+                f"计入面积 × 标准 = {sq(counted)} × {money(rule['legal_price'])}",
+                q(counted * rule["legal_price"]))
+
+
+def _flat_value(tiers: dict | None, flat: dict, area: Decimal) -> Item:
+    """安置房价款(抵扣): the flat's price, by area tiers (扩面) when the rules have them."""
+    if tiers is None:
+        return Item("flat_value", "安置房价款(抵扣)",
+                    f"{flat['label']}:面积 {num(flat['area'])}㎡;单价 "
+                    f"{money(flat['unit_price'])} 元/㎡",
+                    f"-(安置房面积 × 安置房单价) = -({num(flat['area'])} × "
+                    f"{money(flat['unit_price'])})", -q(flat["area"] * flat["unit_price"]))
+    within = min(flat["area"], area)
+    band = min(max(flat["area"] - area, Decimal(0)), tiers["band"])
+    beyond = flat["area"] - within - band
+    amount = q(within * tiers["within"] + band * tiers["band_price"]
+               + beyond * flat["unit_price"])
+    return Item("flat_value", "安置房价款(抵扣)",
+                f"{flat['label']}:面积 {num(flat['area'])}㎡;原房认定面积以内按 "
+                f"{money(tiers['within'])} 元/㎡,其上 {num(tiers['band'])}㎡ 内按 "
+                f"{money(tiers['band_price'])} 元/㎡,超出部分按 {money(flat['unit_price'])} 元/㎡",
+                f"-({sq(within)} × {money(tiers['within'])} + {sq(band)} × "
+                f"{money(tiers['band_price'])} + {sq(beyond)} × {money(flat['unit_price'])})",
+                -amount)
+
+
+def _business(rule: dict, area: Decimal, household: dict) -> Item:
+    """停产停业损失: for a house actually used for business, area × rate × months."""
+    use = household.get("actual_use")
+    if use not in rule["uses"]:
+        return Item("business", "停产停业损失", "实际用途非经营性", "不计", Decimal("0.00"))
+    return Item("business", "停产停业损失",
+                f"实际用途为经营({use});标准 {money(rule['rate'])} 元/㎡/月,{rule['months']} 个月",
+                f"认定面积 × 标准 × 月数 = {sq(area)} × {money(rule['rate'])} × {rule['months']}",
+                q(area * rule["rate"] * rule["months"]))
+
+
+def _hardship(rule: dict, household: dict) -> Item:
+    """困难补助 by hardship type: the largest of the household's types, or their sum."""
+    kinds = household.get("hardship") or []
+    if isinstance(kinds, str):
+        try:
+            kinds = json.loads(kinds)
+        except ValueError:
+            kinds = []
+    amounts = {k: rule["amounts"][k] for k in kinds if k in rule["amounts"]}
+    if not amounts:
+        return Item("hardship", "困难补助", "非困难群体(或本方案未设此类补助)", "不计",
+                    Decimal("0.00"))
+    words = "、".join(f"{HARDSHIP_ZH.get(k, k)} {money(v)} 元" for k, v in amounts.items())
+    if rule["combine"] == "sum":
+        return Item("hardship", "困难补助", f"困难类型:{words}", "各类型补助之和",
+                    q(sum(amounts.values(), Decimal(0))))
+    return Item("hardship", "困难补助", f"困难类型:{words}", "取其中最高一项",
+                q(max(amounts.values())))
 
 
 def _nearest_flat(flats: list[dict], household: dict, area: Decimal | None) -> dict | None:
@@ -336,7 +474,15 @@ def breakdown_for(reg, household_id: str, mode: str, on: dt.date | str,
     household = reg.get("household", household_id)
     if household is None:
         raise LookupError(f"no household {household_id}")
+    options.setdefault("valuation", valuation_of(reg, household_id))
     return calculate(rules_of(reg), household, mode, on, settings=reg.settings, **options)
+
+
+def valuation_of(reg, household_id: str) -> dict | None:
+    """The household's valuation in force (评估结果: unit_price or amount, report, date), the one
+    place compensation reads it. Valuation reports are records of their own (issue 18, branch
+    `legal`); until they exist there is none, and the zone × structure price applies."""
+    return None
 
 
 def breakdown_text(b: Breakdown) -> str:
@@ -345,12 +491,16 @@ def breakdown_text(b: Breakdown) -> str:
            f" (按 {b.on} 签约计)"
     if not b.complete:
         return f"{head}\n  资料不全,无法计算: {'、'.join(b.missing)}"
-    lines = [head, f"  认定面积: {b.area_basis or num(b.area)}"]
+    lines = [head]
+    if b.rules.get("basis"):
+        lines.append(f"  计算依据: {b.rules['basis']}")
+    lines.append(f"  认定面积: {b.area_basis or num(b.area)}")
     for i in b.items:
         lines.append(f"  {i.label}: {money(i.amount)} 元")
         lines.append(f"      依据: {i.basis}")
         lines.append(f"      算法: {i.formula}")
     if b.difference is not None:
         lines.append(f"  产权调换差价: {b.difference_text}")
-    lines.append(f"  合计: {money(b.total)} 元")
+    pays = "被征收人应补缴" if b.total < 0 else "应支付被征收人"
+    lines.append(f"  合计: {pays} {money(abs(b.total))} 元")
     return "\n".join(lines)

@@ -2,8 +2,10 @@
 
 One row per household of a zone that is not deleted, in house-number order. Names are masked with
 registry.privacy.mask_name, the one masking rule; no ID number, phone, member or hardship data.
-Amounts are those of the agreement in force (frozen at signing); a household without one shows
-its recognised area only, as `compensation.public_rows` does for the public database.
+Amounts are those of the agreement in force (frozen at signing), always with their direction
+(应支付被征收人 / 被征收人应补缴: a swap's net may go either way) and never negative; a household
+without one shows its recognised area only, and one with a double agreement says so with no
+amount, as `agreements.public_rows` does for the public database.
 """
 
 from __future__ import annotations
@@ -12,7 +14,8 @@ import io
 from dataclasses import dataclass
 from decimal import Decimal
 
-from anju.registry.compensation.agreements import agreements_in_force
+from anju.registry.compensation.agreements import DISPUTED_LABEL, agreements_in_force, disputes
+from anju.registry.compensation.amounts import HOUSEHOLD_PAYS, PAYS_HOUSEHOLD
 from anju.registry.compensation.calculation import (
     MODE_LABELS,
     STRUCTURE_ZH,
@@ -22,6 +25,7 @@ from anju.registry.compensation.calculation import (
 )
 from anju.registry.core.cells import safe_cell
 from anju.registry.core.store import Registry
+from anju.registry.core.workflow import is_signed
 from anju.registry.publication.privacy import mask_name
 from openpyxl import Workbook
 from openpyxl.cell import WriteOnlyCell
@@ -35,7 +39,7 @@ COLUMNS = (
     ("structure", "结构", "Structure", 8), ("area", "认定面积(㎡)", "Recognised area (m²)", 12),
     ("status", "状态", "Status", 10), ("mode", "补偿方式", "Mode", 10),
     ("agreement_no", "协议编号", "Agreement no.", 16), ("signed_on", "签约日期", "Signed on", 12),
-    ("total", "补偿金额(元)", "Compensation (yuan)", 16),
+    ("direction", "结算方向", "Who pays", 14), ("total", "结算金额(元)", "Amount (yuan)", 16),
 )
 
 
@@ -48,11 +52,17 @@ class ZoneList:
 
     @property
     def signed(self) -> int:
-        return sum(1 for r in self.rows if r["total"] is not None)
+        """Households counted as signed: the one definition (workflow.is_signed)."""
+        return sum(1 for r in self.rows if is_signed(r["status_code"]))
 
     @property
     def total(self) -> Decimal:
-        return sum((r["total"] for r in self.rows if r["total"] is not None), Decimal("0.00"))
+        """The net of the zone's settlements: paid to households minus paid by them."""
+        return sum((r["net"] for r in self.rows if r["net"] is not None), Decimal("0.00"))
+
+    @property
+    def disputed(self) -> int:
+        return sum(1 for r in self.rows if r["disputed"])
 
 
 def zones(reg: Registry) -> list[str]:
@@ -65,12 +75,14 @@ def zones(reg: Registry) -> list[str]:
 
 
 def zone_list(reg: Registry, zone: str, *, in_force: dict | None = None,
-              area_rule: dict | None = None) -> ZoneList:
-    """The posting list of one zone, names masked. `in_force` and `area_rule` may be given when
-    listing many zones, so they are read once."""
+              area_rule: dict | None = None, disputed: dict | None = None) -> ZoneList:
+    """The posting list of one zone, names masked. `in_force`, `area_rule` and `disputed` may be
+    given when listing many zones, so they are read once."""
     status_field = reg.definition.record("household").field("status")
     if in_force is None:
         in_force = agreements_in_force(reg)
+    if disputed is None:
+        disputed = disputes(reg)
     if area_rule is None:
         area_rule = _area_rule(reg)
     settings = reg.settings
@@ -92,10 +104,16 @@ def zone_list(reg: Registry, zone: str, *, in_force: dict | None = None,
             "owner": mask_name(h.get("owner_name")) or "", "address": h.get("address") or "",
             "structure": STRUCTURE_ZH.get(h.get("structure"), h.get("structure") or ""),
             "area": area, "status": status_field.choice_label(h.get("status") or "unsurveyed"),
+            "status_code": h.get("status") or "unsurveyed",
             "mode": MODE_LABELS[agreement["mode"]][0] if agreement else "",
-            "agreement_no": agreement["number"] if agreement else "",
+            "agreement_no": agreement["number"] if agreement else (
+                DISPUTED_LABEL if h["id"] in disputed else ""),
             "signed_on": agreement["signed_on"] if agreement else "",
-            "total": agreement["total"] if agreement else None,
+            "direction": "" if not agreement else (
+                HOUSEHOLD_PAYS if agreement["total"] < 0 else PAYS_HOUSEHOLD),
+            "total": abs(agreement["total"]) if agreement else None,
+            "net": agreement["total"] if agreement else None,
+            "disputed": h["id"] in disputed,
         })
     return ZoneList(zone=zone, rows=rows)
 
@@ -125,10 +143,10 @@ def workbook(reg: Registry, selected: list[str] | None = None) -> Workbook:
     book = Workbook(write_only=True)
     used: set[str] = set()
     project = reg.meta("project_name") or ""
-    in_force, area_rule = agreements_in_force(reg), _area_rule(reg)
+    in_force, area_rule, disputed = agreements_in_force(reg), _area_rule(reg), disputes(reg)
     bold = Font(bold=True)
     for zone in selected or zones(reg):
-        zl = zone_list(reg, zone, in_force=in_force, area_rule=area_rule)
+        zl = zone_list(reg, zone, in_force=in_force, area_rule=area_rule, disputed=disputed)
         sheet = book.create_sheet(_sheet_title(zone, used))
         for i, (_, _, _, width) in enumerate(COLUMNS, 1):
             sheet.column_dimensions[get_column_letter(i)].width = width
@@ -141,10 +159,17 @@ def workbook(reg: Registry, selected: list[str] | None = None) -> Workbook:
             sheet.append([_value(sheet, key, row[key]) for key, *_ in COLUMNS])
         sheet.append([])
         sheet.append([_cell(sheet, "合计", bold), f"{len(zl.rows)} 户", f"已签约 {zl.signed} 户"]
-                     + [None] * (len(COLUMNS) - 4) + [_value(sheet, "total", zl.total)])
+                     + [f"双重协议待核定 {zl.disputed} 户" if zl.disputed else None]
+                     + [None] * (len(COLUMNS) - 6) + [_net_words(zl.total),
+                                                      _value(sheet, "total", abs(zl.total))])
     if not book.sheetnames:
         book.create_sheet("无片区")
     return book
+
+
+def _net_words(net: Decimal) -> str:
+    """The direction of a zone's net settlement."""
+    return "净额:" + (HOUSEHOLD_PAYS if net < 0 else PAYS_HOUSEHOLD)
 
 
 def _cell(sheet, value, font: Font | None = None, alignment: Alignment | None = None):

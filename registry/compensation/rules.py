@@ -16,6 +16,8 @@ from typing import Any
 
 import yaml
 from anju.registry.core import definition as definition_mod
+from anju.registry.core.changes import now
+from anju.registry.core.store import transaction
 from marshmallow import RAISE, Schema, ValidationError, fields, post_load, validates_schema
 
 DEFAULT_PATH = Path(__file__).resolve().parent.parent.parent / "schema" / "compensation.yaml"
@@ -43,6 +45,23 @@ RULE_MESSAGES = {
     "percent": ("比例应在 0 到 100 之间", "must be between 0 and 100"),
     "duplicate": ("与前面的房型代码重复", "repeats an earlier flat code"),
     "yaml": ("不是有效的 YAML", "is not valid YAML"),
+    "version_used": ("版本 {} 已有协议据以签订,内容不能再改;请使用新的版本号",
+                     "version {} has agreements signed under it and cannot change; "
+                     "use a new version label"),
+    "duplicate_key": ("重复出现(第 {} 行);后出现的会覆盖前面的,请删去一处",
+                      "is repeated (line {}); the later one would silently replace the earlier"),
+}
+
+# Suspicious rules: stored, but said (the web editor and the command line show them).
+WARNING_MESSAGES = {
+    "no_price": ("该片区没有此结构的评估单价,此类房屋无法签约",
+                 "has no unit price for this structure: such houses cannot be signed"),
+    "zero_price": ("单价为 0", "is a unit price of 0"),
+    "fen": ("金额超过两位小数(分以下),计算结果将四舍五入到分",
+            "has more than 2 decimals (below the fen); results are rounded to the fen"),
+    "tier_more": ("后一档签约奖励高于前一档", "pays more than the earlier tier"),
+    "zone_missing": ("项目设置中的片区在方案中没有评估单价",
+                     "is a zone of the settings with no unit prices in the rules"),
 }
 
 _ERRORS = {"required": "required", "null": "required"}
@@ -204,6 +223,39 @@ class IncentiveRule(_Strict):
                 raise ValidationError({"tiers": {i: {"until_day": ["tier_order"]}}})
 
 
+class UnregisteredRule(_Strict):
+    """无证面积: paid by its own price once found legal (illegal: nothing); replaces the
+    area.unregistered_share rule when present."""
+
+    legal_price = _Number(required=True)
+    legal_max = _Number(load_default=None, allow_none=True)
+
+
+class BusinessRule(_Strict):
+    """停产停业损失 for houses actually used for business."""
+
+    uses = fields.List(_Choice(("non_residential", "mixed")), load_default=lambda: [
+        "non_residential"], error_messages={**_ERRORS, "invalid": "list"})
+    rate = _Number(required=True)           # 元/m²/month on the recognised area
+    months = _Count(positive=True, required=True)
+
+
+class MinimumRule(_Strict):
+    """保底: the house value computed on at least `area` m², and at least `amount` yuan."""
+
+    area = _Number(load_default=Decimal(0))
+    amount = _Number(load_default=Decimal(0))
+
+
+class SwapTiers(_Strict):
+    """扩面 pricing of a resettlement flat: up to the old house's recognised area at `within`,
+    the next `band` m² at `band_price`, beyond at the flat's own unit price (market)."""
+
+    within = _Number(required=True)
+    band = _Number(load_default=Decimal(0))
+    band_price = _Number(load_default=Decimal(0))
+
+
 class Flat(_Strict):
     code = _Text(required=True)
     label = _Text(required=True)
@@ -217,10 +269,19 @@ def rules_schema(context: dict[str, list[str]]) -> Schema:
     definition (`context`), so a price for a structure the survey cannot record is refused."""
     structures = tuple(context.get("structure", ()))
     decorations = tuple(context.get("decoration", ()))
+    hardships = tuple(context.get("hardship", ()))
+
+    class hardship_rule(_Strict):  # noqa: N801 (a schema made per survey)
+        """困难补助 by hardship type; a household of several types gets the largest (or the
+        sum, combine: sum)."""
+
+        amounts = _mapping(hardships, _Number(), required=True)
+        combine = _Choice(("max", "sum"), load_default="max")
 
     class Rules(_Strict):
         name = _Text(required=True)
         version = _Text(load_default="1")
+        effective_from = _Date(load_default=None, allow_none=True)
         area = _nested(AreaRule, load_default=lambda: AreaRule().load({}))
         unit_prices = fields.Dict(keys=_Text(), values=_mapping(structures, _Number()),
                                   required=True, error_messages={**_ERRORS, "invalid": "mapping"})
@@ -230,6 +291,11 @@ def rules_schema(context: dict[str, list[str]]) -> Schema:
         incentive = _nested(IncentiveRule, load_default=lambda: {"start": None, "tiers": []})
         flats = fields.List(_nested(Flat), load_default=list,
                             error_messages={**_ERRORS, "invalid": "list"})
+        unregistered = _nested(UnregisteredRule, load_default=None, allow_none=True)
+        business = _nested(BusinessRule, load_default=None, allow_none=True)
+        hardship = _nested(hardship_rule, load_default=None, allow_none=True)
+        minimum = _nested(MinimumRule, load_default=None, allow_none=True)
+        swap_tiers = _nested(SwapTiers, load_default=None, allow_none=True)
 
         @validates_schema
         def unique_flats(self, data, **kwargs):
@@ -241,6 +307,7 @@ def rules_schema(context: dict[str, list[str]]) -> Schema:
 
         @post_load
         def complete(self, data, **kwargs):
+            data["area"]["separate"] = data.get("unregistered") is not None
             data.setdefault("incentive", {"start": None, "tiers": []})
             data["incentive"].setdefault("tiers", [])
             data["incentive"].setdefault("start", None)
@@ -313,23 +380,125 @@ def parse_rules(text: str, definition: definition_mod.Definition | None = None) 
 _PARSED: dict[tuple[str, str], Rules] = {}
 
 
-def _parse(text: str, defn: definition_mod.Definition) -> Rules:
+class _StrictLoader(yaml.SafeLoader):
+    """YAML's safe loader with dates left as text: an impossible date (2026-02-30) is then a
+    problem named by its key (the schema checks every date), not a crash while reading."""
+
+
+def _timestamp(loader: yaml.SafeLoader, node: yaml.Node):
     try:
-        raw = yaml.safe_load(text)
+        return yaml.SafeLoader.construct_yaml_timestamp(loader, node)
+    except ValueError:
+        return loader.construct_scalar(node)
+
+
+_StrictLoader.add_constructor("tag:yaml.org,2002:timestamp", _timestamp)
+
+
+def _duplicates(node: yaml.Node, path: tuple = ()) -> list[tuple[str, str]]:
+    """Keys repeated within one mapping, anywhere in the document: (dotted key, code)."""
+    out = []
+    if isinstance(node, yaml.MappingNode):
+        seen: set = set()
+        for key_node, value_node in node.value:
+            key = key_node.value if isinstance(key_node, yaml.ScalarNode) else None
+            if key is not None and key in seen:
+                out.append((_dotted(path + (key,)),
+                            f"duplicate_key|{key_node.start_mark.line + 1}"))
+            seen.add(key)
+            out += _duplicates(value_node, path + ((key,) if key is not None else ()))
+    elif isinstance(node, yaml.SequenceNode):
+        for i, item in enumerate(node.value):
+            out += _duplicates(item, path + (i,))
+    return out
+
+
+def load_yaml(text: str) -> Any:
+    """Read rules YAML strictly: a repeated key anywhere is refused (with its line), never
+    resolved by the last one winning; dates stay text for the schema to check."""
+    try:
+        node = yaml.compose(text, Loader=_StrictLoader)
+        duplicates = _duplicates(node) if node is not None else []
+        if duplicates:
+            raise RulesError(duplicates)
+        return yaml.load(text, Loader=_StrictLoader)  # noqa: S506 (a SafeLoader subclass)
+    except RulesError:
+        raise
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}" if mark else ""
         raise RulesError([(where, "yaml")]) from None
+    except (ValueError, TypeError, OverflowError, RecursionError):
+        raise RulesError([("", "yaml")]) from None
+
+
+def _parse(text: str, defn: definition_mod.Definition) -> Rules:
+    raw = load_yaml(text)
     if not isinstance(raw, dict):
         raise RulesError([("", "mapping")])
     household = defn.record("household")
     context = {name: [c.value for c in household.field(name).choices]
-               for name in ("structure", "decoration") if household.has(name)}
+               for name in ("structure", "decoration", "hardship") if household.has(name)}
     try:
         data = rules_schema(context).load(raw)
     except ValidationError as exc:
         raise RulesError(sorted(_flatten(exc.messages))) from None
     return Rules(data=data, text=text)
+
+
+def rule_warnings(rules: Rules, definition: definition_mod.Definition | None = None,
+                  settings: dict | None = None) -> list[tuple[str, str]]:
+    """Suspicious but usable rules, as (key, code) pairs for `warning_text`: a zone without a
+    price for a structure the survey records, a unit price of 0, an amount below the fen, a
+    later signing-incentive tier paying more than an earlier one, a zone of the settings that
+    the rules do not price."""
+    defn = definition or definition_mod.load()
+    household = defn.record("household")
+    structures = ([c.value for c in household.field("structure").choices]
+                  if household.has("structure") else [])
+    data = rules.data
+    out: list[tuple[str, str]] = []
+    for zone, prices in data["unit_prices"].items():
+        for structure in structures:
+            if structure not in prices:
+                out.append((f"unit_prices.{zone}.{structure}", "no_price"))
+        for structure, price in prices.items():
+            if price == 0:
+                out.append((f"unit_prices.{zone}.{structure}", "zero_price"))
+    for zone in (settings or {}).get("zones") or ():
+        name = zone.get("name") if isinstance(zone, dict) else None
+        if name and name not in data["unit_prices"]:
+            out.append((f"unit_prices.{name}", "zone_missing"))
+    amounts = [(f"unit_prices.{z}.{k}", v) for z, p in data["unit_prices"].items()
+               for k, v in p.items()]
+    amounts += [(f"decoration.{k}", v) for k, v in data["decoration"].items()]
+    amounts += [(f"moving.{k}", data["moving"][k]) for k in ("rate", "minimum")]
+    amounts += [("temporary.rate", data["temporary"]["rate"])]
+    amounts += [(f"incentive.tiers[{i}].amount", t["amount"])
+                for i, t in enumerate(data["incentive"]["tiers"]) if "amount" in t]
+    amounts += [(f"flats[{i}].unit_price", f["unit_price"]) for i, f in enumerate(data["flats"])]
+    if data.get("unregistered"):
+        amounts.append(("unregistered.legal_price", data["unregistered"]["legal_price"]))
+    if data.get("business"):
+        amounts.append(("business.rate", data["business"]["rate"]))
+    if data.get("hardship"):
+        amounts += [(f"hardship.amounts.{k}", v) for k, v in data["hardship"]["amounts"].items()]
+    if data.get("minimum"):
+        amounts.append(("minimum.amount", data["minimum"]["amount"]))
+    if data.get("swap_tiers"):
+        amounts += [(f"swap_tiers.{k}", data["swap_tiers"][k]) for k in ("within", "band_price")]
+    out += [(key, "fen") for key, value in amounts if value != value.quantize(Decimal("0.01"))]
+    tiers = data["incentive"]["tiers"]
+    for i in range(1, len(tiers)):
+        for kind in ("amount", "percent"):
+            if kind in tiers[i] and kind in tiers[i - 1] and tiers[i][kind] > tiers[i - 1][kind]:
+                out.append((f"incentive.tiers[{i}].{kind}", "tier_more"))
+    return out
+
+
+def warning_text(warnings: list[tuple[str, str]], lang: str = "en") -> list[tuple[str, str]]:
+    """Warnings as (key, sentence) pairs in Chinese or English."""
+    return [(key, WARNING_MESSAGES[code][0 if lang != "en" else 1]) for key, code in warnings]
 
 
 def _flatten(errors: Any, path: tuple = ()) -> list[tuple[str, str]]:
@@ -370,11 +539,131 @@ def rules_are_stored(reg) -> bool:
     return bool(reg.meta(META_KEY))
 
 
-def set_rules(reg, text: str) -> Rules:
-    """Check and store a project's rules; nothing is written when they are invalid."""
+def set_rules(reg, text: str, *, by: str | None = None) -> Rules:
+    """Check and store a project's rules as its current rules and as the version they name
+    (`version`, from `effective_from`); nothing is written when they are invalid, or when they
+    would change the text of a version some agreement was signed under."""
     rules = parse_rules(text, reg.definition)
-    reg.set_meta(META_KEY, text)
+    old = _version_row(reg, rules.version)
+    if old is not None and old[1] != rules.hash and _version_in_use(reg, rules.version, old[1]):
+        raise RulesError([("version", f"version_used|{rules.version}")])
+    earlier = _unversioned(reg, rules)
+    with transaction(reg.conn):
+        if earlier is not None:  # rules stored before versions were kept: keep them as one
+            _store_version(reg, earlier, None)
+        reg.set_meta(META_KEY, text)
+        reg.conn.execute(
+            "INSERT INTO rules_version (version, effective_from, text, hash, stored_at, "
+            "stored_by) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT(version) DO UPDATE SET "
+            "effective_from = excluded.effective_from, text = excluded.text, "
+            "hash = excluded.hash, stored_at = excluded.stored_at, stored_by = excluded.stored_by",
+            (rules.version, rules.data.get("effective_from"), text, rules.hash, now(), by))
     return rules
+
+
+def _unversioned(reg, new: Rules) -> Rules | None:
+    """The registry's current rules when no version is kept yet and they differ from `new`."""
+    if reg.conn.execute("SELECT 1 FROM rules_version LIMIT 1").fetchone():
+        return None
+    text = reg.meta(META_KEY)
+    if not text:
+        return None
+    try:
+        old = parse_rules(text, reg.definition)
+    except RulesError:
+        return None
+    return old if old.version != new.version else None
+
+
+def _store_version(reg, rules: Rules, by: str | None) -> None:
+    reg.conn.execute(
+        "INSERT OR IGNORE INTO rules_version (version, effective_from, text, hash, stored_at, "
+        "stored_by) VALUES (?, ?, ?, ?, ?, ?)",
+        (rules.version, rules.data.get("effective_from"), rules.text, rules.hash, now(), by))
+
+
+def _version_row(reg, version: str) -> tuple | None:
+    return reg.conn.execute("SELECT text, hash, effective_from FROM rules_version "
+                            "WHERE version = ?", (version,)).fetchone()
+
+
+def _version_in_use(reg, version: str, digest: str) -> bool:
+    """Whether an agreement froze this version (label and hash) in its breakdown."""
+    if "agreement" not in reg.definition.records:
+        return False
+    return reg.conn.execute(
+        "SELECT 1 FROM agreement WHERE json_valid(breakdown) AND "
+        "json_extract(breakdown, '$.rules.version') = ? AND "
+        "json_extract(breakdown, '$.rules.hash') = ? LIMIT 1", (version, digest)).fetchone() \
+        is not None
+
+
+def versions(reg) -> list[dict]:
+    """The stored rules versions, earliest effective first (those from the start first)."""
+    rows = reg.conn.execute("SELECT version, effective_from, hash, stored_at, stored_by "
+                            "FROM rules_version").fetchall()
+    out = [dict(zip(("version", "effective_from", "hash", "stored_at", "stored_by"), r))
+           for r in rows]
+    return sorted(out, key=lambda v: (v["effective_from"] or "", v["stored_at"]))
+
+
+def rules_version(reg, version: str, digest: str | None = None) -> Rules | None:
+    """One stored version by its label (and hash, when given), or None."""
+    row = _version_row(reg, version)
+    if row is not None and (digest is None or row[1] == digest):
+        return parse_rules(row[0], reg.definition)
+    current = reg.meta(META_KEY) or default_rules_text()
+    rules = parse_rules(current, reg.definition) if current else None
+    if rules is not None and rules.version == version and digest in (None, rules.hash):
+        return rules
+    return None
+
+
+def rules_on(reg, day: dt.date | str) -> Rules:
+    """The rules in force on `day`: the stored version with the latest effective date not after
+    it (a version without one applies from the start); the current rules when no version is
+    stored yet, or none is in force that early."""
+    day = day.isoformat() if isinstance(day, dt.date) else str(day)
+    best = None
+    for v in versions(reg):
+        if (v["effective_from"] or "") <= day:
+            best = v
+    if best is None:
+        return rules_of(reg)
+    return rules_version(reg, best["version"]) or rules_of(reg)
+
+
+def export_versions(reg) -> list[dict]:
+    """Every stored version with its text, for the central registry's packs."""
+    rows = reg.conn.execute("SELECT version, effective_from, text, hash, stored_at, stored_by "
+                            "FROM rules_version ORDER BY version").fetchall()
+    return [dict(zip(("version", "effective_from", "text", "hash", "stored_at", "stored_by"), r))
+            for r in rows]
+
+
+def learn_versions(reg, rows) -> int:
+    """Take the central registry's versions (a laptop merging a central pack); rows that do
+    not parse as rules are skipped. Returns how many were taken."""
+    if not isinstance(rows, list):
+        return 0
+    taken = 0
+    for row in rows:
+        try:
+            text, version = row["text"], row["version"]
+            rules = parse_rules(text, reg.definition)
+        except (KeyError, TypeError, RulesError):
+            continue
+        if rules.version != version:
+            continue
+        reg.conn.execute(
+            "INSERT INTO rules_version (version, effective_from, text, hash, stored_at, "
+            "stored_by) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT(version) DO UPDATE SET "
+            "effective_from = excluded.effective_from, text = excluded.text, "
+            "hash = excluded.hash, stored_at = excluded.stored_at, stored_by = excluded.stored_by",
+            (version, rules.data.get("effective_from"), text, rules.hash,
+             str(row.get("stored_at") or ""), row.get("stored_by")))
+        taken += 1
+    return taken
 
 
 def missing_zones(reg, rules: Rules) -> list[str]:

@@ -22,6 +22,16 @@ SIDE_STATES = ("disputed", "decision")
 STATUSES = PATH + SIDE_STATES
 # Statuses that only the record behind them sets, and that record.
 RECORDED = {"signed": "agreement", "handed_over": "handover", "demolished": "demolition"}
+# The one definition of "signed" for every page, report and list: the household has reached
+# 已签约 on the path (recording its agreement moves it there) and stays signed when it hands the
+# house over and when the house is demolished. registry/review/daily.py's test holds every
+# page to it.
+SIGNED = ("signed", "handed_over", "demolished")
+
+
+def is_signed(status: str | None) -> bool:
+    """Whether a household in `status` counts as signed (SIGNED)."""
+    return status in SIGNED
 
 # Moves out of each status that are not the next step on the path.
 _SIDE_MOVES = {

@@ -16,10 +16,12 @@ from decimal import Decimal
 from pathlib import Path
 
 from anju.registry.compensation.calculation import calculate, default_rules_text, parse_rules
+from anju.registry.compensation.rules import set_rules
 from anju.registry.completion.handover import handover_id
 from anju.registry.core.changes import Change
 from anju.registry.core.store import InvalidChange, Registry, transaction
 from anju.registry.core.validation import id_check_char, validate
+from anju.registry.core.workflow import allowed_moves
 from faker import Faker
 
 AREA_CODES = ("110105", "110108", "440524", "370102", "420106", "510104", "330106", "610113")
@@ -163,8 +165,7 @@ class DemoBuilder:
         members = [("head", owner_name, owner_born)]
         for _ in range(rng.choice([0, 1, 1, 2, 2, 3, 4])):
             rel = rng.choice(["spouse", "child", "child", "parent", "grandchild"])
-            born = dt.date(rng.randrange(1940, 2020), rng.randrange(1, 13), rng.randrange(1, 29))
-            members.append((rel, fake.name(), born))
+            members.append((rel, fake.name(), self.born_as(rel, owner_born)))
         survey["registered_count"] = len(members)
         survey["resident_count"] = max(1, len(members) - rng.randrange(0, 2))
         self.emit("household", hid, survey, survey_day, surveyor, device)
@@ -186,6 +187,8 @@ class DemoBuilder:
                       day, surveyor, device, full=True)
         day = survey_day
         signed = None
+        reached = "surveyed"
+        signing_start = dt.date.fromisoformat(self.reg_settings["signing_start"])
         for status in PATH[2:stage + 1]:
             day = min(day + rng.randrange(1, 6) * DAY, self.yesterday)
             extra = {"status": status}
@@ -193,9 +196,11 @@ class DemoBuilder:
                 extra["valuation_commissioned"] = str(day - 7 * DAY)
                 extra["valuation_date"] = str(day)
             if status == "signed":
+                # Within the signing period and after the valuation; no agreement, no signing.
+                day = min(max(day, signing_start + rng.randrange(0, 4) * DAY), self.yesterday)
                 signed = self.agreement(hid, {**base, **survey}, day, device)
-            if status in ("handed_over", "demolished") and not signed:
-                break  # no agreement, no handover: the status follows the records
+                if not signed:
+                    break
             if status == "handed_over":
                 self.emit("handover", handover_id(hid), {
                     "household_id": hid, "handed_over_on": str(day), "utilities_cut": "yes",
@@ -204,13 +209,24 @@ class DemoBuilder:
                 self.emit("handover", handover_id(hid), {"demolished_on": str(day)}, day,
                           "supervisor", device)
             self.emit("household", hid, extra, day, "supervisor", device)
-            if status == "signed" and signed and rng.random() < 0.6:
+            reached = status
+            if status == "signed" and rng.random() < 0.6:
                 self.payment(hid, signed, min(day + rng.randrange(1, 15) * DAY, self.yesterday),
                              device)
-        if stage >= 2 and rng.random() < 0.03:
+        # Some objections: only from a status the workflow lets into 异议中.
+        if "disputed" in allowed_moves(reached) and rng.random() < 0.03:
             self.emit("household", hid, {"status": "disputed"},
                       min(day + DAY, self.yesterday), "supervisor", device)
         return hid, ids
+
+    def born_as(self, relation: str, head: dt.date) -> dt.date:
+        """A birth date that fits the relation to the head: children and grandchildren younger,
+        parents older, by a generation; never in the future."""
+        rng = self.rng
+        years = {"child": rng.randrange(20, 40), "grandchild": rng.randrange(42, 70),
+                 "parent": -rng.randrange(20, 40), "spouse": rng.randrange(-6, 7)}[relation]
+        year = min(max(head.year + years, 1900), self.today.year - 1)
+        return dt.date(year, rng.randrange(1, 13), rng.randrange(1, 29))
 
     def agreement(self, hid: str, household: dict, day: dt.date,
                   device: str) -> tuple[str, Decimal] | None:
@@ -348,7 +364,7 @@ def build_demo(directory: str | Path, *, households: int = 2000, devices: int = 
         builder = DemoBuilder(reg, seed, devices, today or dt.date.today())
         builder.reg_settings = builder.settings(households)
         reg.set_meta("settings", json.dumps(builder.reg_settings, ensure_ascii=False))
-        reg.set_meta("compensation", default_rules_text())
+        set_rules(reg, default_rules_text(), by="admin")  # the current rules and their version
         for sub in ("devices", "packs", "enrolment"):
             (directory / sub).mkdir(exist_ok=True)
         names = {}
@@ -453,8 +469,8 @@ def play_lawful_path(reg: Registry, today: dt.date, seed: int) -> None:
                 disputed=rng.choice(("评估单价低于周边成交价", "装修未计入评估", "面积认定有误")),
                 received_by=rng.choice(("cadre", "office")), by="supervisor", today=today,
                 record_id=uid())
-            if n % 3 == 2:
-                continue  # still open: the queue shows it (overdue when old)
+            if n % 3 == 0:
+                continue  # still open (the first of every three, so any demo has one)
             replied = min(received + rng.randrange(3, 12) * DAY, today)
             if n % 3 == 1:
                 new_price = price + 150

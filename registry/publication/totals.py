@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 from collections import defaultdict
 
+from anju.registry.core import workflow
 from anju.registry.core.definition import Field
 from anju.registry.core.store import Registry
 from anju.registry.publication.privacy import suppress
@@ -19,7 +20,7 @@ from anju.registry.publication.privacy import suppress
 # Statuses that count as having reached a stage (side states count as surveyed).
 SURVEYED = frozenset({"surveyed", "published", "valued", "signed", "handed_over", "demolished",
                       "disputed", "decision"})
-SIGNED = frozenset({"signed", "handed_over", "demolished"})
+SIGNED = frozenset(workflow.SIGNED)  # the one definition of "signed"
 HANDED_OVER = frozenset({"handed_over", "demolished"})
 
 

@@ -10,18 +10,28 @@ later merges and rebuilds. Tombstoned records are ignored everywhere.
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import json
+import statistics
 import unicodedata
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from anju.registry.compensation import agreements
+from anju.registry.compensation.calculation import STRUCTURE_ZH
+from anju.registry.compensation.freeze import (
+    built_after_freeze,
+    freeze_year,
+    registered_after_freeze,
+)
 from anju.registry.core import clock
 from anju.registry.core.changes import now
 from anju.registry.core.settings import DEFAULT_AREA_TOLERANCE
 from anju.registry.core.settings import load as load_settings
 from anju.registry.core.store import Registry, transaction
+from anju.registry.core.validation import id_check_char
 from anju.registry.publication.privacy import mask_id_for_staff, mask_name
 
 # kind -> (Chinese, English) name of what a check looks for.
@@ -34,7 +44,25 @@ KINDS = {
     "use_mismatch": ("用途不符", "Registered use differs from actual use"),
     "duplicate_house": ("重复登记", "Same house recorded twice"),
     "date_order": ("日期顺序错误", "Document dates out of order"),
+    "double_agreement": ("双重协议", "Two agreements in force for one household"),
+    "agreement_number": ("协议编号重复", "One agreement number used twice"),
+    "agreement_dates": ("签约日期异常", "Agreement dated before its valuation or outside the "
+                        "signing period"),
+    "status_agreement": ("状态与协议不符", "Status contradicts the agreement in force"),
+    "signing_burst": ("单日集中签约", "Many signings by one cadre on one day"),
+    "rate_outlier": ("单价异常", "Compensation per m² far from its zone's"),
+    "id_two_names": ("一号多名", "One ID under two names in one household"),
+    "impossible_relation": ("关系不合常理", "Impossible relation to the head"),
+    "cert_area_zero": ("证载面积为零", "Certificate area 0 with a surveyed area"),
+    "duplicate_house_no": ("房屋编号重复", "One house number in two zones"),
+    "clock_ahead": ("设备时钟超前", "A device's clock far ahead"),
+    "survey_outdated": ("不符合现行调查表", "Value no longer passes the current survey"),
 }
+# Settings the checks read (kept with the others; absent: these defaults).
+DEFAULT_SIGNING_BURST = 10      # agreements by one cadre on one day above this are flagged
+DEFAULT_OUTLIER_MADS = 5        # robust z-score (median / MAD) above this is flagged
+OUTLIER_MIN_ZONE = 10           # fewer agreements in a zone: no outlier judged
+SIGNED_STATUSES = ("signed", "handed_over", "demolished")
 CERT_FIELDS = (("property_cert_no", "不动产权证", "real estate title"),
                ("house_cert_no", "房屋所有权证", "house ownership certificate"),
                ("land_cert_no", "土地使用证", "land use certificate"))
@@ -75,6 +103,27 @@ def normalize(text: str | None) -> str | None:
     return "".join(folded.split()).upper() or None
 
 
+def canonical_id(text: str | None) -> str | None:
+    """A resident ID in its one 18-character form: the old 15-digit form gets its century (19)
+    and its check character (GB 11643), so 110105491231002 and 11010519491231002X match."""
+    folded = normalize(text)
+    if folded and len(folded) == 15 and folded.isdigit():
+        body = folded[:6] + "19" + folded[6:]
+        return body + id_check_char(body)
+    return folded
+
+
+def birth_of(text: str | None) -> str | None:
+    """The birth date (YYYY-MM-DD) an ID number carries, or None when it has none."""
+    canon = canonical_id(text)
+    if not canon or len(canon) != 18 or not canon[:17].isdigit():
+        return None
+    try:
+        return dt.date(int(canon[6:10]), int(canon[10:12]), int(canon[12:14])).isoformat()
+    except ValueError:
+        return None
+
+
 def _has(reg: Registry, record: str, *names: str) -> bool:
     """Whether this registry's survey has these fields (a project may define fewer)."""
     rtype = reg.definition.records.get(record)
@@ -112,10 +161,10 @@ def check_duplicate_id(reg: Registry, settings: dict) -> list[Flag]:
     # their rows; tombstoned households are dropped afterwards (they are few).
     groups = _groups(reg, """
         WITH ids AS (
-            SELECT upper(trim(id_no)) AS id_no, household_id AS hid, 'member' AS rtype, id AS rid
+            SELECT anju_id(id_no) AS id_no, household_id AS hid, 'member' AS rtype, id AS rid
             FROM member WHERE deleted IS NULL AND trim(id_no) != ''
             UNION ALL
-            SELECT upper(trim(owner_id_no)), id, 'household', id FROM household
+            SELECT anju_id(owner_id_no), id, 'household', id FROM household
             WHERE deleted IS NULL AND trim(owner_id_no) != '')
         SELECT id_no, json_group_array(json_array(hid, rtype, rid)) FROM ids
         GROUP BY id_no HAVING min(hid) != max(hid) ORDER BY id_no""")
@@ -162,12 +211,15 @@ def check_duplicate_cert(reg: Registry, settings: dict) -> list[Flag]:
 
 
 def check_freeze_member(reg: Registry, settings: dict) -> list[Flag]:
-    """突击落户: a member registered at the address after the freeze date."""
+    """突击落户: a member registered at the address after the freeze date (not one born after
+    it: registry/compensation/freeze.py draws the line)."""
     freeze = settings.get("freeze_date")
     if not freeze or not _has(reg, "member", "registered_on"):
         return []
-    rows = reg.conn.execute("""
-        SELECT m.id, m.household_id, m.name, m.registered_on, h.house_no
+    has_id = _has(reg, "member", "id_no")
+    rows = reg.conn.execute(f"""
+        SELECT m.id, m.household_id, m.name, m.registered_on, h.house_no,
+               {'m.id_no' if has_id else 'NULL'}
         FROM member m JOIN household h ON h.id = m.household_id
         WHERE m.deleted IS NULL AND h.deleted IS NULL AND m.registered_on > ?
         ORDER BY h.house_no, m.registered_on""", (freeze,))
@@ -176,21 +228,24 @@ def check_freeze_member(reg: Registry, settings: dict) -> list[Flag]:
         f"{house_no} 成员 {mask_name(name)} 于 {on} 迁入本址，晚于冻结日 {freeze}",
         f"{house_no}: member {mask_name(name)} registered at the address on {on}, after the "
         f"freeze date {freeze}",
-        [hid], [("member", mid)]) for mid, hid, name, on, house_no in rows]
+        [hid], [("member", mid)]) for mid, hid, name, on, house_no, id_no in rows
+        if registered_after_freeze(on, freeze, birth_of(id_no))]
 
 
 def check_freeze_building(reg: Registry, settings: dict) -> list[Flag]:
-    """抢建: a house built in a year after the year of the freeze."""
+    """抢建: a house built in or after the year of the freeze (the boundary compensation uses
+    too, registry/compensation/freeze.py)."""
     freeze = settings.get("freeze_date")
-    if not freeze or not _has(reg, "household", "year_built"):
+    year = freeze_year(freeze)
+    if year is None or not _has(reg, "household", "year_built"):
         return []
-    year = int(str(freeze)[:4])
     rows = reg.conn.execute("SELECT id, house_no, year_built FROM household WHERE deleted IS NULL "
-                            "AND year_built > ? ORDER BY house_no", (year,))
+                            "AND year_built >= ? ORDER BY house_no", (year,))
     return [make_flag("freeze_building",
-                      f"{no} 建成年份 {built} 晚于冻结年份 {year}",
-                      f"{no}: built in {built}, after the freeze year {year}", [hid])
-            for hid, no, built in rows]
+                      f"{no} 建成年份 {built} 不早于冻结年份 {year}(冻结日 {freeze})",
+                      f"{no}: built in {built}, not before the freeze year {year} "
+                      f"(freeze date {freeze})", [hid])
+            for hid, no, built in rows if built_after_freeze(built, freeze)]
 
 
 def check_area_mismatch(reg: Registry, settings: dict) -> list[Flag]:
@@ -345,11 +400,287 @@ def check_survey_outdated(reg: Registry, settings: dict) -> list[Flag]:
                     [hid] if hid else [], [(rname, rid)]))
     return out
 
+def check_double_agreement(reg: Registry, settings: dict) -> list[Flag]:
+    """双重协议: two or more agreements of one household that no other amends (signed on two
+    devices, or two amendments of one agreement); neither is in force until settled."""
+    if "agreement" not in reg.definition.records:
+        return []
+    disputed = agreements.disputes(reg)
+    nos = _live_households(reg, disputed)
+    flags = []
+    for hid, rows in sorted(disputed.items(), key=lambda kv: nos.get(kv[0]) or ""):
+        if hid not in nos:
+            continue
+        numbers = "、".join(a["number"] for a in rows)
+        flag = make_flag(
+            "double_agreement",
+            f"{nos[hid]} 有 {len(rows)} 份协议同时有效({numbers}),均不执行,待主管核定保留一份",
+            f"{nos[hid]}: {len(rows)} agreements in force at once "
+            f"({', '.join(a['number'] for a in rows)}); none is paid until a supervisor keeps one",
+            [hid], [("agreement", a["id"]) for a in rows])
+        flags.append(flag)
+    return flags
+
+
+def check_agreement_number(reg: Registry, settings: dict) -> list[Flag]:
+    """One agreement number on two agreements (made on two devices: numbers are unique
+    project-wide, but a device can only check its own)."""
+    if "agreement" not in reg.definition.records:
+        return []
+    groups = _groups(reg, """
+        SELECT anju_norm(number), json_group_array(json_array(id, household_id))
+        FROM agreement WHERE deleted IS NULL AND trim(number) != ''
+        GROUP BY anju_norm(number) HAVING count(*) > 1 ORDER BY 1""")
+    live = _live_households(reg, [h for _, rows in groups for _, h in rows])
+    flags = []
+    for number, rows in groups:
+        houses = sorted({live[h] for _, h in rows if h in live})
+        flags.append(make_flag(
+            "agreement_number",
+            f"协议编号 {number} 用于 {len(rows)} 份协议:{_houses(houses)}",
+            f"Agreement number {number} is used by {len(rows)} agreements: {', '.join(houses)}",
+            [h for _, h in rows if h in live], [("agreement", a) for a, _ in rows]))
+    return flags
+
+
+def _setting(settings: dict, key: str, default: float) -> float:
+    try:
+        value = float(settings.get(key, default))
+    except (TypeError, ValueError):
+        return default
+    return value if value > 0 else default
+
+
+def check_agreement_dates(reg: Registry, settings: dict) -> list[Flag]:
+    """An agreement (not an amendment) dated before the household's valuation, before the
+    signing period began, or after it ended (setting signing_end, else the zone's deadline)."""
+    if "agreement" not in reg.definition.records:
+        return []
+    valuation = "h.valuation_date" if _has(reg, "household", "valuation_date") else "NULL"
+    rows = reg.conn.execute(f"""
+        SELECT a.id, a.number, a.signed_on, h.id, h.house_no, h.zone, {valuation}
+        FROM agreement a JOIN household h ON h.id = a.household_id
+        WHERE a.deleted IS NULL AND h.deleted IS NULL AND a.amends IS NULL
+        ORDER BY h.house_no, a.signed_on""").fetchall()
+    start, end = settings.get("signing_start"), settings.get("signing_end")
+    deadlines = {z.get("name"): z.get("deadline") for z in settings.get("zones") or ()
+                 if isinstance(z, dict)}
+    flags = []
+    for aid, number, on, hid, no, zone, valued in rows:
+        why = []
+        if valued and on < valued:
+            why.append((f"早于评估日期 {valued}", f"before the valuation of {valued}"))
+        if start and on < str(start):
+            why.append((f"早于签约期开始 {start}", f"before the signing period began ({start})"))
+        last = end or deadlines.get(zone)
+        if last and on > str(last):
+            why.append((f"晚于签约期截止 {last}", f"after the signing period ended ({last})"))
+        if why:
+            flags.append(make_flag(
+                "agreement_dates",
+                f"{no} 协议 {number} 签约日期 {on} " + "、".join(w[0] for w in why),
+                f"{no}: agreement {number} signed on {on}, " + "; ".join(w[1] for w in why),
+                [hid], [("agreement", aid)]))
+    return flags
+
+
+def check_status_agreement(reg: Registry, settings: dict) -> list[Flag]:
+    """A status that contradicts the agreements: an agreement in force while the household is
+    not signed (or past it), or signed and beyond with no agreement at all."""
+    if "agreement" not in reg.definition.records:
+        return []
+    status_field = reg.definition.record("household").field("status")
+    everything = agreements.light_agreements(reg)
+    in_force = {a["household_id"]: a for a in everything if a["in_force"]}
+    has_any = {a["household_id"] for a in everything}
+    flags = []
+    for hid, no, status in reg.conn.execute(
+            "SELECT id, house_no, status FROM household WHERE deleted IS NULL ORDER BY house_no"):
+        label = status_field.choice_label(status or "unsurveyed")
+        a = in_force.get(hid)
+        if a and status not in SIGNED_STATUSES:
+            flags.append(make_flag(
+                "status_agreement", f"{no} 有现行协议 {a['number']},状态却为{label}",
+                f"{no}: agreement {a['number']} is in force but the status is "
+                f"{status_field.choice_label(status or 'unsurveyed', 'en').lower()}",
+                [hid], [("agreement", a["id"])]))
+        elif status in SIGNED_STATUSES and hid not in has_any:
+            flags.append(make_flag(
+                "status_agreement", f"{no} 状态为{label},却没有补偿协议",
+                f"{no}: the status is "
+                f"{status_field.choice_label(status, 'en').lower()} but there is no agreement",
+                [hid]))
+    return flags
+
+
+def check_signing_burst(reg: Registry, settings: dict) -> list[Flag]:
+    """Many agreements signed by one cadre's households on one day (above the setting
+    signing_burst, default 10): pressure, or agreements backdated in bulk."""
+    if "agreement" not in reg.definition.records or not _has(reg, "household", "cadre"):
+        return []
+    limit = int(_setting(settings, "signing_burst", DEFAULT_SIGNING_BURST))
+    groups = _groups(reg, """
+        SELECT h.cadre || '|' || a.signed_on, json_group_array(json_array(h.id, a.id))
+        FROM agreement a JOIN household h ON h.id = a.household_id
+        WHERE a.deleted IS NULL AND h.deleted IS NULL AND a.amends IS NULL
+          AND trim(h.cadre) != ''
+        GROUP BY h.cadre, a.signed_on HAVING count(*) > ? ORDER BY 1""".replace("?", str(limit)))
+    flags = []
+    for key, rows in groups:
+        cadre, _, day = key.rpartition("|")
+        flags.append(make_flag(
+            "signing_burst",
+            f"包户干部 {cadre} 的 {len(rows)} 户于 {day} 同日签约(超过 {limit} 户)",
+            f"Cadre {cadre}: {len(rows)} households signed on {day} (more than {limit})",
+            [h for h, _ in rows], [("agreement", a) for _, a in rows]))
+    return flags
+
+
+def check_rate_outlier(reg: Registry, settings: dict) -> list[Flag]:
+    """Money compensation per m² of recognised area far from its zone's: a robust z-score
+    (distance from the zone's median in scaled MADs) above the setting outlier_mads (5)."""
+    if "agreement" not in reg.definition.records:
+        return []
+    limit = _setting(settings, "outlier_mads", DEFAULT_OUTLIER_MADS)
+    nos = dict(reg.conn.execute("SELECT id, house_no FROM household WHERE deleted IS NULL"))
+    zones = dict(reg.conn.execute("SELECT id, zone FROM household WHERE deleted IS NULL"))
+    by_zone: dict[tuple, list[tuple[float, dict]]] = defaultdict(list)
+    for a in agreements.light_agreements(reg):
+        area = a["area"]
+        if a["in_force"] and a["mode"] == "money" and area and a["household_id"] in nos:
+            # Peers: the same zone and structure (the same unit price in the rules).
+            peers = (zones[a["household_id"]], a["structure"])
+            by_zone[peers].append((float(a["total"]) / float(area), a))
+    flags = []
+    for (zone, structure), rows in by_zone.items():
+        if len(rows) < OUTLIER_MIN_ZONE:
+            continue
+        rates = [r for r, _ in rows]
+        median = statistics.median(rates)
+        mad = statistics.median(abs(r - median) for r in rates) * 1.4826
+        if mad == 0:
+            continue
+        for rate, a in rows:
+            z = (rate - median) / mad
+            if abs(z) > limit:
+                no = nos[a["household_id"]]
+                flags.append(make_flag(
+                    "rate_outlier",
+                    f"{no} 协议 {a['number']} 每平方米补偿 {rate:,.2f} 元,同片区同结构"
+                    f"({zone}·{STRUCTURE_ZH.get(structure, structure)})中位数 "
+                    f"{median:,.2f} 元(偏离 {z:+.1f} 个稳健标准差)",
+                    f"{no}: agreement {a['number']} pays {rate:,.2f} yuan per m², the median "
+                    f"of {zone} ({structure}) is {median:,.2f} ({z:+.1f} robust deviations)",
+                    [a["household_id"]], [("agreement", a["id"])]))
+    return flags
+
+
+def check_id_two_names(reg: Registry, settings: dict) -> list[Flag]:
+    """One resident ID under two different names within one household."""
+    if not (_has(reg, "member", "id_no", "name") and _has(reg, "household", "owner_id_no",
+                                                            "owner_name")):
+        return []
+    groups = reg.conn.execute("""
+        WITH p AS (
+            SELECT household_id AS hid, anju_id(id_no) AS canon, anju_norm(name) AS name,
+                   'member' AS t, id AS rid
+            FROM member WHERE deleted IS NULL AND trim(id_no) != ''
+            UNION ALL
+            SELECT id, anju_id(owner_id_no), anju_norm(owner_name), 'household', id
+            FROM household WHERE deleted IS NULL AND trim(owner_id_no) != '')
+        SELECT hid, canon, json_group_array(json_array(name, t, rid)) FROM p
+        WHERE name IS NOT NULL GROUP BY hid, canon HAVING count(DISTINCT name) > 1""").fetchall()
+    nos = _live_households(reg, [g[0] for g in groups])
+    flags = []
+    for hid, canon, rows in sorted(groups, key=lambda g: (nos.get(g[0]) or "", g[1])):
+        if hid not in nos:
+            continue
+        rows = json.loads(rows)
+        names = sorted({mask_name(n) for n, _, _ in rows})
+        count = len({n for n, _, _ in rows})
+        shown = mask_id_for_staff(canon)
+        flags.append(make_flag(
+            "id_two_names",
+            f"{nos[hid]} 身份证号 {shown} 登记为 {count} 个姓名({'、'.join(names)})",
+            f"{nos[hid]}: resident ID {shown} is recorded under {count} names",
+            [hid], [(t, r) for _, t, r in rows if t == "member"]))
+    return flags
+
+
+# relation -> (must the member be born after the head?, words)
+RELATION_AGE = {"child": (True, "子女", "child"), "grandchild": (True, "孙辈", "grandchild"),
+                "parent": (False, "父母", "parent")}
+
+
+def check_impossible_relation(reg: Registry, settings: dict) -> list[Flag]:
+    """A relation the birth dates rule out: a child or grandchild older than the head, or a
+    parent younger than the head (birth dates from the ID numbers; the owner stands for the head
+    when no member is recorded as head)."""
+    if not (_has(reg, "member", "id_no", "relation") and _has(reg, "household", "owner_id_no")):
+        return []
+    rows = reg.conn.execute("""
+        WITH m AS (
+            SELECT id, household_id AS hid, name, relation, anju_birth(id_no) AS born
+            FROM member WHERE deleted IS NULL),
+        heads AS (
+            SELECT hid, min(born) AS born FROM m WHERE relation = 'head' AND born IS NOT NULL
+            GROUP BY hid
+            UNION ALL
+            SELECT id, anju_birth(owner_id_no) FROM household h WHERE deleted IS NULL
+              AND NOT EXISTS (SELECT 1 FROM m WHERE m.hid = h.id AND m.relation = 'head'))
+        SELECT m.id, m.hid, h.house_no, m.name, m.relation, m.born, heads.born
+        FROM m JOIN heads ON heads.hid = m.hid JOIN household h ON h.id = m.hid
+        WHERE h.deleted IS NULL AND m.born IS NOT NULL AND heads.born IS NOT NULL AND (
+            (m.relation IN ('child', 'grandchild') AND m.born < heads.born)
+            OR (m.relation = 'parent' AND m.born > heads.born))
+        ORDER BY h.house_no, m.id""").fetchall()
+    flags = []
+    for rid, hid, no, name, relation, born, head in rows:
+        younger, zh, en = RELATION_AGE[relation]
+        flags.append(make_flag(
+            "impossible_relation",
+            f"{no} {zh} {mask_name(name)} 生于 {born},{'早' if younger else '晚'}于户主({head})",
+            f"{no}: {en} {mask_name(name)} born {born}, "
+            f"{'before' if younger else 'after'} the head ({head})",
+            [hid], [("member", rid)]))
+    return flags
+
+
+def check_cert_area_zero(reg: Registry, settings: dict) -> list[Flag]:
+    """A certificate area of 0 next to a surveyed area: a typing slip, or a house without title
+    recorded as titled."""
+    if not _has(reg, "household", "cert_area", "surveyed_area"):
+        return []
+    rows = reg.conn.execute("SELECT id, house_no, surveyed_area FROM household WHERE deleted IS "
+                            "NULL AND cert_area = 0 AND surveyed_area > 0 ORDER BY house_no")
+    return [make_flag("cert_area_zero", f"{no} 证载面积为 0,测绘面积 {area:g}㎡",
+                      f"{no}: certificate area 0, surveyed area {area:g} m²", [hid])
+            for hid, no, area in rows]
+
+
+def check_duplicate_house_no(reg: Registry, settings: dict) -> list[Flag]:
+    """House numbers are unique in the project: one number in two zones (one zone twice is
+    check_duplicate_house's)."""
+    if not _has(reg, "household", "house_no"):
+        return []
+    groups = _groups(reg, """
+        SELECT anju_norm(house_no), json_group_array(json_array(id, zone)) FROM household
+        WHERE deleted IS NULL AND anju_norm(house_no) IS NOT NULL GROUP BY anju_norm(house_no)
+        HAVING count(*) > 1 AND count(DISTINCT coalesce(zone, '')) > 1 ORDER BY 1""")
+    return [make_flag("duplicate_house_no",
+                      f"房屋编号 {no} 用于 {len(rows)} 户"
+                      f"({'、'.join(sorted(str(z) for _, z in rows))})",
+                      f"House number {no} is used by {len(rows)} households in different zones",
+                      [h for h, _ in rows]) for no, rows in groups]
+
 
 CHECKS: tuple[Callable[[Registry, dict], list[Flag]], ...] = (
     check_duplicate_id, check_duplicate_cert, check_freeze_member, check_freeze_building,
     check_area_mismatch, check_use_mismatch, check_duplicate_house, check_date_order,
-    check_clock_ahead, check_survey_outdated)
+    check_clock_ahead, check_survey_outdated,
+    check_double_agreement, check_agreement_number, check_agreement_dates,
+    check_status_agreement, check_signing_burst, check_rate_outlier, check_id_two_names,
+    check_impossible_relation, check_cert_area_zero, check_duplicate_house_no)
 
 
 # -- running and storing ------------------------------------------------------------------------
@@ -357,6 +688,8 @@ CHECKS: tuple[Callable[[Registry, dict], list[Flag]], ...] = (
 def prepare(reg: Registry) -> None:
     """Register the SQL helpers the checks use and the index decisions are looked up by."""
     reg.conn.create_function("anju_norm", 1, normalize, deterministic=True)
+    reg.conn.create_function("anju_id", 1, canonical_id, deterministic=True)
+    reg.conn.create_function("anju_birth", 1, birth_of, deterministic=True)
     # The checks sort a few hundred thousand short rows: keep that in memory, not temp files.
     reg.conn.execute("PRAGMA temp_store = MEMORY")
     reg.conn.execute("PRAGMA cache_size = -65536")

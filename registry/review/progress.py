@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import datetime as dt
 
+from anju.registry.core import workflow
 from anju.registry.core.settings import cadres as cadre_teams
 from anju.registry.core.settings import load as load_settings
 from anju.registry.core.store import Registry
@@ -25,7 +26,10 @@ LABELS = {"surveyed": ("已登记", "Surveyed"), "signed": ("已签约", "Signed
 
 
 def reached(stage: str) -> tuple[str, ...]:
-    """The statuses of households that have reached `stage` on the workflow path."""
+    """The statuses of households that have reached `stage` on the workflow path ("signed":
+    the one definition, workflow.SIGNED)."""
+    if stage == "signed":
+        return workflow.SIGNED
     after = PATH[PATH.index(stage):]
     return after + (SIDE if stage in ("surveyed", "published") else ())
 

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from anju.registry.core.cells import safe_row
 from anju.registry.core.store import Registry
-from anju.registry.review import progress
+from anju.registry.review import daily, progress
 from anju.registry.review.checks import KINDS
 from openpyxl import Workbook
 from openpyxl.styles import Alignment, Font, PatternFill
@@ -58,6 +58,7 @@ def workbook(reg: Registry, today: dt.date | None = None) -> Workbook:
     ws.column_dimensions["A"].width = 36
     ws.column_dimensions["B"].width = 14
     stage_cols = [(s, zh, en) for s, zh, en in STAGES]
+    _daily_sheet(wb, reg, dt.date.fromisoformat(snap["today"]))
     _sheet(wb, "片区进度", [
         ("zone", "片区", "Zone"), ("households", "户数", "Households"), *stage_cols,
         ("target", "签约目标", "Target"), ("percent", "完成率%", "Signed %"),
@@ -74,8 +75,10 @@ def workbook(reg: Registry, today: dt.date | None = None) -> Workbook:
            [{**r, "name": r["name"] or "(未分配)"} for r in snap["cadres"]])
     hard = snap["hardship"]
     _sheet(wb, "困难群体", [("type", "类型", "Type"), ("households", "户数", "Households"),
-                        *stage_cols],
-           [{**hard["total"], "type": "合计 All"}] + hard["types"])
+                        ("signed", "已签约", "Signed"), ("handed_over", "已交房", "Handed over"),
+                        ("demolished", "已拆除", "Demolished"), ("rate", "签约率%", "Signed %")],
+           [{**hard["total"], "type": "合计 All", "rate": hard["total"].get("percent")}]
+           + daily.hardship_rows(reg))
     _sheet(wb, "疑点", [("kind", "类型", "Kind"), ("label", "说明", "Meaning"),
                       ("open", "待审", "Open"), ("closed", "已决定", "Decided")],
            [{"kind": k, "label": " / ".join(KINDS.get(k, (k, k))), **v}
@@ -84,6 +87,32 @@ def workbook(reg: Registry, today: dt.date | None = None) -> Workbook:
     for key, value in snap["legal"].items():
         wb["概况"].append([f"{LAWFUL[key]} {key}", value])
     return wb
+
+
+def _daily_sheet(wb: Workbook, reg: Registry, day: dt.date):
+    """The 日报 proper: each zone and the total, for the day and cumulative, with areas, agreed
+    amounts, the money / swap split and the flats demanded (one column per flat type)."""
+    rows, total = daily.zone_rows(reg, day)
+    labels = total["flat_labels"]
+    codes = list(labels)  # the rules' order of flat types, then any others met
+    flat_cols = [(f"flat:{c}", f"需求{labels[c]}", f"Flats {c}") for c in codes]
+    shaped = []
+    for r in [*rows, total]:
+        out = {k: daily.as_number(r[k]) for k, _, _ in daily.COLUMNS}
+        out.update({f"flat:{c}": r["flats"].get(c, 0) for c in codes})
+        shaped.append(out)
+    ws = _sheet(wb, "日报", list(daily.COLUMNS) + flat_cols, shaped)
+    money_cols = {i for i, (k, _, _) in enumerate(daily.COLUMNS, 1)
+                  if k.startswith("area") or k in daily.SUMS}
+    for row in ws.iter_rows(min_row=2):
+        for cell in row:
+            if cell.column in money_cols:
+                cell.number_format = "#,##0.00"
+    ws.insert_rows(1)
+    ws["A1"] = f"{reg.meta('project_name') or ''} 征收工作日报 {day.isoformat()}(当日与累计)"
+    ws["A1"].font = Font(bold=True, size=13)
+    wb.move_sheet(ws, offset=-(len(wb.sheetnames) - 2))
+    return ws
 
 
 def write_xlsx(reg: Registry, path: str | os.PathLike, today: dt.date | None = None) -> Path:
@@ -127,6 +156,12 @@ def text_summary(reg: Registry, today: dt.date | None = None) -> str:
     if behind:
         out.append("furthest behind: " + ", ".join(
             f"{c['name']} {c['signed']}/{c['households']}" for c in behind))
+    rows, total = daily.zone_rows(reg, dt.date.fromisoformat(snap["today"]))
+    for r in [*rows, total]:
+        out.append(f"  {r['zone']}: signed today {r['signed_day']}, area {r['area']} m2, signed "
+                   f"{r['area_signed']} m2, demolished {r['area_demolished']} m2, agreed "
+                   f"{r['agreed']} yuan (money {r['money_households']}, swap "
+                   f"{r['swap_households']})")
     h = snap["hardship"]["total"]
     out.append(f"hardship households {h['households']}, signed {h['signed']}")
     flags = snap["flags"]

@@ -20,6 +20,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from anju.registry.compensation.rules import learn_versions
 from anju.registry.core import definition as definition_mod
 from anju.registry.core import surveys
 from anju.registry.core.changes import DELETED, Change, now
@@ -218,6 +219,8 @@ def _take_meta(reg: Registry, pack: Pack, meta: dict, survey: list | None = None
     if isinstance(meta.get("compensation"), str):
         # The project's compensation rules, so laptops estimate with the real ones.
         reg.set_meta("compensation", meta["compensation"])
+    # The versions of the rules, so an amendment made here uses its original's version.
+    learn_versions(reg, meta.get("rules_versions"))
     text = meta.get("survey")
     if isinstance(text, str):
         try:

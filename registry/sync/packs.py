@@ -24,6 +24,7 @@ import zlib
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+from anju.registry.compensation.rules import export_versions
 from anju.registry.core import surveys
 from anju.registry.core.changes import dumps, now
 from anju.registry.core.store import SCHEMA_VERSION, Registry
@@ -183,6 +184,7 @@ def export_pack(reg: Registry, out: str | Path, *, full: bool = False,
             meta.update(settings=reg.settings, survey=reg.meta("survey"),
                         surveys=surveys.texts(reg),
                         compensation=reg.meta("compensation"),
+                        rules_versions=export_versions(reg),
                         devices=enrollment.devices(reg))
         writer.frame(meta)
         cur = reg.conn.execute(
