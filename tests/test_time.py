@@ -22,6 +22,7 @@ from anju.registry.core.changes import Change
 from anju.registry.core.definition import DEFAULT_PATH
 from anju.registry.core.digest import digest, knowledge
 from anju.registry.core.store import Registry, transaction
+from anju.registry.core.validation import latest_day
 from anju.registry.field import backup
 from anju.registry.sync import conflicts as conflicts_mod
 from anju.registry.sync.merge import adopt_definition, merge_pack, merge_packs
@@ -71,8 +72,10 @@ def agree(p: Project) -> None:
 
 def test_a_laptop_a_day_ahead_merges_everywhere(project, skew):
     hid = project.households[0]
+    # "today" on the fast laptop: the day after the latest day anyone here calls today (this
+    # computer's, UTC's or the project's: Beijing is a day ahead of UTC for 8 hours a day)
+    tomorrow = (latest_day() + DAY).isoformat()
     skew(DAY)
-    tomorrow = (dt.date.today() + DAY).isoformat()  # "today" on the fast laptop
     project.lap(1).save("household", hid, {"survey_date": tomorrow}, by="surveyor")
     skew(dt.timedelta(0))
     pack = project.pack(project.lap(1))

@@ -67,7 +67,8 @@ def latest_day(recorded_at: str | None = None) -> dt.date:
     """
     if recorded_at is None:
         # the project's day too: Beijing is ahead of a laptop clock set to UTC for 8 h a day
-        return max(clock.today(), clock.wall_datetime().date(), localtime.today())
+        wall = clock.wall_datetime()
+        return max(clock.today(), wall.date(), localtime.today(now=wall))
     try:
         return dt.date.fromisoformat(recorded_at[:10]) + CALENDAR_TOLERANCE
     except ValueError:

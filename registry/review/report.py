@@ -11,7 +11,7 @@ import io
 import os
 from pathlib import Path
 
-from anju.registry.core.cells import safe_row
+from anju.registry.core.cells import safe_cell, safe_row
 from anju.registry.core.store import Registry
 from anju.registry.review import daily, progress
 from anju.registry.review.checks import KINDS
@@ -109,7 +109,8 @@ def _daily_sheet(wb: Workbook, reg: Registry, day: dt.date):
             if cell.column in money_cols:
                 cell.number_format = "#,##0.00"
     ws.insert_rows(1)
-    ws["A1"] = f"{reg.meta('project_name') or ''} 征收工作日报 {day.isoformat()}(当日与累计)"
+    ws["A1"] = safe_cell(f"{reg.meta('project_name') or ''} 征收工作日报 {day.isoformat()}"
+                         "(当日与累计)")
     ws["A1"].font = Font(bold=True, size=13)
     wb.move_sheet(ws, offset=-(len(wb.sheetnames) - 2))
     return ws
