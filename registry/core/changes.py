@@ -48,6 +48,8 @@ class Change:
     at: str = ""
     by: str = ""
     note: str | None = None
+    prev: str | None = None   # link to the origin's previous change (registry/core/signing.py)
+    sig: str | None = None    # the origin's signature
 
     @property
     def order(self) -> tuple:

@@ -18,6 +18,7 @@ from typing import Any
 from anju.registry.core import definition as definition_mod
 from anju.registry.core.changes import DELETED, Change, State, dumps, fold, new_id, now
 from anju.registry.core.definition import Definition
+from anju.registry.core.signing import sign_change
 from anju.registry.core.validation import validate
 
 MIGRATIONS = Path(__file__).resolve().parent.parent.parent / "schema" / "migrations"
@@ -302,9 +303,10 @@ class Registry:
             if k not in bases:
                 w = state.winner(k)
                 bases[k] = w.change_id if w else None
-        return Change(change_id=new_id(), device_id=self.device_id, seq=self.next_seq(),
-                      record_type=record_type, record_id=record_id, fields=changed,
-                      base={k: bases[k] for k in changed}, at=now(), by=by, note=note)
+        return sign_change(self, Change(
+            change_id=new_id(), device_id=self.device_id, seq=self.next_seq(),
+            record_type=record_type, record_id=record_id, fields=changed,
+            base={k: bases[k] for k in changed}, at=now(), by=by, note=note))
 
     def save(self, record_type: str, record_id: str | None, values: dict, *, by: str,
              note: str | None = None, full: bool = False) -> str:
@@ -369,8 +371,8 @@ class Registry:
         stamp = now()
         self.conn.executemany(
             "INSERT INTO change (change_id, device_id, seq, record_type, record_id, fields, base,"
-            " at, by, note, received_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            [c.row() + (stamp,) for c in changes])
+            " at, by, note, received_at, prev, sig) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [c.row() + (stamp, c.prev, c.sig) for c in changes])
         by_record: dict[str, list[Change]] = {}
         for c in changes:
             if c.record_id not in stored:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 
 from anju.registry.core.changes import DELETED, Change, new_id, now
+from anju.registry.core.signing import sign_change
 from anju.registry.core.store import InvalidChange, Registry, StoreError, transaction
 from anju.registry.core.validation import validate
 
@@ -73,5 +74,6 @@ def resolve(reg: Registry, record_type: str, record_id: str, field: str, value, 
                         record_type=record_type, record_id=record_id,
                         fields={field: clean_value}, base={field: heads}, at=now(), by=by,
                         note=reason)
+        change = sign_change(reg, change)
         reg.apply([change])
     return change

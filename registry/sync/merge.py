@@ -27,7 +27,7 @@ from anju.registry.core.store import Registry, StoreError, derive_tables, transa
 from anju.registry.core.validation import message, validate
 from anju.registry.field import backup
 from anju.registry.review import checks
-from anju.registry.sync import enrollment
+from anju.registry.sync import authority, enrollment
 from anju.registry.sync.packs import Pack, PackError, open_pack
 
 AT_RE = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z$")
@@ -117,6 +117,7 @@ def _merge(reg: Registry, pack: Pack, name: str,
     notes: list[str] = []
     have: dict = {}
     memo = None
+    trust = None
     first = True
     for frame in pack.frames(progress):
         kind = frame.get("t")
@@ -133,7 +134,9 @@ def _merge(reg: Registry, pack: Pack, name: str,
             if not isinstance(rows, list):
                 raise MergeError("malformed pack: changes frame")
             memo = memo or Memo(reg.definition)
-            changes = [parse_change(reg.definition, row, memo) for row in rows]
+            trust = trust or authority.Checker(reg, pack.device, source=name)
+            changes = trust.check(rows, [parse_change(reg.definition, row, memo)
+                                         for row in authority.bare(rows)])
             new, known = reg.apply(changes)
             result.changes += len(changes)
             result.new += new
@@ -144,6 +147,8 @@ def _merge(reg: Registry, pack: Pack, name: str,
             raise MergeError(f"malformed pack: unknown frame {kind!r}")
     if first:
         raise MergeError("malformed pack: no meta frame")
+    if trust:
+        trust.finish()  # every change's origin signature, before anything commits
     _learn_holdings(reg, pack.header["device_id"], have)
     result.notes = tuple(notes)
     return result
@@ -207,6 +212,7 @@ def _take_blobs(reg: Registry, rows) -> int:
         if (not isinstance(sha, str) or hashlib.sha256(data).hexdigest() != sha
                 or size != len(data) or not isinstance(mime, str)):
             raise MergeError(f"file {str(sha)[:12]} does not match its SHA-256 or size")
+        mime = authority.blob_mime(sha, mime, data)  # the type its bytes show, not the claim
         cur = reg.conn.execute("INSERT OR IGNORE INTO blob (sha256, mime, size, data) "
                                "VALUES (?, ?, ?, ?)", (sha, mime, size, data))
         added += cur.rowcount
