@@ -13,13 +13,16 @@ from __future__ import annotations
 import base64
 import dataclasses
 import hashlib
+import json
 import sqlite3
 
-from anju.registry.core.changes import Change, dumps
+from anju.registry.core.changes import Change
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 DOMAIN = "anju-change-v1"
+# changes.dumps with its encoder made once (a merge encodes every change it verifies).
+_encode = json.JSONEncoder(ensure_ascii=False, sort_keys=True, separators=(",", ":")).encode
 _KEYS: dict[bytes, Ed25519PrivateKey] = {}
 
 
@@ -27,10 +30,10 @@ def message(project_id, change_id, device_id, seq, record_type, record_id, field
             by, note, prev) -> bytes:
     """The bytes a change's signature covers. `fields` and `base` may be given as their JSON
     text (as a pack carries them) or as values; canonical text and values encode the same."""
-    ftxt = fields if isinstance(fields, str) else dumps(fields)
-    btxt = base if isinstance(base, str) else dumps(base)
-    head = dumps([DOMAIN, project_id, change_id, device_id, seq, record_type, record_id])
-    tail = dumps([at, by, note, prev])
+    ftxt = fields if isinstance(fields, str) else _encode(fields)
+    btxt = base if isinstance(base, str) else _encode(base)
+    head = _encode([DOMAIN, project_id, change_id, device_id, seq, record_type, record_id])
+    tail = _encode([at, by, note, prev])
     return (head[:-1] + "," + ftxt + "," + btxt + "," + tail[1:]).encode()
 
 

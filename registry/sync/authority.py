@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import dataclasses
 import hashlib
 import json
 import sqlite3
@@ -206,8 +205,8 @@ class Checker:
 
     def check(self, rows: list, changes: list[Change]) -> list[Change]:
         """Judge one frame's changes (parsed from `rows`); return them carrying prev and sig."""
-        known = self._known([c.change_id for c in changes])
         out = []
+        pending = []
         for row, c in zip(rows, changes, strict=True):
             prev, sig = row[-TRUST_COLUMNS:] if len(row) > UNSIGNED else (None, None)
             if not (prev is None or (isinstance(prev, str) and len(prev) == 64)) or not (
@@ -223,14 +222,25 @@ class Checker:
                 raise TrustError(self._fork(d, c.seq, other, c.change_id))
             self.slots[slot] = c.change_id
             digest = hashlib.sha256(message(self.project_id, *row[:10], prev)).digest()
-            self.seen.append((c.device_id, c.seq, c.change_id, digest, prev, sig, c))
-            if c.change_id not in known:
-                self._judge_new(d, c)
-            out.append(dataclasses.replace(c, prev=prev, sig=sig))
-        self._forks(out, known)
+            self.seen.append((c.device_id, c.seq, c.change_id, digest, prev, sig,
+                              (c.record_type, c.record_id)))
+            if d["revoked_at"] or not (self.relay_central or d["caps"].issuperset(needed(c))):
+                pending.append((d, c))  # judged below, unless this database already holds it
+            # `c` was made by parse_change for this frame alone: give it its trust columns
+            # in place (a merge handles every change; dataclasses.replace would double that).
+            object.__setattr__(c, "prev", prev)
+            object.__setattr__(c, "sig", sig)
+            out.append(c)
+        if pending:
+            known = self._known([c.change_id for _, c in pending])
+            for d, c in pending:
+                if c.change_id not in known:
+                    self._judge_new(d, c)
+        self._forks(out)
         return out
 
     def _judge_new(self, d: dict, c: Change) -> None:
+        """A change new to this database from a revoked origin or outside its capabilities."""
         if d["revoked_at"]:
             if self.attest:
                 self.attested.append(c)
@@ -253,15 +263,17 @@ class Checker:
                 f"({', '.join('?' for _ in chunk)})", chunk))
         return known
 
-    def _forks(self, changes: list[Change], known: set[str]) -> None:
-        """A new change whose (device, seq) already holds another change here is a fork."""
+    def _forks(self, changes: list[Change]) -> None:
+        """A change whose (device, seq) already holds another change here is a fork."""
         spans: dict[str, list[int]] = {}
         for c in changes:
-            if c.change_id not in known:
-                s = spans.setdefault(c.device_id, [c.seq, c.seq])
-                s[0], s[1] = min(s[0], c.seq), max(s[1], c.seq)
-        if not spans:
-            return
+            s = spans.get(c.device_id)
+            if s is None:
+                spans[c.device_id] = [c.seq, c.seq]
+            elif c.seq < s[0]:
+                s[0] = c.seq
+            elif c.seq > s[1]:
+                s[1] = c.seq
         stored: dict[tuple[str, int], str] = {}
         for device_id, (low, high) in spans.items():
             for seq, cid in self.reg.conn.execute(
@@ -272,7 +284,7 @@ class Checker:
             return
         for c in changes:
             here = stored.get((c.device_id, c.seq))
-            if here is not None and here != c.change_id and c.change_id not in known:
+            if here is not None and here != c.change_id:
                 d = self.device(c.device_id)
                 if not self._signed(d, c):  # a forgery, not the device's own second change
                     raise TrustError(f"{_label(c)}: signature of device {d['name']} does not "
@@ -303,8 +315,10 @@ class Checker:
                 continue  # the next change's signature covers this one
             d = self.device(entry[0])
             if not _verify(d["key"], entry[5], entry[3]):
-                raise TrustError(f"{_label(entry[6])}: signature of device {d['name']} does not "
-                                 "verify (altered, or not made by it)")
+                record_type, record_id = entry[6]
+                raise TrustError(f"change {entry[2][:8]} of {record_type} {record_id[:8]}: "
+                                 f"signature of device {d['name']} does not verify (altered, "
+                                 "or not made by it)")
         if self.attested:
             stamp = now()
             self.reg.conn.executemany(
