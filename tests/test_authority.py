@@ -414,3 +414,43 @@ def test_cli_enrols_with_capabilities_and_grants(tmp_path):
     with Registry.open(db) as reg:
         caps = dict(reg.conn.execute("SELECT name, capabilities FROM device"))
     assert caps == {"central": None, "lap-a": '["status"]', "lap-b": '["agreements", "survey"]'}
+
+
+def test_devices_page_shows_and_sets_capabilities(tmp_path):
+    from werkzeug.security import generate_password_hash
+
+    from tests.collector_helpers import CSRF_RE, PASSWORD, login, make_app
+    central = Registry.create(tmp_path / "c.db", project="p", role="central",
+                              device_name="central")
+    enrollment.enroll_device(central, "lap-a", tmp_path / "a.enrol")
+    app = make_app(central)
+    central.conn.execute("INSERT INTO user (name, password_hash, role, created_at) VALUES "
+                         "('root', ?, 'admin', ?)",
+                         (generate_password_hash(PASSWORD, method="pbkdf2:sha256:1000"), now()))
+    boss = app.test_client()
+    login(boss, "boss")
+    page = boss.get("/devices").text
+    assert "可写内容" in page and 'data-capability="survey"' in page
+    token = CSRF_RE.search(page).group(1) if CSRF_RE.search(page) else ""
+    denied = boss.post("/devices/lap-a/capabilities", data={"csrf_token": token,
+                                                            "capability": "agreements"})
+    assert denied.status_code in (302, 403)
+    assert central.conn.execute("SELECT capabilities FROM device WHERE name = 'lap-a'"
+                                ).fetchone()[0] is None  # a supervisor cannot grant
+    root = app.test_client()
+    login(root, "root")
+    page = root.get("/devices").text
+    token = CSRF_RE.search(page).group(1)
+    r = root.post("/devices/lap-a/capabilities",
+                  data={"csrf_token": token, "capability": ["survey", "agreements", "bogus"]})
+    assert r.status_code == 302
+    assert central.conn.execute("SELECT capabilities FROM device WHERE name = 'lap-a'"
+                                ).fetchone()[0] == '["agreements", "survey"]'
+    page = root.get("/devices").text
+    assert "可写内容已改为" in page
+    r = root.post("/devices/enroll", data={"csrf_token": token, "name": "lap-b",
+                                           "capability": ["survey", "tombstones"]})
+    assert r.status_code == 200 and r.headers["Content-Disposition"].startswith("attachment")
+    assert central.conn.execute("SELECT capabilities FROM device WHERE name = 'lap-b'"
+                                ).fetchone()[0] == '["survey", "tombstones"]'
+    central.close()
