@@ -16,12 +16,12 @@ from anju.registry.compensation.agreements import record_agreement
 from anju.registry.core.changes import Change, new_id, now
 from anju.registry.core.digest import digest
 from anju.registry.core.signing import own_key, sign_with
-from anju.registry.core.store import Registry
+from anju.registry.core.store import Registry, StoreError
 from anju.registry.core.users import add_user
 from anju.registry.field.backup import backup_now
 from anju.registry.review.decisions import decide
 from anju.registry.sync import enrollment
-from anju.registry.sync.authority import set_capabilities
+from anju.registry.sync.authority import ALL, set_capabilities
 from anju.registry.sync.conflicts import open_conflicts, resolve
 from anju.registry.sync.merge import merge_pack
 from anju.registry.sync.packs import PackWriter
@@ -228,7 +228,11 @@ def attacker_copy(project: Project, tmp_path) -> Registry:
     lap1.conn.execute("PRAGMA wal_checkpoint(FULL)")
     path = tmp_path / f"stolen-{new_id()[:6]}.db"
     shutil.copy(lap1.path, path)
-    return Registry.open(path)
+    stolen = Registry.open(path)
+    # Its holder grants itself everything in its own database: that must gain nothing.
+    stolen.conn.execute("UPDATE device SET capabilities = ? WHERE device_id = ?",
+                        (json.dumps(sorted(ALL)), stolen.device_id))
+    return stolen
 
 
 @pytest.mark.parametrize("forgery, capability", [
@@ -308,7 +312,7 @@ def test_central_work_is_relayed_to_laptops(project):
     assert project.lap(1).conn.execute("SELECT count(*) FROM decision").fetchone()[0] == 1
 
 
-def test_a_forged_conflict_resolution_from_a_laptop_is_refused(project):
+def test_a_forged_conflict_resolution_from_a_laptop_is_refused(project, tmp_path):
     """A real conflict, resolved on a survey-only laptop: refused at the centre."""
     hid = project.households[0]
     project.lap(1).save("household", hid, {"owner_phone": "13800000001"}, by="a")
@@ -318,10 +322,33 @@ def test_a_forged_conflict_resolution_from_a_laptop_is_refused(project):
     project.merge(project.lap(1), project.pack(project.central))
     lap1 = project.lap(1)
     (c,) = open_conflicts(lap1)
-    resolve(lap1, c["record_type"], c["record_id"], c["field"], "13800000001", "核实",
-            by="admin")
-    refused(project, project.pack(lap1), "lacks the capability resolutions")
+    args = (c["record_type"], c["record_id"], c["field"], "13800000001", "核实")
+    with pytest.raises(StoreError, match="resolutions"):  # the laptop itself refuses first
+        resolve(lap1, *args, by="admin")
+    with attacker_copy(project, tmp_path) as stolen:
+        resolve(stolen, *args, by="admin")
+        pack = project.pack(stolen)
+    refused(project, pack, "lacks the capability resolutions")
     assert len(open_conflicts(project.central)) == 1
+    still_merges(project, 1)
+
+
+def test_a_laptop_refuses_to_make_what_the_centre_would_refuse(project):
+    """So that no genuine laptop holds work that would block all its later packs."""
+    lap1 = project.lap(1)
+    hid = project.households[0]
+    for attempt in (lambda: lap1.delete("household", hid, reason="重复", by="admin"),
+                    lambda: lap1.save("household", hid, {"status": "signed"}, by="admin"),
+                    lambda: lap1.save("agreement", None, {
+                        "household_id": hid, "number": "1", "signed_on": "2026-09-01",
+                        "mode": "money", "breakdown": "{}", "total": "1.00"}, by="admin",
+                        full=True)):
+        before = state(lap1)
+        with pytest.raises(StoreError, match="本设备无权写入"):
+            attempt()
+        assert state(lap1) == before
+    lap1.save("household", hid, {"status": "surveyed"}, by="li")  # up to 已登记: its own
+    still_merges(project, 1)
 
 
 # -- revocation and recovery -----------------------------------------------------------------

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from anju.registry.core import definition as definition_mod
+from anju.registry.core.capabilities import CAPABILITIES, missing_here
 from anju.registry.core.changes import DELETED, Change, State, dumps, fold, new_id, now
 from anju.registry.core.definition import Definition
 from anju.registry.core.signing import sign_change
@@ -42,6 +43,17 @@ class InvalidChange(StoreError):
         self.errors = errors
         detail = ", ".join(f"{k}: {'/'.join(map(str, v))}" for k, v in errors.items())
         super().__init__(f"invalid {record_type}: {detail}")
+
+
+def refuse_outside_capabilities(reg: Registry, change: Change) -> None:
+    """A database makes no change that its device was not granted (the centre would refuse it:
+    registry/core/capabilities.py); StoreError, for people, if it would."""
+    missing = missing_here(reg.conn, reg.device_id, change)
+    if missing:
+        names = "、".join(CAPABILITIES[m][0] for m in missing)
+        raise StoreError(f"本设备无权写入此项(缺少权限:{names});请由中心库授权"
+                         f"(This device lacks the capability {', '.join(missing)}; "
+                         "the central office grants it)")
 
 
 def connect(path: str | Path) -> sqlite3.Connection:
@@ -303,10 +315,11 @@ class Registry:
             if k not in bases:
                 w = state.winner(k)
                 bases[k] = w.change_id if w else None
-        return sign_change(self, Change(
-            change_id=new_id(), device_id=self.device_id, seq=self.next_seq(),
-            record_type=record_type, record_id=record_id, fields=changed,
-            base={k: bases[k] for k in changed}, at=now(), by=by, note=note))
+        change = Change(change_id=new_id(), device_id=self.device_id, seq=self.next_seq(),
+                        record_type=record_type, record_id=record_id, fields=changed,
+                        base={k: bases[k] for k in changed}, at=now(), by=by, note=note)
+        refuse_outside_capabilities(self, change)
+        return sign_change(self, change)
 
     def save(self, record_type: str, record_id: str | None, values: dict, *, by: str,
              note: str | None = None, full: bool = False) -> str:

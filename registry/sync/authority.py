@@ -24,26 +24,22 @@ import hashlib
 import json
 import sqlite3
 
-from anju.registry.core.changes import DELETED, Change, now
+from anju.registry.core.capabilities import (  # noqa: F401 -- the rules, re-exported here
+    ALL,
+    CAPABILITIES,
+    FIELD_DEFAULT,
+    FIELD_STATUSES,
+    capabilities_of,
+    from_text,
+    needed,
+)
+from anju.registry.core.changes import Change, now
 from anju.registry.core.mime import sniff
 from anju.registry.core.signing import link, message
 from anju.registry.core.store import Registry, StoreError
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
-# Capability -> (Chinese, English) description. The order is the order pages show them in.
-CAPABILITIES = {
-    "survey": ("登记调查：住户、成员、走访、附件，状态至已登记",
-               "Survey: households, members, visits, attachments, status up to surveyed"),
-    "status": ("推进已登记之后的状态", "Status moves beyond surveyed"),
-    "agreements": ("签订与变更补偿协议", "Compensation agreements and amendments"),
-    "decisions": ("审核决定", "Review decisions"),
-    "resolutions": ("裁决冲突", "Conflict resolutions"),
-    "tombstones": ("注销住户", "Household tombstones"),
-}
-ALL = frozenset(CAPABILITIES)
-FIELD_DEFAULT = frozenset({"survey"})
-FIELD_STATUSES = frozenset({None, "unsurveyed", "surveyed"})  # a field laptop's moves: to 已登记
 TRUST_COLUMNS = 2  # a pack's change row: the 10 change columns, then prev and sig
 UNSIGNED = 10
 
@@ -78,39 +74,8 @@ def capability_text(caps) -> str | None:
     if caps is None:
         return None
     if isinstance(caps, str):  # already stored text, from a directory
-        caps = _from_text(caps)
+        caps = from_text(caps)
     return json.dumps(sorted(set(caps) & ALL))
-
-
-def _from_text(text: str) -> frozenset[str]:
-    try:
-        value = json.loads(text)
-    except ValueError:
-        return frozenset()
-    return frozenset(v for v in value if v in ALL) if isinstance(value, list) else frozenset()
-
-
-def capabilities_of(device: dict) -> frozenset[str]:
-    """What a device (a row of the device table) may write."""
-    if device.get("role") == "central":
-        return ALL
-    text = device.get("capabilities")
-    return FIELD_DEFAULT if text is None else _from_text(text)
-
-
-def needed(change: Change) -> list[str]:
-    """The capabilities a change needs, in CAPABILITIES order."""
-    need = {"agreements" if change.record_type == "agreement" else
-            "decisions" if change.record_type == "decision" else "survey"}
-    fields = change.fields
-    if change.record_type == "household":
-        if DELETED in fields:
-            need.add("tombstones")
-        if "status" in fields and fields["status"] not in FIELD_STATUSES:
-            need.add("status")
-    if any(isinstance(b, list) and len(b) > 1 for b in change.base.values()):
-        need.add("resolutions")
-    return [c for c in CAPABILITIES if c in need]
 
 
 def set_capabilities(reg: Registry, name: str, caps) -> frozenset[str]:
