@@ -481,3 +481,18 @@ def test_devices_page_shows_and_sets_capabilities(tmp_path):
     assert central.conn.execute("SELECT capabilities FROM device WHERE name = 'lap-b'"
                                 ).fetchone()[0] == '["survey", "tombstones"]'
     central.close()
+
+
+def test_work_accepted_before_a_revocation_still_reaches_the_other_laptops(project):
+    """The central registry received lap2's change before revoking lap2: its pack relays the
+    change, and lap1, which learns of the revocation in that same pack, accepts it."""
+    lap2 = project.lap(2)
+    lap2.save("household", project.households[0], {"comments": "门前有台阶"}, by="li")
+    project.send(lap2)
+    enrollment.revoke_device(project.central, "lap2")
+    project.merge(project.lap(1), project.pack(project.central))
+    lap1 = project.lap(1)
+    assert lap1.get("household", project.households[0])["comments"] == "门前有台阶"
+    assert lap1.conn.execute("SELECT revoked_at FROM device WHERE name = 'lap2'"
+                             ).fetchone()[0] is not None
+    refused(project, project.pack(lap2), "revoked")
