@@ -496,3 +496,38 @@ def test_work_accepted_before_a_revocation_still_reaches_the_other_laptops(proje
     assert lap1.conn.execute("SELECT revoked_at FROM device WHERE name = 'lap2'"
                              ).fetchone()[0] is not None
     refused(project, project.pack(lap2), "revoked")
+
+
+@given(texts=st.lists(st.text(), min_size=7, max_size=7), seq=st.integers(1, 2**53),
+       note=st.one_of(st.none(), st.text()), prev=st.one_of(st.none(), st.text()),
+       fields=st.dictionaries(st.text(), st.one_of(st.none(), st.text(), st.integers(),
+                                                   st.booleans())))
+def test_the_signed_encoding_is_canonical_json_of_the_change(texts, seq, note, prev, fields):
+    """The bytes a signature covers are the canonical JSON list of the change, whether fields
+    come as values or as their canonical text (as packs carry them)."""
+    from anju.registry.core.changes import dumps
+    from anju.registry.core.signing import message, prefix, row_message
+    pid, cid, dev, rtype, rid, at, by = texts
+    base = dict.fromkeys(fields)
+    expected = dumps(["anju-change-v1", pid, cid, dev, seq, rtype, rid, fields, base, at, by,
+                      note, prev]).encode()
+    assert message(pid, cid, dev, seq, rtype, rid, fields, base, at, by, note, prev) == expected
+    assert message(pid, cid, dev, seq, rtype, rid, dumps(fields), dumps(base), at, by, note,
+                   prev) == expected
+    row = [cid, dev, seq, rtype, rid, dumps(fields), dumps(base), at, by, note, prev, None]
+    assert row_message(prefix(pid), row, prev) == expected
+
+
+@given(record_type=st.sampled_from(["household", "member", "visit", "agreement", "decision"]),
+       fields=st.dictionaries(st.sampled_from(["status", "_deleted", "floors", "name"]),
+                              st.sampled_from([None, "unsurveyed", "surveyed", "valued",
+                                               "signed", "重复"])),
+       heads=st.integers(0, 3),
+       caps=st.sets(st.sampled_from(sorted(ALL))))
+def test_the_merges_fast_capability_rule_agrees_with_the_stated_one(record_type, fields, heads,
+                                                                    caps):
+    from anju.registry.core.capabilities import needed, permits
+    base = {k: [new_id() for _ in range(heads)] if heads != 1 else new_id() for k in fields}
+    c = Change(change_id=new_id(), device_id="d", seq=1, record_type=record_type,
+               record_id=new_id(), fields=fields, base=base)
+    assert permits(frozenset(caps), c) == set(needed(c)).issubset(caps)

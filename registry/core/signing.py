@@ -23,6 +23,8 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 DOMAIN = "anju-change-v1"
 # changes.dumps with its encoder made once (a merge encodes every change it verifies).
 _encode = json.JSONEncoder(ensure_ascii=False, sort_keys=True, separators=(",", ":")).encode
+_escape = json.encoder.encode_basestring  # what that encoder does to a str
+_DOMAIN = _escape(DOMAIN)
 _KEYS: dict[bytes, Ed25519PrivateKey] = {}
 
 
@@ -30,11 +32,40 @@ def message(project_id, change_id, device_id, seq, record_type, record_id, field
             by, note, prev) -> bytes:
     """The bytes a change's signature covers. `fields` and `base` may be given as their JSON
     text (as a pack carries them) or as values; canonical text and values encode the same."""
-    ftxt = fields if isinstance(fields, str) else _encode(fields)
-    btxt = base if isinstance(base, str) else _encode(base)
-    head = _encode([DOMAIN, project_id, change_id, device_id, seq, record_type, record_id])
-    tail = _encode([at, by, note, prev])
-    return (head[:-1] + "," + ftxt + "," + btxt + "," + tail[1:]).encode()
+    # Exactly dumps([DOMAIN, project_id, ..., fields, base, at, by, note, prev]), built from
+    # its parts: strings through the JSON encoder's own escaping (a merge encodes every change).
+    j = _scalar
+    return ("[" + ",".join((_DOMAIN, j(project_id), j(change_id), j(device_id), j(seq),
+                             j(record_type), j(record_id),
+                             fields if isinstance(fields, str) else _encode(fields),
+                             base if isinstance(base, str) else _encode(base),
+                             j(at), j(by), j(note), j(prev))) + "]").encode()
+
+
+def prefix(project_id: str) -> str:
+    """The start of every message of one project (for `row_message`)."""
+    return f"[{_DOMAIN},{_scalar(project_id)},"
+
+
+def row_message(start: str, row, prev) -> bytes:
+    """`message` of a pack's change row, faster: `start` is `prefix(project_id)`, and the row's
+    types are already checked (ids, record, time and author text, seq an int, note text or
+    None), as merge.parse_change checks them."""
+    esc = _escape
+    cid, dev, seq, rtype, rid, fields, base, at, by, note = row[:10]
+    return (f"{start}{esc(cid)},{esc(dev)},{seq},{esc(rtype)},{esc(rid)},"
+            f"{fields if fields.__class__ is str else _encode(fields)},"
+            f"{base if base.__class__ is str else _encode(base)},{esc(at)},{esc(by)},"
+            f"{'null' if note is None else esc(note)},"
+            f"{'null' if prev is None else esc(prev)}]").encode()
+
+
+def _scalar(value) -> str:
+    if value.__class__ is str:
+        return _escape(value)
+    if value is None:
+        return "null"
+    return _encode(value)
 
 
 def digest(project_id: str, c: Change) -> bytes:

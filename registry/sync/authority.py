@@ -20,9 +20,9 @@ from __future__ import annotations
 
 import base64
 import binascii
-import hashlib
 import json
 import sqlite3
+from hashlib import sha256
 
 from anju.registry.core.capabilities import (  # noqa: F401 -- the rules, re-exported here
     ALL,
@@ -32,10 +32,11 @@ from anju.registry.core.capabilities import (  # noqa: F401 -- the rules, re-exp
     capabilities_of,
     from_text,
     needed,
+    permits,
 )
 from anju.registry.core.changes import Change, now
 from anju.registry.core.mime import sniff
-from anju.registry.core.signing import link, message
+from anju.registry.core.signing import link, prefix, row_message
 from anju.registry.core.store import Registry, StoreError
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
@@ -142,6 +143,7 @@ class Checker:
                  attest: str | None = None):
         self.reg = reg
         self.project_id = reg.project_id
+        self.start = prefix(self.project_id)
         self.relay_central = bool(relay and relay.get("role") == "central"
                                   and relay.get("device_id") != reg.device_id)
         self.source = source
@@ -170,39 +172,48 @@ class Checker:
 
     def check(self, rows: list, changes: list[Change]) -> list[Change]:
         """Judge one frame's changes (parsed from `rows`); return them carrying prev and sig."""
-        out = []
         pending = []
+        slots, seen, start, relay = self.slots, self.seen, self.start, self.relay_central
+        spans: dict[str, list[int]] = {}
+        last, d, span, judge = None, None, None, False
         for row, c in zip(rows, changes, strict=True):
             prev, sig = row[-TRUST_COLUMNS:] if len(row) > UNSIGNED else (None, None)
-            if not (prev is None or (isinstance(prev, str) and len(prev) == 64)) or not (
-                    sig is None or isinstance(sig, str) and len(sig) < 200):
+            if (prev is not None and (prev.__class__ is not str or len(prev) != 64)) or (
+                    sig is not None and (sig.__class__ is not str or len(sig) > 200)):
                 raise TrustError(f"{_label(c)}: malformed signature")
-            d = self.device(c.device_id)
-            if d is None:
-                raise TrustError(f"{_label(c)}: made by an unknown device {c.device_id[:36]}; "
-                                 "refused")
-            slot = (c.device_id, c.seq)
-            other = self.slots.get(slot)
+            device_id, seq = c.device_id, c.seq
+            if device_id != last:  # a pack holds long runs of one device's changes
+                d = self.device(device_id)
+                if d is None:
+                    raise TrustError(f"{_label(c)}: made by an unknown device "
+                                     f"{device_id[:36]}; refused")
+                last, judge = device_id, bool(d["revoked_at"]) or not relay
+                span = spans.setdefault(device_id, [seq, seq])
+            if seq < span[0]:
+                span[0] = seq
+            elif seq > span[1]:
+                span[1] = seq
+            slot = (device_id, seq)
+            other = slots.get(slot)
             if other is not None and other != c.change_id:
-                raise TrustError(self._fork(d, c.seq, other, c.change_id))
-            self.slots[slot] = c.change_id
-            digest = hashlib.sha256(message(self.project_id, *row[:10], prev)).digest()
-            self.seen.append((c.device_id, c.seq, c.change_id, digest, prev, sig,
-                              (c.record_type, c.record_id)))
-            if d["revoked_at"] or not (self.relay_central or d["caps"].issuperset(needed(c))):
+                raise TrustError(self._fork(d, seq, other, c.change_id))
+            slots[slot] = c.change_id
+            seen.append((device_id, seq, c.change_id,
+                         sha256(row_message(start, row, prev)).digest(), prev, sig,
+                         (c.record_type, c.record_id)))
+            if judge and (d["revoked_at"] or not permits(d["caps"], c)):
                 pending.append((d, c))  # judged below, unless this database already holds it
             # `c` was made by parse_change for this frame alone: give it its trust columns
             # in place (a merge handles every change; dataclasses.replace would double that).
             object.__setattr__(c, "prev", prev)
             object.__setattr__(c, "sig", sig)
-            out.append(c)
         if pending:
             known = self._known([c.change_id for _, c in pending])
             for d, c in pending:
                 if c.change_id not in known:
                     self._judge_new(d, c)
-        self._forks(out)
-        return out
+        self._forks(changes, spans)
+        return changes
 
     def _judge_new(self, d: dict, c: Change) -> None:
         """A change new to this database from a revoked origin or outside its capabilities."""
@@ -228,17 +239,9 @@ class Checker:
                 f"({', '.join('?' for _ in chunk)})", chunk))
         return known
 
-    def _forks(self, changes: list[Change]) -> None:
-        """A change whose (device, seq) already holds another change here is a fork."""
-        spans: dict[str, list[int]] = {}
-        for c in changes:
-            s = spans.get(c.device_id)
-            if s is None:
-                spans[c.device_id] = [c.seq, c.seq]
-            elif c.seq < s[0]:
-                s[0] = c.seq
-            elif c.seq > s[1]:
-                s[1] = c.seq
+    def _forks(self, changes: list[Change], spans: dict[str, list[int]]) -> None:
+        """A change whose (device, seq) already holds another change here is a fork (`spans`:
+        each device's lowest and highest seq among `changes`)."""
         stored: dict[tuple[str, int], str] = {}
         for device_id, (low, high) in spans.items():
             for seq, cid in self.reg.conn.execute(
