@@ -22,8 +22,8 @@ from .db import close_registry
 
 # Blueprint modules of the app, in navigation order. Add a module name to register it.
 BLUEPRINTS = ("households", "forms", "dossier", "visits", "workflow", "attachments", "auth",
-              "review", "progress", "compensation", "devices", "settings_view", "backup_view",
-              "sync")
+              "review", "progress", "compensation", "completion", "devices", "settings_view",
+              "backup_view", "sync")
 
 csrf = CSRFProtect()
 babel = Babel()

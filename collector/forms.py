@@ -16,8 +16,8 @@ from dataclasses import dataclass, field
 
 from anju.registry.core.changes import DELETED, new_id
 from anju.registry.core.definition import Definition, Field
-from anju.registry.core.store import InvalidChange, Registry
-from anju.registry.core.validation import localize, validate
+from anju.registry.core.store import InvalidEdits, Registry
+from anju.registry.core.validation import localize
 from flask import Blueprint, abort, flash, g, redirect, render_template, request, url_for
 from flask_wtf.csrf import CSRFError
 
@@ -119,40 +119,39 @@ def _only_meaningful(values: dict, current: dict) -> dict:
     return {k: v for k, v in values.items() if not (_blank(v) and _blank(current.get(k)))}
 
 
-def check(reg: Registry, household_id: str, data: FormData, current: dict,
-          existing: dict) -> tuple[list, dict]:
-    """Validate a posted form; return (edits for save_many, {input name: [error codes]})."""
+def edits_of(reg: Registry, household_id: str, data: FormData, current: dict,
+             existing: dict) -> list:
+    """The edits a posted form makes, for save_many (which validates them, once)."""
     defn = reg.definition
-    errors: dict[str, list] = {}
-    clean, found = validate(defn, "household", data.household)
-    errors.update(found)
-    house_no = clean.get("house_no")
-    if house_no and "house_no" not in errors and reg.conn.execute(
-            "SELECT 1 FROM household WHERE house_no = ? AND id != ? AND deleted IS NULL",
-            (house_no, household_id)).fetchone():
-        errors["house_no"] = ["duplicate_house_no"]
     edits = [("household", household_id, _only_meaningful(data.household, current))]
     for row in data.members:
         if _is_blank_row(defn, row, existing):
             continue
         values = {f.name: row.get(f.name, "") for f in member_fields(defn)}
         values["household_id"] = household_id
-        for name, codes in validate(defn, "member", values)[1].items():
-            errors[f"m-{row['key']}-{name}"] = codes
         edits.append(("member", row["id"], _only_meaningful(values, existing.get(row["id"], {}))))
     edits += [("member", mid, {DELETED: REMOVED_REASON}) for mid in data.removed]
-    return edits, errors
+    return edits
+
+
+def input_errors(exc: InvalidEdits, household_id: str, data: FormData) -> dict[str, list]:
+    """The store's errors keyed by the form's input names, so each shows beside its input."""
+    keys = {row["id"]: row["key"] for row in data.members}
+    errors: dict[str, list] = {}
+    for record_id, (_record_type, found) in exc.by_record.items():
+        for name, codes in found.items():
+            if record_id == household_id:
+                errors[name] = codes
+            elif record_id in keys:
+                errors[f"m-{keys[record_id]}-{name}"] = codes
+            else:
+                errors[f"form-{name}"] = codes
+    return errors
 
 
 def error_texts(errors: dict) -> dict[str, str]:
     """Error codes as text in the user's language, keyed by input name."""
-    own = {"duplicate_house_no": t("该房屋编号已有另一户使用", "Another household has this number")}
-    texts = localize({k: [c for c in v if c not in own] for k, v in errors.items()}, lang())
-    for name, codes in errors.items():
-        mine = [own[c] for c in codes if c in own]
-        if mine:
-            texts[name] = "；".join(filter(None, [texts.get(name, "")] + mine))
-    return texts
+    return localize(errors, lang())
 
 
 def relevance_hint(defn: Definition, f: Field) -> str:
@@ -277,15 +276,12 @@ def _edit(household_id: str, is_new: bool):
             if row["id"] in existing:
                 data.removed.append(row["id"])
         return _render(reg, household_id, data, is_new)
-    edits, errors = check(reg, household_id, data, current, existing)
-    if errors:
-        return _render(reg, household_id, data, is_new, errors, 422)
     try:
-        reg.save_many(edits, by=g.user["name"], full=True)
-    except InvalidChange as exc:  # changed underneath us between the check and the save
-        prefix = "" if exc.record_type == "household" else "form-"
+        reg.save_many(edits_of(reg, household_id, data, current, existing),
+                      by=g.user["name"], full=True)
+    except InvalidEdits as exc:
         return _render(reg, household_id, data, is_new,
-                       {prefix + k: v for k, v in exc.errors.items()}, 422)
+                       input_errors(exc, household_id, data), 422)
     flash(t(f"已保存住户 {data.household.get('house_no', '')}",
             f"Saved household {data.household.get('house_no', '')}"))
     return redirect(url_for("dossier.show", household_id=household_id))

@@ -9,8 +9,8 @@ from __future__ import annotations
 import datetime as dt
 
 from anju.registry.core.changes import new_id
-from anju.registry.core.store import InvalidChange
-from anju.registry.core.validation import localize, validate
+from anju.registry.core.store import InvalidEdits
+from anju.registry.core.validation import localize
 from anju.registry.core.workflow import allowed_moves
 from flask import Blueprint, flash, g, redirect, render_template, request, url_for
 
@@ -38,20 +38,18 @@ def new(household_id: str):
               "surveyor": g.user["name"], "household_id": household_id}
     # a repeated post saves the same visit again, not a second one
     visit_id = fresh_or_own(reg, request.form.get("visit_id", ""), "visit", household_id)
-    _, errors = validate(reg.definition, "visit", values)
-    if not errors:
-        edits = [("visit", visit_id, values)]
-        status = household.get("status") or "unsurveyed"
-        if values["outcome"] == "surveyed" and "surveyed" in allowed_moves(status) \
-                and status == "unsurveyed":
-            edits.append(("household", household_id, {"status": "surveyed"}))
-        try:
-            reg.save_many(edits, by=g.user["name"], full=False)
-        except InvalidChange as exc:
-            errors = exc.errors
-        else:
-            flash(t("已保存走访记录", "Visit saved"))
-            return redirect(url_for("dossier.show", household_id=household_id) + "#visits")
+    edits = [("visit", visit_id, values)]
+    status = household.get("status") or "unsurveyed"
+    if values["outcome"] == "surveyed" and "surveyed" in allowed_moves(status) \
+            and status == "unsurveyed":
+        edits.append(("household", household_id, {"status": "surveyed"}))
+    try:
+        reg.save_many(edits, by=g.user["name"], full=False)
+    except InvalidEdits as exc:
+        errors = exc.by_record.get(visit_id, (None, exc.errors))[1]
+    else:
+        flash(t("已保存走访记录", "Visit saved"))
+        return redirect(url_for("dossier.show", household_id=household_id) + "#visits")
     shown = {**values, "visit_id": visit_id}
     return render_template("households/visit.html", h=household, today=today,
                            visit_values=shown, visit_errors=localize(errors, lang())), 422

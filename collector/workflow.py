@@ -32,8 +32,10 @@ def move(household_id: str):
     status = reg.definition.record("household").field("status")
     if new_status not in SURVEYOR_MOVES and not has_role("supervisor"):
         return render_template("forbidden.html"), 403
-    if new_status == "signed" and "agreement" in reg.definition.records:
+    if new_status == "signed":
         return redirect(url_for("compensation.agreement", household_id=household_id))
+    if new_status in ("handed_over", "demolished"):  # these follow the handover record
+        return redirect(url_for("dossier.show", household_id=household_id) + "#completion")
     try:
         if new_status not in allowed_moves(current):
             raise WorkflowError(new_status)

@@ -518,7 +518,8 @@ def test_the_signed_encoding_is_canonical_json_of_the_change(texts, seq, note, p
     assert row_message(prefix(pid), row, prev) == expected
 
 
-@given(record_type=st.sampled_from(["household", "member", "visit", "agreement", "decision"]),
+@given(record_type=st.sampled_from(["household", "member", "visit", "agreement", "decision",
+                                    "payment", "handover"]),
        fields=st.dictionaries(st.sampled_from(["status", "_deleted", "floors", "name"]),
                               st.sampled_from([None, "unsurveyed", "surveyed", "valued",
                                                "signed", "重复"])),

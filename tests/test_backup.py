@@ -29,7 +29,8 @@ def laptop(path, name="笔记本 3"):
 
 
 def fill(reg, n=5):
-    for i in range(n):
+    start = reg.conn.execute("SELECT count(*) FROM household").fetchone()[0]
+    for i in range(start, start + n):  # house numbers are unique: each call adds new ones
         hid = reg.save("household", None, {**HOUSEHOLD, "house_no": f"A-{i:04d}"}, by="li",
                        full=True)
         reg.save("member", None, {"household_id": hid, "name": "张三", "relation": "head",

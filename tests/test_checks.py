@@ -126,7 +126,7 @@ def test_duplicate_house_by_number_and_by_address(registry):
 
 def test_duplicate_house_near_miss(registry):
     house(registry, house_no="B-0001", zone="西门片区", address="西门街1号")
-    house(registry, house_no="B-0001", zone="北街片区", address="北街1号")   # other zone
+    house(registry, house_no="B-0010", zone="北街片区", address="北街1号")   # similar number
     house(registry, address="北街38号")
     house(registry, address="北街39号")
     assert kinds(registry, "duplicate_house") == []

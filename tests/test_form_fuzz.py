@@ -3,6 +3,7 @@ script tags, unknown fields, broken member keys, missing CSRF tokens. Never a se
 markup echoed unescaped, and nothing written by a refused post."""
 
 import re
+import uuid
 
 import pytest
 from anju.registry.core.store import Registry
@@ -85,8 +86,10 @@ def test_household_forms(setup, data, action, with_token, base):
 def test_visit_status_delete_and_upload_forms(setup, data, with_token):
     reg, client, _, token = setup
     # a throwaway household, so a fuzzed deletion does not end the other examples
-    target = reg.save("household", None, {"house_no": "Z-1", "zone": "z", "address": "a",
-                                          "structure": "simple", "owner_name": "王五"},
+    # (house numbers are unique in the store: each throwaway household gets its own)
+    target = reg.save("household", None, {"house_no": f"Z-{uuid.uuid4().hex[:8]}", "zone": "z",
+                                          "address": "a", "structure": "simple",
+                                          "owner_name": "王五"},
                       by="boss", full=True)
     body = dict(data, csrf_token=token) if with_token else data
     before = snapshot(reg)

@@ -260,11 +260,11 @@ def test_adopt_definition_refuses_to_drop_or_retype_a_field_holding_data(project
     with pytest.raises(StoreError, match="retypes"):
         adopt_definition(reg, retyped)
     assert reg.meta("survey") == text
-    # An empty field may change type.
-    empty = text.replace("      - name: cadre\n        type: text\n",
-                         "      - name: cadre\n        type: integer\n", 1)
+    # An empty field may change type (one the code does not read: see registry/core/contract.py).
+    empty = text.replace("      - name: land_cert_no\n        type: text\n",
+                         "      - name: land_cert_no\n        type: integer\n", 1)
     assert adopt_definition(reg, empty)
-    assert reg.definition.record("household").field("cadre").type == "integer"
+    assert reg.definition.record("household").field("land_cert_no").type == "integer"
 
 
 def test_a_refused_central_definition_rejects_the_pack_and_writes_nothing(project):

@@ -145,3 +145,49 @@ def test_opening_does_not_wait_for_a_writer(registry, household):
     thread.join()
     assert not waited and opened[0].get("household", household)["house_no"] == "A-0001"
     opened[0].close()
+
+
+def test_house_numbers_are_unique_in_the_store(registry):
+    from anju.registry.core.store import InvalidChange
+    first = registry.save("household", None, dict(HOUSEHOLD), by="li", full=True)
+    with pytest.raises(InvalidChange) as err:
+        registry.save("household", None, {**HOUSEHOLD, "address": "别处1号"}, by="li", full=True)
+    assert err.value.errors == {"house_no": ["duplicate_house_no"]}
+    # The same household keeps its own number; a deleted household frees it.
+    registry.save("household", first, {"address": "东关街13号"}, by="li")
+    registry.delete("household", first, reason="录重", by="li")
+    assert registry.save("household", None, dict(HOUSEHOLD), by="li", full=True)
+    assert registry.household_by_number(HOUSEHOLD["house_no"])["id"] != first
+
+
+def test_save_many_reports_every_failing_record_and_writes_nothing(registry):
+    from anju.registry.core.store import InvalidEdits
+    hid = "h-" + "1" * 8
+    before = registry.conn.execute("SELECT count(*) FROM change").fetchone()[0]
+    edits = [("household", hid, {**HOUSEHOLD, "year_built": "not a year"}),
+             ("member", "m1", {"household_id": hid, "name": "张伟", "id_no": "123"}),
+             ("member", "m2", {"household_id": hid, "name": "李娜", "relation": "spouse",
+                               "id_no": "11010519491231002X"})]
+    with pytest.raises(InvalidEdits) as err:
+        registry.save_many(edits, by="li")
+    assert set(err.value.by_record) == {hid, "m1"}
+    assert "year_built" in err.value.by_record[hid][1]
+    assert "id_no" in err.value.by_record["m1"][1]
+    assert registry.conn.execute("SELECT count(*) FROM change").fetchone()[0] == before
+
+
+def test_one_form_save_validates_each_record_once(registry, monkeypatch):
+    # A spy around the real validator: the store validates; nobody validates again around it.
+    from anju.registry.core import store as store_mod
+    calls = []
+    real = store_mod.validate
+
+    def spy(definition, record_type, *args, **kwargs):
+        calls.append(record_type)
+        return real(definition, record_type, *args, **kwargs)
+    monkeypatch.setattr(store_mod, "validate", spy)
+    hid = "h-" + "2" * 8
+    registry.save_many([("household", hid, dict(HOUSEHOLD)),
+                        ("member", "m3", {"household_id": hid, "name": "张伟", "relation": "head",
+                                          "id_no": "11010519491231002X"})], by="li")
+    assert calls == ["household", "member"]

@@ -135,14 +135,18 @@ def test_older_laptops_pack_merges_into_a_newer_registry(project):
 
 def test_a_definition_dropping_or_retyping_a_field_with_data_is_refused(project):
     central, (laptop, _), tmp = project
-    hid = survey_household(central, "C-0001")
+    hid = survey_household(central, "C-0001", property_cert_no="鲁(2020)第0001号")
     before = digest(central)
-    with pytest.raises(StoreError, match=r"drops household\.address, which holds data"):
-        adopt_definition(central, definition(drop="address"))
-    with pytest.raises(StoreError, match=r"retypes \(text -> integer\) household\.address"):
-        adopt_definition(central, definition(retype="address"))
+    with pytest.raises(StoreError, match=r"drops household\.property_cert_no, which holds data"):
+        adopt_definition(central, definition(drop="property_cert_no"))
+    with pytest.raises(StoreError,
+                       match=r"retypes \(text -> integer\) household\.property_cert_no"):
+        adopt_definition(central, definition(retype="property_cert_no"))
     assert central.definition.version == 1 and digest(central) == before
-    assert central.get("household", hid)["address"] == HOUSEHOLD["address"]
+    assert central.get("household", hid)["property_cert_no"] == "鲁(2020)第0001号"
+    # A field the code reads (the core contract) cannot be dropped at all, data or not.
+    with pytest.raises(StoreError, match=r"household\.address: anju needs this field"):
+        adopt_definition(central, definition(drop="address"))
     # An empty field may go: nobody loses anything.
     assert central.conn.execute("SELECT count(*) FROM household WHERE owner_phone IS NOT NULL"
                                 ).fetchone()[0] == 0

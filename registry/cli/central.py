@@ -23,10 +23,9 @@ def check(db: str, kind: str | None) -> None:
         raise Abort(f"unknown kind {kind!r}; use one of {', '.join(KINDS)}")
     with open_registry(db) as reg:
         flags = run_checks(reg)
-        has_decisions = "decision" in reg.definition.records
         closed = 0
         for flag in flags:
-            if has_decisions and is_closing(reg.get("decision", decision_id(flag.key))):
+            if is_closing(reg.get("decision", decision_id(flag.key))):
                 closed += 1
                 continue
             if not kind or flag.kind == kind:

@@ -28,7 +28,7 @@ def device() -> None:
               help="What the laptop may write (repeat, or comma-separated; 'all' for every "
                    "one). Default: survey (households, members, visits, attachments, status "
                    "up to surveyed). Others: status, agreements, decisions, resolutions, "
-                   "tombstones.")
+                   "tombstones, completion.")
 def device_enroll(db: str, name: str, out: str, capabilities: tuple[str, ...]) -> None:
     """Enrol laptop NAME and write its enrolment file for `anju init DB --enroll FILE`."""
     from anju.registry.sync.authority import FIELD_DEFAULT, parse_capabilities

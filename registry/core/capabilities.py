@@ -21,7 +21,12 @@ CAPABILITIES = {
     "decisions": ("审核决定", "Review decisions"),
     "resolutions": ("裁决冲突", "Conflict resolutions"),
     "tombstones": ("注销住户", "Household tombstones"),
+    "completion": ("付款、交房与拆除", "Payments, handover and demolition"),
 }
+# anju's own records (schema/system_records.yaml) and the capability each needs; every other
+# record type is the project's survey (households, members, visits, attachments, ...).
+SYSTEM_RECORDS = {"agreement": "agreements", "decision": "decisions", "payment": "completion",
+                  "handover": "completion"}
 ALL = frozenset(CAPABILITIES)
 FIELD_DEFAULT = frozenset({"survey"})
 FIELD_STATUSES = frozenset({None, "unsurveyed", "surveyed"})  # a field laptop's moves: to 已登记
@@ -46,8 +51,7 @@ def capabilities_of(device: dict) -> frozenset[str]:
 
 def needed(change: Change) -> list[str]:
     """The capabilities a change needs, in CAPABILITIES order."""
-    need = {"agreements" if change.record_type == "agreement" else
-            "decisions" if change.record_type == "decision" else "survey"}
+    need = {SYSTEM_RECORDS.get(change.record_type, "survey")}
     fields = change.fields
     if change.record_type == "household":
         if DELETED in fields:
@@ -63,10 +67,9 @@ def permits(caps: frozenset[str], change: Change) -> bool:
     """Whether `caps` cover `change`: `needed(change)` without building it (the merge asks for
     every change)."""
     rt = change.record_type
-    if rt == "agreement":
-        ok = "agreements" in caps
-    elif rt == "decision":
-        ok = "decisions" in caps
+    system = SYSTEM_RECORDS.get(rt)
+    if system is not None:
+        ok = system in caps
     else:
         ok = "survey" in caps
         if ok and rt == "household":

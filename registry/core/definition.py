@@ -6,6 +6,7 @@ Everything that knows about fields (database columns, validation, the form, publ
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import re
 from dataclasses import dataclass, field
@@ -13,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from anju.registry.core import contract as contract_mod
 
 DEFAULT_PATH = Path(__file__).resolve().parent.parent.parent / "schema" / "survey.yaml"
 
@@ -163,9 +165,13 @@ def _parse(text: str, origin: str) -> Definition:
     section_names = {s.get("name") for s in sections if isinstance(s, dict)}
     records = {}
     for rname, rraw in raw["records"].items():
-        records[rname] = _record(rname, rraw, section_names)
+        if rname not in contract_mod.SYSTEM_RECORDS:
+            records[rname] = _record(rname, rraw, section_names)
     if "household" not in records:
         raise DefinitionError(f"{origin}: needs a 'household' record type")
+    # System records are anju's own (schema/system_records.yaml): a survey's copy is replaced.
+    for rname, rraw in _system_records().items():
+        records[rname] = _record(rname, rraw, section_names)
     for rec in records.values():
         if rec.parent and rec.parent not in records:
             raise DefinitionError(f"record {rec.name}: unknown parent {rec.parent!r}")
@@ -176,9 +182,17 @@ def _parse(text: str, origin: str) -> Definition:
             if f.relevant and not rec.has(f.relevant["field"]):
                 raise DefinitionError(f"field {rec.name}.{f.name}: relevant refers to unknown "
                                       f"field {f.relevant['field']!r}")
+    lacking = contract_mod.problems(records)
+    if lacking:
+        raise DefinitionError(f"{origin}: " + "; ".join(lacking))
     return Definition(name=str(raw.get("name", "survey")), version=version,
                       title=_label(raw.get("title") or {"zh": "调查", "en": "Survey"}, origin),
                       sections=sections, records=records, source=text)
+
+
+@functools.cache
+def _system_records() -> dict:
+    return yaml.safe_load(contract_mod.system_records_text())["records"]
 
 
 def _label(raw: Any, where: str) -> dict[str, str]:

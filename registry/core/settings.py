@@ -219,9 +219,8 @@ def assign(reg: Registry, cadre: str, house_nos: list[str], *, by: str) -> int:
     ids = []
     missing = []
     for no in dict.fromkeys(n.strip() for n in house_nos if n.strip()):
-        row = reg.conn.execute("SELECT id FROM household WHERE house_no = ? AND deleted IS NULL",
-                               (no,)).fetchone()
-        (ids.append(row[0]) if row else missing.append(no))
+        household = reg.household_by_number(no)
+        (ids.append(household["id"]) if household else missing.append(no))
     if missing:
         raise StoreError("no household with house number " + ", ".join(missing))
     written = reg.save_many([("household", hid, {"cadre": cadre or None}) for hid in ids],

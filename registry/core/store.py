@@ -28,7 +28,7 @@ SCHEMA_VERSION = max((int(p.name[:3]) for p in MIGRATIONS.glob("[0-9][0-9][0-9]_
                      default=0)
 
 # Record types written once and never changed: a signed agreement is amended by a new record.
-WRITE_ONCE = frozenset({"agreement"})
+WRITE_ONCE = frozenset({"agreement", "payment"})
 
 
 class StoreError(Exception):
@@ -43,6 +43,16 @@ class InvalidChange(StoreError):
         self.errors = errors
         detail = ", ".join(f"{k}: {'/'.join(map(str, v))}" for k, v in errors.items())
         super().__init__(f"invalid {record_type}: {detail}")
+
+
+class InvalidEdits(InvalidChange):
+    """Several records of one save failing validation; `by_record` maps record id ->
+    (record type, {field: error codes}), so a form can show every error beside its input."""
+
+    def __init__(self, by_record: dict[str, tuple[str, dict]]):
+        self.by_record = by_record
+        record_type, errors = next(iter(by_record.values()))
+        super().__init__(record_type, errors)
 
 
 def refuse_outside_capabilities(reg: Registry, change: Change) -> None:
@@ -303,6 +313,9 @@ class Registry:
                     data[f.name] = f.default
         clean, errors = validate(self.definition, record_type, data,
                                  partial=not full and bool(state.values), current=current)
+        if record_type == "household" and "house_no" not in errors and clean.get("house_no") \
+                and self.house_no_taken(clean["house_no"], record_id):
+            errors["house_no"] = ["duplicate_house_no"]
         if errors:
             raise InvalidChange(record_type, errors)
         clean.update(meta_fields)
@@ -334,15 +347,36 @@ class Registry:
 
     def save_many(self, edits: Iterable[tuple[str, str, dict]], *, by: str,
                   full: bool = True) -> list[Change]:
-        """Save several records (a household and its members) in one transaction."""
-        written = []
+        """Save several records (a household and its members) in one transaction.
+
+        Every edit is validated (once, here: callers do not validate first) even after one
+        fails, so InvalidEdits carries the errors of all of them; then nothing is written."""
+        written, failed = [], {}
         with transaction(self.conn):
             for record_type, record_id, values in edits:
-                change = self.make_change(record_type, record_id, values, by=by, full=full)
-                if change:
-                    self._write([change])
+                try:
+                    change = self.make_change(record_type, record_id, values, by=by, full=full)
+                except InvalidChange as exc:
+                    failed[record_id] = (exc.record_type, exc.errors)
+                    continue
+                if change and not failed:
+                    self._write([change])  # written at once: the next change takes the next seq
                     written.append(change)
+            if failed:
+                raise InvalidEdits(failed)  # rolls back what this transaction wrote
         return written
+
+    def house_no_taken(self, house_no: str, household_id: str | None = None) -> bool:
+        """Whether another live household of this registry has this house number."""
+        return self.conn.execute(
+            "SELECT 1 FROM household WHERE house_no = ? AND id != ? AND deleted IS NULL",
+            (house_no, household_id or "")).fetchone() is not None
+
+    def household_by_number(self, house_no: str) -> dict | None:
+        """The live household with this house number (the lookup people make), or None."""
+        row = self.conn.execute("SELECT id FROM household WHERE house_no = ? AND deleted IS NULL "
+                                "ORDER BY created_at LIMIT 1", (house_no,)).fetchone()
+        return self.get("household", row[0]) if row else None
 
     def delete(self, record_type: str, record_id: str, *, reason: str, by: str) -> None:
         """Tombstone a record with a reason (never a physical delete)."""

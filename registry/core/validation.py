@@ -38,6 +38,7 @@ MESSAGES = {
     "geopoint": ("位置应为 纬度,经度", "Location must be latitude,longitude"),
     "person_name": ("姓名应为2-40个汉字或字母", "A name is 2-40 letters"),
     "unknown_field": ("未知字段", "Unknown field"),
+    "duplicate_house_no": ("该房屋编号已有另一户使用", "Another household has this number"),
     "not_relevant": ("此项不适用", "Not applicable"),
 }
 

@@ -19,6 +19,8 @@ from anju.registry.core.store import Registry, StoreError, transaction
 PATH = ("unsurveyed", "surveyed", "published", "valued", "signed", "handed_over", "demolished")
 SIDE_STATES = ("disputed", "decision")
 STATUSES = PATH + SIDE_STATES
+# Statuses that only the record behind them sets, and that record.
+RECORDED = {"signed": "agreement", "handed_over": "handover", "demolished": "demolition"}
 
 # Moves out of each status that are not the next step on the path.
 _SIDE_MOVES = {
@@ -64,9 +66,11 @@ def move(reg: Registry, household_id: str, new_status: str, by: str) -> None:
     """Move one household to a new status, as one change recording who moved it and from what."""
     # Check and write in one transaction, so two people moving the same household at once
     # cannot both make a move that was allowed only from the status before the other's move.
-    if new_status == "signed" and "agreement" in reg.definition.records:
-        # Signing is recording an agreement (registry.agreements), never a bare status change.
-        raise WorkflowError("a household becomes signed by recording its agreement")
+    if new_status in RECORDED:
+        # These statuses follow records (an agreement, a handover, a demolition date), never a
+        # bare status change: see registry/compensation/agreements.py, registry/completion/.
+        raise WorkflowError(f"a household becomes {new_status} by recording its "
+                            f"{RECORDED[new_status]}")
     with transaction(reg.conn):
         current = (reg.get("household", household_id) or {}).get("status") or "unsurveyed"
         values = move_values(reg, household_id, new_status)

@@ -12,9 +12,11 @@ import json
 import random
 import uuid
 from collections.abc import Callable
+from decimal import Decimal
 from pathlib import Path
 
 from anju.registry.compensation.calculation import calculate, default_rules_text, parse_rules
+from anju.registry.completion.handover import handover_id
 from anju.registry.core.changes import Change
 from anju.registry.core.store import InvalidChange, Registry, transaction
 from anju.registry.core.validation import id_check_char, validate
@@ -183,6 +185,7 @@ class DemoBuilder:
                                             "note": fake.sentence()[:60]},
                       day, surveyor, device, full=True)
         day = survey_day
+        signed = None
         for status in PATH[2:stage + 1]:
             day = min(day + rng.randrange(1, 6) * DAY, self.yesterday)
             extra = {"status": status}
@@ -190,26 +193,51 @@ class DemoBuilder:
                 extra["valuation_commissioned"] = str(day - 7 * DAY)
                 extra["valuation_date"] = str(day)
             if status == "signed":
-                self.agreement(hid, {**base, **survey}, day, device)
+                signed = self.agreement(hid, {**base, **survey}, day, device)
+            if status in ("handed_over", "demolished") and not signed:
+                break  # no agreement, no handover: the status follows the records
+            if status == "handed_over":
+                self.emit("handover", handover_id(hid), {
+                    "household_id": hid, "handed_over_on": str(day), "utilities_cut": "yes",
+                    "keys_received": "yes"}, day, "supervisor", device, full=True)
+            if status == "demolished":
+                self.emit("handover", handover_id(hid), {"demolished_on": str(day)}, day,
+                          "supervisor", device)
             self.emit("household", hid, extra, day, "supervisor", device)
+            if status == "signed" and signed and rng.random() < 0.6:
+                self.payment(hid, signed, min(day + rng.randrange(1, 15) * DAY, self.yesterday),
+                             device)
         if stage >= 2 and rng.random() < 0.03:
             self.emit("household", hid, {"status": "disputed"},
                       min(day + DAY, self.yesterday), "supervisor", device)
         return hid, ids
 
-    def agreement(self, hid: str, household: dict, day: dt.date, device: str) -> None:
+    def agreement(self, hid: str, household: dict, day: dt.date,
+                  device: str) -> tuple[str, Decimal] | None:
         """Queue the agreement a household signs, its breakdown frozen by the project's rules."""
-        if "agreement" not in self.reg.definition.records:
-            return
         mode = household.get("compensation_mode") or "money"
         breakdown = calculate(self.rules, household, mode, day, settings=self.reg_settings)
         if not breakdown.complete:
-            return
+            return None
         self.agreements += 1
-        self.emit("agreement", self.uid(), {
+        agreement_id = self.uid()
+        self.emit("agreement", agreement_id, {
             "household_id": hid, "number": f"{day:%Y}-{self.agreements:05d}",
             "signed_on": str(day), "mode": mode, "breakdown": breakdown.to_json(),
             "total": str(breakdown.total)}, day, "supervisor", device, full=True)
+        return agreement_id, breakdown.total
+
+    def payment(self, hid: str, signed: tuple[str, Decimal], day: dt.date, device: str) -> None:
+        """A first payment of part of what an agreement owes (most pay in two instalments)."""
+        agreement_id, total = signed
+        if total <= 0:
+            return  # a swap household that owes the difference is paid nothing
+        share = Decimal(self.rng.choice(("0.5", "0.6", "0.7", "1")))
+        self.emit("payment", self.uid(), {
+            "household_id": hid, "agreement": agreement_id,
+            "amount": str((total * share).quantize(Decimal("0.01"))), "paid_on": str(day),
+            "method": "bank_transfer", "voucher_no": f"ZF-{day:%Y%m%d}-{self.uid()[:8]}"},
+            day, "supervisor", device, full=True)
 
     def plant_abuses(self, households: list[tuple[str, list]]) -> None:
         """One person in two households, a member registered after the freeze, one title twice."""

@@ -296,8 +296,7 @@ def prepare(reg: Registry) -> None:
     # The checks sort a few hundred thousand short rows: keep that in memory, not temp files.
     reg.conn.execute("PRAGMA temp_store = MEMORY")
     reg.conn.execute("PRAGMA cache_size = -65536")
-    if "decision" in reg.definition.records:
-        reg.conn.execute("CREATE INDEX IF NOT EXISTS decision_flag_key ON decision (flag_key)")
+    reg.conn.execute("CREATE INDEX IF NOT EXISTS decision_flag_key ON decision (flag_key)")
 
 
 def find_flags(reg: Registry, settings: dict | None = None) -> list[Flag]:
@@ -369,8 +368,6 @@ def summary(reg: Registry) -> dict[str, dict[str, int]]:
 
 def closed_sql(reg: Registry, alias: str = "f") -> str:
     """An SQL expression: 1 when flag `alias` is closed by a decision, else 0."""
-    if "decision" not in reg.definition.records:
-        return "0"
     marks = ", ".join(f"'{c}'" for c in CLOSING)
     return (f"EXISTS (SELECT 1 FROM decision d WHERE d.flag_key = {alias}.flag_key "
             f"AND d.deleted IS NULL AND d.decision IN ({marks}))")

@@ -28,9 +28,6 @@ def decision_id(flag_key: str) -> str:
 
 def decide(reg: Registry, flag_key: str, decision: str, reason: str, *, by: str) -> str:
     """Record a decision on a flag (confirmed, dismissed or reopened) with a reason."""
-    if "decision" not in reg.definition.records:
-        raise StoreError("this registry's survey has no decision records; "
-                         "create it with a current anju")
     if decision not in DECISIONS:
         raise StoreError(f"unknown decision {decision!r}; use one of {', '.join(DECISIONS)}")
     if not reason or not reason.strip():
@@ -55,9 +52,7 @@ def _conflicts_sql(reg: Registry) -> str:
         if rtype.parent == "household":
             whens.append(f"WHEN '{rtype.name}' THEN (SELECT household_id FROM [{rtype.name}] "
                          "WHERE id = c.record_id)")
-    if "decision" in reg.definition.records:
-        whens.append("WHEN 'decision' THEN (SELECT household FROM decision "
-                     "WHERE id = c.record_id)")
+    whens.append("WHEN 'decision' THEN (SELECT household FROM decision WHERE id = c.record_id)")
     return (f"SELECT c.*, CASE c.record_type {' '.join(whens)} END AS household_id "
             "FROM conflict c")
 
@@ -151,8 +146,7 @@ def _detail(reg: Registry, item: str, key: str, kind: str, at: str) -> dict:
                                (key,)).fetchone()
         hids = [r[0] for r in reg.conn.execute(
             "SELECT household_id FROM flag_household WHERE flag_key = ?", (key,))]
-        decision = (reg.get("decision", decision_id(key))
-                    if "decision" in reg.definition.records else None)
+        decision = reg.get("decision", decision_id(key))
         return {"item": "flag", "key": key, "kind": kind, "at": at,
                 "kind_label": {"zh": KINDS.get(kind, (kind,))[0],
                                "en": KINDS.get(kind, (kind, kind))[1]},
