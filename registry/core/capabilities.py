@@ -51,11 +51,7 @@ def system_records() -> dict[str, str]:
     global _SYSTEM
     if _SYSTEM is None:
         names = set(contract.SYSTEM_RECORDS)
-        try:
-            names |= set((yaml.safe_load(contract.system_records_text()) or {})
-                         .get("records") or {})
-        except (OSError, yaml.YAMLError, AttributeError):
-            pass
+        names |= set(yaml.safe_load(contract.system_records_text())["records"])
         _SYSTEM = {n: SYSTEM_RECORDS.get(n, CENTRAL) for n in names}
     return _SYSTEM
 
