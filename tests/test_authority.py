@@ -590,3 +590,44 @@ def test_the_merges_fast_capability_rule_agrees_with_the_stated_one(record_type,
     c = Change(change_id=new_id(), device_id="d", seq=1, record_type=record_type,
                record_id=new_id(), fields=fields, base=base)
     assert permits(frozenset(caps), c) == set(needed(c)).issubset(caps)
+
+
+# -- generations (a restored database, registry/core/origin.py) -------------------------------
+def test_a_restored_laptops_generation_signs_with_its_device_key_and_nobody_elses(project):
+    """After a restore lap1 writes as `<lap1>~<generation>`, seq from 1, its own chain, signed
+    with lap1's key and judged by lap1's capabilities; lap2 cannot write as that generation,
+    and a rewritten clock on it is refused."""
+    from anju.registry.core.origin import device_of
+    from anju.registry.field import backup
+
+    hid = project.households[0]
+    lap1 = project.lap(1)
+    lap1.save("household", hid, {"floors": 2}, by="li")
+    saved = backup.backup_now(lap1, project.root, reason="manual")
+    lap1.save("household", hid, {"floors": 3}, by="li")
+    project.send(lap1)
+    path = lap1.path
+    lap1.close()
+    backup.restore(saved, path, force=True)
+    project.laptops["lap1"] = lap1 = Registry.open(path)
+    assert lap1.origin_id != lap1.device_id and device_of(lap1.origin_id) == lap1.device_id
+    lap1.save("household", hid, {"floors": 4}, by="li")
+    row = list(lap1.conn.execute(
+        "SELECT change_id, device_id, seq, record_type, record_id, fields, base, at, by, note, "
+        "hlc, prev, sig FROM change WHERE device_id = ?", (lap1.origin_id,)).fetchone())
+    assert row[2] == 1 and row[11] is None and row[12]  # a fresh chain, signed
+    # A relay rewriting the generation's clock to win conflicts is refused.
+    late = list(row)
+    late[10] = "2099-12-31T23:59:59.999999Z"
+    refused(project, forged_pack(project, project.lap(2), [late]), "signature", "lap1")
+    # lap2's key cannot write as lap1's generation.
+    forged = claim(project, project.lap(2), lap1.origin_id, 2, {"floors": 9})
+    refused(project, forged_pack(project, project.lap(2), [forged]), "signature", "lap1")
+    # The genuine generation merges, and stays within lap1's (survey) capabilities.
+    result = merge_pack(project.central, project.pack(lap1))
+    assert result.ok, result.reason
+    assert project.central.get("household", hid)["floors"] == 4
+    lap1.conn.execute("UPDATE device SET capabilities = ? WHERE device_id = ?",
+                      (json.dumps(sorted(ALL)), lap1.device_id))
+    lap1.save("household", hid, {"status": "valued"}, by="admin")
+    refused(project, project.pack(lap1), "lacks the capability status")
