@@ -577,10 +577,12 @@ def test_the_signed_encoding_is_canonical_json_of_the_change(texts, seq, note, p
 
 
 @given(record_type=st.sampled_from(["household", "member", "visit", "agreement", "decision",
-                                    "payment", "handover"]),
+                                    "payment", "handover", "publication_round", "objection",
+                                    "valuation", "compensation_decision"]),
        fields=st.dictionaries(st.sampled_from(["status", "_deleted", "floors", "name"]),
                               st.sampled_from([None, "unsurveyed", "surveyed", "valued",
-                                               "signed", "重复"])),
+                                               "signed", "handed_over", "demolished",
+                                               "disputed", "重复"])),
        heads=st.integers(0, 3),
        caps=st.sets(st.sampled_from(sorted(ALL))))
 def test_the_merges_fast_capability_rule_agrees_with_the_stated_one(record_type, fields, heads,
