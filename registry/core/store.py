@@ -311,7 +311,9 @@ class Registry:
         `full` checks the whole record (required fields), as a form save does; otherwise only
         the given fields are checked. The base of each field is what its editor saw: every
         current head of the field (the winner and any value in conflict with it) unless `base`
-        says otherwise, so the edit supersedes them all.
+        says otherwise, so the edit supersedes them all; on a device without the `resolutions`
+        capability, the winner alone (closing a conflict is a resolution). The change is made
+        under this database's origin (a generation after a restore) and signed.
         """
         record_id = record_id or new_id()
         state = self.state(record_id)
