@@ -633,3 +633,34 @@ def test_a_restored_laptops_generation_signs_with_its_device_key_and_nobody_else
                       (json.dumps(sorted(ALL)), lap1.device_id))
     lap1.save("household", hid, {"status": "valued"}, by="admin")
     refused(project, project.pack(lap1), "lacks the capability status")
+
+
+def test_an_unsigned_change_from_before_signing_merges_only_as_the_exact_copy_held(project):
+    """A change made before migration 006 has no signature. Where it is already held (both
+    databases have it), a pack carrying it unchanged still merges, as a row of 10 (before the
+    hlc), 11 or 13 columns; an altered copy of it (its value, its clock), or an unsigned change
+    new to the central, is refused."""
+    from anju.registry.core.changes import dumps
+    from anju.registry.core.store import transaction
+    lap1 = project.lap(1)
+    old = Change(change_id=new_id(), device_id=lap1.device_id, seq=lap1.next_seq(),
+                 record_type="household", record_id=project.households[0],
+                 fields={"comments": "迁移前"}, base={"comments": None}, at=now(), by="li")
+    for reg in (project.central, lap1):
+        with transaction(reg.conn):
+            reg.apply([old])
+    still_merges(project, 1)
+    assert merge_pack(project.central, project.pack(lap1, full=True)).ok
+    row = raw_row(old)
+    row[5], row[6] = dumps(old.fields), dumps(old.base)  # as a pack carries them: canonical
+    assert row[-2:] == [None, None] and len(row) == 13
+    for altered in ({5: json.dumps({"comments": "改过"}, ensure_ascii=False)},
+                    {10: "2099-12-31T23:59:59.999999Z"}):
+        bad = list(row)
+        for k, v in altered.items():
+            bad[k] = v
+        refused(project, forged_pack(project, lap1, [bad]), "signature")
+    for short in (row[:10], row[:11]):  # before the hlc; the hlc, unsigned
+        assert merge_pack(project.central, forged_pack(project, lap1, [short])).ok
+    fresh = raw_row(Change(**{**old.__dict__, "change_id": new_id(), "seq": old.seq + 50}))
+    refused(project, forged_pack(project, lap1, [fresh]), "signature")

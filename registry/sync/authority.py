@@ -37,7 +37,7 @@ from anju.registry.core.capabilities import (  # noqa: F401 -- the rules, re-exp
 from anju.registry.core.changes import Change, now
 from anju.registry.core.mime import sniff
 from anju.registry.core.origin import device_of
-from anju.registry.core.signing import link, prefix, row_message
+from anju.registry.core.signing import link, message, prefix, row_message
 from anju.registry.core.store import Registry, StoreError
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
@@ -234,6 +234,20 @@ class Checker:
             raise TrustError(f"{_label(c)}: device {d['name']} lacks the capability "
                              f"{', '.join(missing)} (the user name {c.by!r} grants nothing)")
 
+    def _held_unsigned(self, entries: list[tuple]) -> dict[str, bytes]:
+        """change id -> content digest of the unsigned changes among `entries` that this
+        database already holds unsigned (older rows: accepted only as an exact copy)."""
+        held: dict[str, bytes] = {}
+        ids = [e[2] for e in entries]
+        for i in range(0, len(ids), 500):
+            chunk = ids[i:i + 500]
+            for row in self.reg.conn.execute(
+                    "SELECT change_id, device_id, seq, record_type, record_id, fields, base, at, "
+                    "by, note, coalesce(hlc, at), prev FROM change WHERE sig IS NULL AND "
+                    f"change_id IN ({', '.join('?' for _ in chunk)})", chunk):
+                held[row[0]] = sha256(message(self.project_id, *row)).digest()
+        return held
+
     def _known(self, ids: list[str]) -> set[str]:
         known: set[str] = set()
         for i in range(0, len(ids), 500):
@@ -280,11 +294,14 @@ class Checker:
         for entry in self.seen:  # a change twice in one pack: the first copy is the one kept
             first.setdefault(entry[2], entry)
         entries = sorted(first.values(), key=lambda e: (e[0], e[1]))
+        held = self._held_unsigned([e for e in entries if not e[5]])
         for i, entry in enumerate(entries):
             nxt = entries[i + 1] if i + 1 < len(entries) else None
             if (nxt is not None and nxt[0] == entry[0] and nxt[1] == entry[1] + 1
                     and nxt[4] == link(entry[3], entry[5])):
                 continue  # the next change's signature covers this one
+            if held.get(entry[2]) == entry[3]:
+                continue  # unsigned (made before signing), and exactly the copy held here
             d = self.device(entry[0])
             if not _verify(d["key"], entry[5], entry[3]):
                 record_type, record_id = entry[6]
