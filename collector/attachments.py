@@ -17,8 +17,10 @@ import sqlite3
 import uuid
 import warnings
 from pathlib import PurePosixPath, PureWindowsPath
+from urllib.parse import quote
 
 from anju.registry.core.changes import new_id
+from anju.registry.core.mime import served_type, sniff
 from anju.registry.core.store import InvalidChange, transaction
 from anju.registry.core.validation import localize
 from flask import (
@@ -45,22 +47,6 @@ MAX_BYTES = 10 * 1024 * 1024  # per file; override with app config ATTACHMENT_MA
 # A phone photo has 12-50 megapixels; 12000 x 12000 (144) took 11 s and 1.4 GB to thumbnail.
 MAX_PIXELS = 60_000_000  # override with app config ATTACHMENT_MAX_PIXELS
 THUMB_SIZE = (320, 320)
-TYPES = (  # (mime, test on the first bytes)
-    ("image/jpeg", lambda b: b.startswith(b"\xff\xd8\xff")),
-    ("image/png", lambda b: b.startswith(b"\x89PNG\r\n\x1a\n")),
-    ("image/webp", lambda b: b[:4] == b"RIFF" and b[8:12] == b"WEBP"),
-    ("application/pdf", lambda b: b.startswith(b"%PDF-")),
-)
-
-
-def sniff(data: bytes) -> str | None:
-    """The file's type from its first bytes, or None when it is not one we accept."""
-    for mime, test in TYPES:
-        if test(data[:16]):
-            return mime
-    return None
-
-
 def clean_filename(name: str | None) -> str:
     """The last part of an uploaded file's name (browsers may send a Windows path), shortened."""
     name = PureWindowsPath(PurePosixPath(name or "").name).name.strip()
@@ -195,8 +181,10 @@ def _attachment(attachment_id: str) -> tuple[dict, bytes]:
 def file(attachment_id: str):
     """The stored file itself."""
     row, data = _attachment(attachment_id)
-    response = Response(data, mimetype=row["mime"])
-    response.headers["Content-Disposition"] = "inline"
+    mime, inline = served_type(data)  # from the bytes, never the type a record or pack claims
+    response = Response(data, mimetype=mime)
+    response.headers["Content-Disposition"] = "inline" if inline else (
+        f"attachment; filename*=UTF-8''{quote(row.get('filename') or 'file')}")
     response.headers["X-Content-Type-Options"] = "nosniff"
     response.headers["Cache-Control"] = "private, max-age=86400"
     return response
@@ -247,7 +235,7 @@ def thumb(attachment_id: str):
     """A thumbnail of an attached image, made from the stored bytes."""
     row, data = _attachment(attachment_id)
     small = (stored_thumbnail(get_registry(), row["sha256"], data)
-             if row["mime"].startswith("image/") else None)
+             if served_type(data)[1] else None)
     if small is None:
         return Response(PLACEHOLDER, mimetype="image/svg+xml")
     response = Response(small, mimetype="image/jpeg")

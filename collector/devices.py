@@ -1,5 +1,6 @@
 """Devices of the central registry: enrol a laptop (download its enrolment file), see each
-device's last pack, counts and last-seen time, revoke a device so its later packs are rejected.
+device's last pack, counts and last-seen time, revoke a device so its later packs are rejected,
+and show and set what each device may write (its capabilities, registry/sync/authority.py).
 
 Enrolment and revocation are the packs engineer's (registry/enrollment.py); this page calls them.
 """
@@ -10,6 +11,12 @@ import tempfile
 from pathlib import Path
 
 from anju.registry.core.store import Registry, StoreError
+from anju.registry.sync.authority import (
+    CAPABILITIES,
+    FIELD_DEFAULT,
+    capabilities_of,
+    set_capabilities,
+)
 from flask import Blueprint, Response, flash, redirect, render_template, request, url_for
 
 from .auth import has_role, role_required
@@ -24,12 +31,16 @@ def device_rows(reg: Registry) -> list[dict]:
     """Every device with its change counts, last pack and last-seen time."""
     cols = {r[1] for r in reg.conn.execute("PRAGMA table_info(device)")}
     role = "d.role" if "role" in cols else "NULL"
-    devices = [dict(zip(("device_id", "name", "enrolled_at", "revoked_at", "role"), r))
+    caps = "d.capabilities" if "capabilities" in cols else "NULL"
+    devices = [dict(zip(("device_id", "name", "enrolled_at", "revoked_at", "role",
+                         "capabilities"), r))
                for r in reg.conn.execute(f"SELECT d.device_id, d.name, d.enrolled_at, "
-                                         f"d.revoked_at, {role} FROM device d "
+                                         f"d.revoked_at, {role}, {caps} FROM device d "
                                          "ORDER BY d.enrolled_at, d.name")]
     # A device restored from backup writes as `<device id>~<generation>` (registry/core/origin.py):
     # its changes count for the device.
+    for d in devices:
+        d["may"] = [c for c in CAPABILITIES if c in capabilities_of(d)]
     stats = {r[0]: r[1:] for r in reg.conn.execute(
         "SELECT substr(device_id, 1, instr(device_id || '~', '~') - 1) AS device, count(*), "
         "sum(record_type = 'household'), max(at), max(received_at) FROM change GROUP BY device")}
@@ -63,7 +74,8 @@ def index():
     """The devices list, with the enrol form for admins."""
     reg = get_registry()
     return render_template("devices/index.html", devices=device_rows(reg),
-                           central=reg.meta("role") == "central", admin=has_role("admin"))
+                           central=reg.meta("role") == "central", admin=has_role("admin"),
+                           capabilities=CAPABILITIES, field_default=FIELD_DEFAULT)
 
 
 @bp.route("/devices/enroll", methods=("POST",))
@@ -72,6 +84,7 @@ def enroll():
     """Enrol a laptop and download its enrolment file (keep it secret: it holds its keys)."""
     from anju.registry.sync.enrollment import enroll_device
     name = request.form.get("name", "").strip()
+    caps = [c for c in request.form.getlist("capability") if c in CAPABILITIES]
     reg = get_registry()
     if reg.conn.execute("SELECT 1 FROM device WHERE name = ?", (name,)).fetchone():
         flash(t(f"未能登记设备：设备“{name}”已经登记过，请换一个名称。",
@@ -80,7 +93,7 @@ def enroll():
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / f"{name or 'device'}.enrol"
         try:
-            enroll_device(reg, name, out)
+            enroll_device(reg, name, out, capabilities=caps or None)
         except StoreError as exc:
             flash(t("未能登记设备：设备名须为 1–40 个字母、数字或“-”“_”“.”，且不能与已登记的"
                     "设备重名；只有中心登记库可以登记设备。", f"Device not enrolled: {exc}"))
@@ -108,4 +121,20 @@ def revoke(name: str):
     else:
         flash(t(f"已吊销设备 {name}，其后的数据包将被拒收",
                 f"Device {name} revoked; its later packs will be rejected"))
+    return redirect(url_for("devices.index"))
+
+
+@bp.route("/devices/<name>/capabilities", methods=("POST",))
+@role_required("admin")
+def capabilities(name: str):
+    """Set what a device may write (the central registry judges its packs by it)."""
+    caps = [c for c in request.form.getlist("capability") if c in CAPABILITIES]
+    try:
+        set_capabilities(get_registry(), name, caps)
+    except StoreError as exc:
+        flash(t("未能修改权限：", "Capabilities not changed: ") + str(exc))
+    else:
+        shown = "、".join(CAPABILITIES[c][0] for c in caps) or "无"
+        flash(t(f"设备 {name} 可写内容已改为：{shown}",
+                f"Device {name} may now write: {', '.join(caps) or 'nothing'}"))
     return redirect(url_for("devices.index"))

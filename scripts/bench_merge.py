@@ -30,6 +30,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from anju.registry.core.changes import Change  # noqa: E402
+from anju.registry.core.signing import own_key, sign_run  # noqa: E402
 from anju.registry.core.store import Registry, transaction  # noqa: E402
 from anju.registry.core.validation import id_check_char  # noqa: E402
 
@@ -94,8 +95,11 @@ def setup(root: Path, households: int, packs: int, seed: int) -> None:
         init_laptop(root / "laptops" / f"{name}.db", root / f"{name}.enrol")
         (root / f"{name}.enrol").unlink()
         with Registry.open(root / "laptops" / f"{name}.db") as laptop:
+            key = own_key(laptop.conn, laptop.device_id, "laptop")
+            changes = sign_run(key, laptop.project_id,
+                               laptop_changes(rng, laptop.device_id, i * per, per))
             with transaction(laptop.conn):
-                laptop.apply(laptop_changes(rng, laptop.device_id, i * per, per))
+                laptop.apply(changes)
             export_pack(laptop, root / "packs" / f"{name}.pack")
         print(f"\rset up {i + 1}/{packs} laptops", end="", file=sys.stderr, flush=True)
     print(file=sys.stderr)

@@ -18,9 +18,11 @@ _serial = itertools.count(1)
 
 
 class Project:
-    """A central registry and N laptops enrolled the way a real project does it."""
+    """A central registry and N laptops enrolled the way a real project does it (with the
+    field laptop's capabilities unless `capabilities` grants others)."""
 
-    def __init__(self, root: Path, laptops: int = 2, households: int = 0):
+    def __init__(self, root: Path, laptops: int = 2, households: int = 0,
+                 capabilities: tuple[str, ...] | None = None):
         self.root = Path(root)
         (self.root / "packs").mkdir(parents=True, exist_ok=True)
         self.central = Registry.create(self.root / "central.db", project="测试项目",
@@ -29,7 +31,7 @@ class Project:
         for i in range(laptops):
             name = f"lap{i + 1}"
             enrolment = self.root / f"{name}.enrol"
-            enroll_device(self.central, name, enrolment)
+            enroll_device(self.central, name, enrolment, capabilities=capabilities)
             init_laptop(self.root / f"{name}.db", enrolment)
             enrolment.unlink()
             self.laptops[name] = Registry.open(self.root / f"{name}.db")

@@ -23,7 +23,9 @@ SURVEY = {"zone": "东关片区A地块", "structure": "brick_concrete", "decorat
 @pytest.fixture
 def project(tmp_path):
     """A central registry and one laptop sharing two valued households."""
-    p = Project(tmp_path / "p", laptops=1, households=2)
+    # The laptop signs agreements in the field: the central office granted it that capability.
+    p = Project(tmp_path / "p", laptops=1, households=2,
+                capabilities=("survey", "status", "agreements", "decisions"))
     p.central.set_meta("settings", json.dumps({
         "signing_start": str(TODAY - dt.timedelta(days=10)), "freeze_date": "2020-01-01",
         "zones": [{"name": "东关片区A地块", "code": "A", "target": 2}]}, ensure_ascii=False))

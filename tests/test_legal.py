@@ -386,7 +386,10 @@ def test_periods_come_from_the_settings_command(registry, tmp_path):
 # -- sync and hostile input ----------------------------------------------------------------------
 def test_an_objection_recorded_on_a_laptop_syncs_and_disputes_the_household(tmp_path):
     from tests.syncing import Project
-    project = Project(tmp_path, laptops=1, households=1)
+    # Recording objections in the field is granted at enrolment (registry/core/capabilities.py:
+    # `legal` for the record, `status` for the move to 异议中).
+    project = Project(tmp_path, laptops=1, households=1,
+                      capabilities=("survey", "legal", "status"))
     hid = project.households[0]
     project.central.save("household", hid, {"status": "surveyed"}, by="admin")
     rounds.open_round(project.central, "survey", days=7, by="admin", start_on="2026-02-01")

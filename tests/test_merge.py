@@ -44,7 +44,8 @@ MEMBER_IDS = ("11010519491231002X", "440524188001010014", "110105198001010016")
 def template(tmp_path_factory):
     """Central + 3 laptops holding 2 households, everyone in sync: copied for each example."""
     root = tmp_path_factory.mktemp("template") / "p"
-    project = Project(root, laptops=3, households=2)
+    # The laptops tombstone households, so they are enrolled with that capability.
+    project = Project(root, laptops=3, households=2, capabilities=("survey", "tombstones"))
     project.close()
     return root
 

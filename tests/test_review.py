@@ -19,11 +19,13 @@ def house(reg, no: str, **values) -> str:
 
 @pytest.fixture
 def project(tmp_path):
-    """A central registry with one enrolled laptop: (central, laptop, tmp_path)."""
+    """A central registry with one enrolled supervisor's laptop (it may record review
+    decisions): (central, laptop, tmp_path)."""
     from anju.registry.sync import enrollment
     central = Registry.create(tmp_path / "central.db", project="测试项目", role="central",
                               device_name="central")
-    enrollment.enroll_device(central, "laptop1", tmp_path / "laptop1.enrol")
+    enrollment.enroll_device(central, "laptop1", tmp_path / "laptop1.enrol",
+                             capabilities=("survey", "decisions"))
     enrollment.init_laptop(tmp_path / "laptop1.db", tmp_path / "laptop1.enrol")
     laptop = Registry.open(tmp_path / "laptop1.db")
     yield central, laptop, tmp_path

@@ -112,7 +112,8 @@ def test_a_version_used_by_an_agreement_cannot_change(registry, signed):
 
 
 def test_versions_travel_to_laptops_and_amendments_there_use_them(tmp_path):
-    project = Project(tmp_path / "p", laptops=1, households=0)
+    project = Project(tmp_path / "p", laptops=1, households=0,
+                      capabilities=("survey", "status", "agreements"))
     central = project.central
     central.set_meta("settings", json.dumps({"signing_start": str(START)}))
     rules_mod.set_rules(central, V1, by="admin")

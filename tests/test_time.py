@@ -21,6 +21,7 @@ from anju.registry.core import clock
 from anju.registry.core.changes import Change
 from anju.registry.core.definition import DEFAULT_PATH
 from anju.registry.core.digest import digest, knowledge
+from anju.registry.core.signing import sign_change
 from anju.registry.core.store import Registry, transaction
 from anju.registry.core.validation import latest_day
 from anju.registry.field import backup
@@ -134,7 +135,21 @@ def test_a_central_clock_at_2035_does_not_freeze_laptop_settings(project, skew):
 
 # -- causality ------------------------------------------------------------------------------
 
-def test_an_edit_after_a_conflict_supersedes_every_head_it_was_shown(project, skew):
+@pytest.mark.parametrize("capabilities, left_open", [(("survey", "resolutions"), 0),
+                                                      (None, 1)])
+def test_an_edit_after_a_conflict_supersedes_every_head_it_was_shown(tmp_path, skew,
+                                                                     capabilities, left_open):
+    """A laptop granted `resolutions` closes the conflict by editing the field it was shown;
+    a survey-only laptop's edit supersedes the winner only (closing a conflict is a
+    resolution, registry/core/capabilities.py): its value wins, the conflict stays for review."""
+    project = Project(tmp_path / "p", laptops=2, households=1, capabilities=capabilities)
+    try:
+        _edit_after_conflict(project, skew, left_open)
+    finally:
+        project.close()
+
+
+def _edit_after_conflict(project, skew, left_open: int) -> None:
     hid = project.households[0]
     project.lap(1).save("household", hid, {"address": "甲"}, by="a")
     project.lap(2).save("household", hid, {"address": "乙"}, by="b")
@@ -147,7 +162,8 @@ def test_an_edit_after_a_conflict_supersedes_every_head_it_was_shown(project, sk
     sync_all(project)
     agree(project)
     assert project.central.get("household", hid)["address"] == "丙"
-    assert project.central.conn.execute("SELECT count(*) FROM conflict").fetchone()[0] == 0
+    assert project.central.conn.execute("SELECT count(*) FROM conflict").fetchone()[0] \
+        == left_open
 
 
 def test_a_resolution_supersedes_only_the_candidates_the_supervisor_saw(project):
@@ -172,14 +188,20 @@ def test_a_resolution_supersedes_only_the_candidates_the_supervisor_saw(project)
     agree(project)
 
 
-def test_two_deletions_with_different_reasons_do_not_conflict(project):
-    hid = project.households[0]
-    project.lap(1).delete("household", hid, reason="重复登记", by="a")
-    project.lap(2).delete("household", hid, reason="录错了", by="b")
-    sync_all(project)
-    agree(project)
-    assert project.central.get("household", hid)["deleted"]
-    assert project.central.conn.execute("SELECT count(*) FROM conflict").fetchone()[0] == 0
+def test_two_deletions_with_different_reasons_do_not_conflict(tmp_path):
+    # Tombstones need their capability (registry/core/capabilities.py): both laptops hold it.
+    project = Project(tmp_path / "p", laptops=2, households=1,
+                      capabilities=("survey", "tombstones"))
+    try:
+        hid = project.households[0]
+        project.lap(1).delete("household", hid, reason="重复登记", by="a")
+        project.lap(2).delete("household", hid, reason="录错了", by="b")
+        sync_all(project)
+        agree(project)
+        assert project.central.get("household", hid)["deleted"]
+        assert project.central.conn.execute("SELECT count(*) FROM conflict").fetchone()[0] == 0
+    finally:
+        project.close()
 
 
 # -- text ---------------------------------------------------------------------------------------
@@ -201,7 +223,8 @@ def test_canonically_equal_text_is_no_conflict(project):
     # An older anju on lap2 stored the same word decomposed: its change is written as it was.
     lap2 = project.lap(2)
     made = lap2.make_change("household", hid, {"address": "Cafe"}, by="b")
-    older = Change(**{**made.__dict__, "fields": {"address": "Cafe\u0301"}})
+    # ... and signed as written (the signature covers the stored text).
+    older = sign_change(lap2, Change(**{**made.__dict__, "fields": {"address": "Cafe\u0301"}}))
     with transaction(lap2.conn):
         lap2.apply([older])
     sync_all(project)

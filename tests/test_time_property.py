@@ -116,6 +116,10 @@ def template(tmp_path_factory):
         with Registry.create(root / f"{name}.db", project="p", role="laptop",
                              device_name=name, project_id=pid) as lap, transaction(lap.conn):
             lap.apply([Change.from_row(r) for r in rows])
+            # Every laptop may edit, delete and resolve (registry/core/capabilities.py): the
+            # property is about the fold, test_authority.py about who may write what.
+            lap.conn.execute("UPDATE device SET capabilities = ?",
+                             (json.dumps(["survey", "resolutions", "tombstones"]),))
     return root, hid, mid
 
 

@@ -53,11 +53,18 @@ def restore(backup_file: str, db: str, force: bool) -> None:
 @main.command()
 @click.argument("db", type=click.Path(dir_okay=False))
 @click.argument("backup_file", metavar="BACKUP", type=click.Path(dir_okay=False))
-def recover(db: str, backup_file: str) -> None:
-    """Central registry: merge the work in a lost or broken laptop's BACKUP into DB."""
+@click.option("--by", "by", default=None,
+              help="Who attests a revoked laptop's recovered changes (default: your login).")
+def recover(db: str, backup_file: str, by: str | None) -> None:
+    """Central registry: merge the work in a lost or broken laptop's BACKUP into DB.
+
+    Changes of a revoked laptop are accepted only this way, recorded as attested by --by."""
+    import getpass
+
     from anju.registry.sync.recover import recover_backup
+    by = (by or "").strip() or getpass.getuser()
     with open_registry(db) as reg:
-        result = recover_backup(reg, backup_file)
+        result = recover_backup(reg, backup_file, attested_by=by[:80])
     click.echo(f"recovered from {backup_file}: {result.line()}")
 
 

@@ -24,15 +24,41 @@ def device() -> None:
 @click.argument("name")
 @click.option("--out", required=True, type=click.Path(dir_okay=False),
               help="Where to write the laptop's enrolment file (a secret: carry it by hand).")
-def device_enroll(db: str, name: str, out: str) -> None:
+@click.option("--capability", "capabilities", multiple=True, metavar="NAME",
+              help="What the laptop may write (repeat, or comma-separated; 'all' for every "
+                   "one). Default: survey (households, members, visits, attachments, status "
+                   "up to surveyed). Others: status, agreements, decisions, resolutions, "
+                   "tombstones, completion.")
+def device_enroll(db: str, name: str, out: str, capabilities: tuple[str, ...]) -> None:
     """Enrol laptop NAME and write its enrolment file for `anju init DB --enroll FILE`."""
+    from anju.registry.sync.authority import FIELD_DEFAULT, parse_capabilities
     from anju.registry.sync.enrollment import enroll_device
     with open_registry(db) as reg:
         try:
-            enroll_device(reg, name, out)
+            caps = parse_capabilities(capabilities) if capabilities else None
+            enroll_device(reg, name, out, capabilities=caps)
         except (StoreError, OSError) as exc:
             raise Abort(str(exc)) from None
-    click.echo(f"enrolled {name}: {out} (keep it secret; delete it after `anju init`)")
+    shown = ", ".join(sorted(caps if caps is not None else FIELD_DEFAULT)) or "none"
+    click.echo(f"enrolled {name} (may write: {shown}): {out} "
+               "(keep it secret; delete it after `anju init`)")
+
+
+@device.command("grant")
+@click.argument("db", type=click.Path(dir_okay=False))
+@click.argument("name")
+@click.option("--capability", "capabilities", multiple=True, metavar="NAME", required=True,
+              help="The capabilities device NAME holds from now on (replacing the old ones); "
+                   "'all' for every one, 'survey' for a field laptop's.")
+def device_grant(db: str, name: str, capabilities: tuple[str, ...]) -> None:
+    """Set what device NAME may write; its packs are judged by it from now on."""
+    from anju.registry.sync.authority import set_capabilities
+    with open_registry(db) as reg:
+        try:
+            caps = set_capabilities(reg, name, capabilities)
+        except StoreError as exc:
+            raise Abort(str(exc)) from None
+    click.echo(f"{name} may write: {', '.join(sorted(caps)) or 'nothing'}")
 
 
 @device.command("revoke")

@@ -54,6 +54,8 @@ class Change:
     by: str = ""
     note: str | None = None
     hlc: str = ""  # the hybrid logical clock; "" for changes made before it: `at` stands in
+    prev: str | None = None   # link to the origin's previous change (registry/core/signing.py)
+    sig: str | None = None    # the origin's signature (covers hlc too)
 
     @property
     def clock(self) -> str:

@@ -18,8 +18,10 @@ from typing import Any
 
 from anju.registry.core import clock
 from anju.registry.core import definition as definition_mod
+from anju.registry.core.capabilities import CAPABILITIES, may_resolve, missing_here
 from anju.registry.core.changes import DELETED, Change, State, dumps, fold, new_id, now
 from anju.registry.core.definition import Definition
+from anju.registry.core.signing import sign_change
 from anju.registry.core.validation import validate
 
 MIGRATIONS = Path(__file__).resolve().parent.parent.parent / "schema" / "migrations"
@@ -53,6 +55,18 @@ class InvalidEdits(InvalidChange):
         self.by_record = by_record
         record_type, errors = next(iter(by_record.values()))
         super().__init__(record_type, errors)
+
+
+def refuse_outside_capabilities(reg: Registry, change: Change) -> None:
+    """A database makes no change that its device was not granted (the centre would refuse it:
+    registry/core/capabilities.py); StoreError, for people, if it would."""
+    missing = missing_here(reg.conn, reg.device_id, change)
+    if missing:
+        names = "、".join(CAPABILITIES[m][0] if m in CAPABILITIES else "中心库专属"
+                         for m in missing)
+        raise StoreError(f"本设备无权写入此项(缺少权限:{names});请由中心库授权"
+                         f"(This device lacks the capability {', '.join(missing)}; "
+                         "the central office grants it)")
 
 
 def connect(path: str | Path) -> sqlite3.Connection:
@@ -297,7 +311,9 @@ class Registry:
         `full` checks the whole record (required fields), as a form save does; otherwise only
         the given fields are checked. The base of each field is what its editor saw: every
         current head of the field (the winner and any value in conflict with it) unless `base`
-        says otherwise, so the edit supersedes them all.
+        says otherwise, so the edit supersedes them all; on a device without the `resolutions`
+        capability, the winner alone (closing a conflict is a resolution). The change is made
+        under this database's origin (a generation after a restore) and signed.
         """
         record_id = record_id or new_id()
         state = self.state(record_id)
@@ -327,12 +343,19 @@ class Registry:
         for k in changed:
             if k not in bases:
                 heads = sorted(h.change_id for h in state.heads.get(k, ()))
+                if len(heads) > 1 and not may_resolve(self.conn, self.device_id):
+                    # Superseding every head resolves the conflict: only a device granted
+                    # `resolutions` may; others supersede the winner and leave it open.
+                    w = state.winner(k)
+                    heads = [w.change_id] if w else []
                 bases[k] = (heads[0] if len(heads) == 1 else heads) if heads else None
         at = now()
-        return Change(change_id=new_id(), device_id=self.origin_id, seq=self.next_seq(),
-                      record_type=record_type, record_id=record_id, fields=changed,
-                      base={k: bases[k] for k in changed}, at=at, by=by, note=note,
-                      hlc=clock.next_hlc(self.conn, at))
+        change = Change(change_id=new_id(), device_id=self.origin_id, seq=self.next_seq(),
+                        record_type=record_type, record_id=record_id, fields=changed,
+                        base={k: bases[k] for k in changed}, at=at, by=by, note=note,
+                        hlc=clock.next_hlc(self.conn, at))
+        refuse_outside_capabilities(self, change)
+        return sign_change(self, change)
 
     def save(self, record_type: str, record_id: str | None, values: dict, *, by: str,
              note: str | None = None, full: bool = False) -> str:
@@ -418,8 +441,9 @@ class Registry:
         stamp = now()
         self.conn.executemany(
             "INSERT INTO change (change_id, device_id, seq, record_type, record_id, fields, base,"
-            " at, by, note, hlc, received_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            [c.row() + (stamp,) for c in changes])
+            " at, by, note, hlc, received_at, prev, sig)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [c.row() + (stamp, c.prev, c.sig) for c in changes])
         by_record: dict[str, list[Change]] = {}
         for c in changes:
             if c.record_id not in stored:

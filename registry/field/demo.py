@@ -315,6 +315,19 @@ class DemoBuilder:
             out[c.device_id].append(c)
         return out
 
+    def sign(self, laptops: dict[str, Path]) -> None:
+        """Sign each laptop's changes with its own key, as its web app would have."""
+        from anju.registry.core.signing import own_key, sign_run
+        signed: dict[str, Change] = {}
+        for device_id, path in laptops.items():
+            with Registry.open(path) as laptop:
+                key = own_key(laptop.conn, device_id, "laptop")
+            mine = sorted((c for c in self.pending if c.device_id == device_id),
+                          key=lambda c: c.seq)
+            signed.update((c.change_id, c) for c in sign_run(key, self.reg.project_id, mine))
+        self.pending = [signed[c.change_id] for c in self.pending]
+        self.extra = {d: [signed[c.change_id] for c in cs] for d, cs in self.extra.items()}
+
     def build(self, households: int, progress: Callable[[int], None] | None = None) -> None:
         """Generate and write the whole project in one transaction."""
         self.reg_settings = self.settings(households)
@@ -371,7 +384,9 @@ def build_demo(directory: str | Path, *, households: int = 2000, devices: int = 
         for i, device_id in enumerate(builder.devices):
             names[device_id] = name = f"laptop{i + 1}"
             enrolment = directory / "enrolment" / f"{name}.json"
-            enroll_device(reg, name, enrolment, device_id=device_id)
+            # The demo's laptops do the whole project (signing too): every capability, granted
+            # explicitly as a real project would grant it to a laptop at its signing office.
+            enroll_device(reg, name, enrolment, device_id=device_id, capabilities=("all",))
             init_laptop(directory / "devices" / f"{name}.db", enrolment)
             enrolment.unlink()  # a secret: gone once the laptop is set up
         (directory / "enrolment").rmdir()
@@ -380,6 +395,7 @@ def build_demo(directory: str | Path, *, households: int = 2000, devices: int = 
         accounts = reg.conn.execute("SELECT name, password_hash, role, created_at FROM user "
                                     "ORDER BY name").fetchall()
         builder.generate(households, progress)
+        builder.sign({d: directory / "devices" / f"{n}.db" for d, n in names.items()})
         packs = []
         for device_id, changes in builder.per_device().items():
             name = names[device_id]

@@ -12,7 +12,14 @@ import json
 
 from anju.registry.core import clock
 from anju.registry.core.changes import DELETED, Change, new_id, now
-from anju.registry.core.store import InvalidChange, Registry, StoreError, transaction
+from anju.registry.core.signing import sign_change
+from anju.registry.core.store import (
+    InvalidChange,
+    Registry,
+    StoreError,
+    refuse_outside_capabilities,
+    transaction,
+)
 from anju.registry.core.validation import validate
 
 
@@ -84,5 +91,7 @@ def resolve(reg: Registry, record_type: str, record_id: str, field: str, value, 
                         record_type=record_type, record_id=record_id,
                         fields={field: clean_value}, base={field: heads}, at=at, by=by,
                         note=reason, hlc=clock.next_hlc(reg.conn, at))
+        refuse_outside_capabilities(reg, change)
+        change = sign_change(reg, change)
         reg.apply([change])
     return change

@@ -15,6 +15,7 @@ import json
 import os
 from pathlib import Path
 
+from anju.registry.core import signing
 from anju.registry.core.changes import new_id, now
 from anju.registry.core.store import SCHEMA_VERSION, Registry, StoreError, transaction
 from cryptography.hazmat.primitives import serialization
@@ -57,13 +58,7 @@ def ensure_keys(reg: Registry) -> None:
     if not own:
         reg.conn.execute("BEGIN IMMEDIATE")
     try:
-        if not _secret(reg, "signing_key"):
-            key = Ed25519PrivateKey.generate()
-            reg.conn.execute("INSERT INTO keyring (name, value) VALUES ('signing_key', ?)",
-                             (_raw_private(key),))
-            reg.conn.execute("UPDATE device SET public_key = ?, role = ? WHERE device_id = ?",
-                             (b64(_raw_public(key)), reg.meta("role") or "laptop",
-                              reg.device_id))
+        signing.own_key(reg.conn, reg.device_id, reg.meta("role") or "laptop")
         if reg.meta("role") == "central" and not _secret(reg, "project_key"):
             reg.conn.execute("INSERT INTO keyring (name, value) VALUES ('project_key', ?)",
                              (AESGCM.generate_key(bit_length=256),))
@@ -92,38 +87,51 @@ def project_key(reg: Registry) -> bytes:
 
 def public_key(reg: Registry, device_id: str) -> tuple[Ed25519PublicKey, dict] | None:
     """A known device's public key and row (name, revoked_at, role), or None if unknown."""
-    row = reg.conn.execute("SELECT name, public_key, revoked_at, role FROM device "
+    row = reg.conn.execute("SELECT name, public_key, revoked_at, role, capabilities FROM device "
                            "WHERE device_id = ?", (device_id,)).fetchone()
     if row is None or not row[1]:
         return None
-    info = {"device_id": device_id, "name": row[0], "revoked_at": row[2], "role": row[3]}
+    info = {"device_id": device_id, "name": row[0], "revoked_at": row[2], "role": row[3],
+            "capabilities": row[4]}
     return Ed25519PublicKey.from_public_bytes(unb64(row[1])), info
 
 
 def devices(reg: Registry) -> list[dict]:
     """Every device this database knows, with its public key (the directory packs carry)."""
     ensure_keys(reg)
-    rows = reg.conn.execute("SELECT device_id, name, enrolled_at, revoked_at, public_key, role "
-                            "FROM device WHERE public_key IS NOT NULL ORDER BY enrolled_at, name")
-    return [dict(zip(("device_id", "name", "enrolled_at", "revoked_at", "public_key", "role"), r))
-            for r in rows]
+    rows = reg.conn.execute("SELECT device_id, name, enrolled_at, revoked_at, public_key, role, "
+                            "capabilities FROM device WHERE public_key IS NOT NULL "
+                            "ORDER BY enrolled_at, name")
+    return [dict(zip(("device_id", "name", "enrolled_at", "revoked_at", "public_key", "role",
+                      "capabilities"), r)) for r in rows]
 
 
 def learn_devices(reg: Registry, directory: list[dict]) -> None:
-    """Add devices and revocations from the central registry's directory (in a transaction)."""
+    """Add devices, revocations and capabilities from the central registry's directory (in a
+    transaction). The central office grants capabilities, so its word replaces the local one."""
+    from anju.registry.sync.authority import capability_text
     for d in directory:
         reg.conn.execute(
-            "INSERT INTO device (device_id, name, enrolled_at, revoked_at, public_key, role) "
-            "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT(device_id) DO UPDATE SET "
+            "INSERT INTO device (device_id, name, enrolled_at, revoked_at, public_key, role, "
+            "capabilities) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT(device_id) DO UPDATE SET "
             "revoked_at = COALESCE(device.revoked_at, excluded.revoked_at), "
-            "public_key = COALESCE(device.public_key, excluded.public_key)",
+            "public_key = COALESCE(device.public_key, excluded.public_key), "
+            "capabilities = excluded.capabilities",
             (d["device_id"], d["name"], d["enrolled_at"], d.get("revoked_at"),
-             d["public_key"], d.get("role") or "laptop"))
+             d["public_key"], d.get("role") or "laptop", capability_text(d.get("capabilities"))))
 
 
 def enroll_device(reg: Registry, name: str, out: str | Path, *,
-                  device_id: str | None = None) -> Path:
-    """Register laptop NAME on the central registry and write its enrolment file to `out`."""
+                  device_id: str | None = None,
+                  capabilities: list[str] | tuple[str, ...] | None = None) -> Path:
+    """Register laptop NAME on the central registry and write its enrolment file to `out`.
+
+    `capabilities` is what the laptop may write (registry/sync/authority.py); by default a
+    field laptop's: households, members, visits, attachments, status moves up to 已登记.
+    """
+    from anju.registry.sync.authority import capability_text, parse_capabilities
+    caps = capability_text(parse_capabilities(capabilities) if capabilities is not None
+                           else None)
     if reg.meta("role") != "central":
         raise StoreError("only the central registry enrols devices")
     name = (name or "").strip()
@@ -140,9 +148,9 @@ def enroll_device(reg: Registry, name: str, out: str | Path, *,
     with transaction(reg.conn):
         if reg.conn.execute("SELECT 1 FROM device WHERE name = ?", (name,)).fetchone():
             raise StoreError(f"device {name} is already enrolled")
-        reg.conn.execute("INSERT INTO device (device_id, name, enrolled_at, public_key, role) "
-                         "VALUES (?, ?, ?, ?, 'laptop')",
-                         (device_id, name, now(), b64(_raw_public(key))))
+        reg.conn.execute("INSERT INTO device (device_id, name, enrolled_at, public_key, role, "
+                         "capabilities) VALUES (?, ?, ?, ?, 'laptop', ?)",
+                         (device_id, name, now(), b64(_raw_public(key)), caps))
         payload = {
             "anju_enrolment": ENROLMENT_FORMAT, "schema_version": SCHEMA_VERSION,
             "project_id": reg.project_id, "project_name": reg.meta("project_name"),

@@ -29,7 +29,7 @@ from anju.registry.core.store import Registry, StoreError, derive_tables, transa
 from anju.registry.core.validation import message, validate
 from anju.registry.field import backup, generation
 from anju.registry.review import checks
-from anju.registry.sync import central_meta, enrollment
+from anju.registry.sync import authority, central_meta, enrollment
 from anju.registry.sync.packs import Pack, PackError, open_pack
 
 AT_RE = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z$")
@@ -151,6 +151,7 @@ def _merge(reg: Registry, pack: Pack, name: str,
     have: dict = {}
     held = 0
     memo = None
+    trust = None
     first = True
     for frame in pack.frames(progress):
         kind = frame.get("t")
@@ -168,7 +169,9 @@ def _merge(reg: Registry, pack: Pack, name: str,
             if not isinstance(rows, list):
                 raise MergeError("malformed pack: changes frame")
             memo = memo or Memo(reg.definition, surveys.older(reg))
-            changes = [parse_change(reg.definition, row, memo) for row in rows]
+            trust = trust or authority.Checker(reg, pack.device, source=name)
+            changes = trust.check(rows, [parse_change(reg.definition, row, memo)
+                                         for row in authority.bare(rows)])
             new, known = reg.apply(changes)
             result.changes += len(changes)
             result.new += new
@@ -179,6 +182,8 @@ def _merge(reg: Registry, pack: Pack, name: str,
             raise MergeError(f"malformed pack: unknown frame {kind!r}")
     if first:
         raise MergeError("malformed pack: no meta frame")
+    if trust:
+        trust.finish()  # every change's origin signature, before anything commits
     _learn_holdings(reg, pack.header["device_id"], have)
     if generation.notice_lost_changes(reg, have, held):
         notes.append("this database lacks changes it made (restored from a backup?): it now "
@@ -268,6 +273,7 @@ def _take_blobs(reg: Registry, rows) -> int:
                 or size != len(data) or not isinstance(mime, str)):
             raise MergeError(f"file {str(sha)[:12]} does not match its SHA-256 or size",
                              "damaged")
+        mime = authority.blob_mime(sha, mime, data)  # the type its bytes show, not the claim
         cur = reg.conn.execute("INSERT OR IGNORE INTO blob (sha256, mime, size, data) "
                                "VALUES (?, ?, ?, ?)", (sha, mime, size, data))
         added += cur.rowcount

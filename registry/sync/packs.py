@@ -189,7 +189,8 @@ def export_pack(reg: Registry, out: str | Path, *, full: bool = False,
         writer.frame(meta)
         cur = reg.conn.execute(
             "SELECT c.change_id, c.device_id, c.seq, c.record_type, c.record_id, c.fields, "
-            f"c.base, c.at, c.by, c.note, c.hlc FROM change c {where} ORDER BY c.record_id, c.at")
+            f"c.base, c.at, c.by, c.note, c.hlc, c.prev, c.sig FROM change c {where} "
+            "ORDER BY c.record_id, c.at")
         counts: dict[str, int] = {}
         shas: set[str] = set()
         while rows := cur.fetchmany(FRAME_CHANGES):

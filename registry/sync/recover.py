@@ -17,8 +17,10 @@ import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
 
+from anju.registry.core.origin import device_of
 from anju.registry.core.store import Registry, StoreError, transaction
 from anju.registry.field.backup import BackupError, verify
+from anju.registry.sync.authority import Checker, TrustError, bare, blob_mime
 from anju.registry.sync.merge import MergeError, parse_change
 
 BATCH = 2000
@@ -33,15 +35,26 @@ class Recovery:
     known: int
     blobs: int
     devices: dict[str, int]  # device name (or id) -> changes new to the registry
+    attested: int = 0        # new changes of revoked devices, attested by the recovering admin
 
     def line(self) -> str:
         by = ", ".join(f"{n} from {d}" for d, n in sorted(self.devices.items())) or "none new"
+        extra = (f"; {self.attested} changes of revoked devices attested"
+                 if self.attested else "")
         return (f"{self.changes} changes in the backup: {self.new} new ({by}), {self.known} "
-                f"already known; {self.blobs} new files")
+                f"already known; {self.blobs} new files{extra}")
 
 
-def recover_backup(reg: Registry, backup: str | os.PathLike) -> Recovery:
-    """Merge the change log and files of a backup of the same project into `reg`."""
+def recover_backup(reg: Registry, backup: str | os.PathLike, *,
+                   attested_by: str = "central office") -> Recovery:
+    """Merge the change log and files of a backup of the same project into `reg`.
+
+    The trust rules of a pack hold (registry/sync/authority.py): every change verifies against
+    its origin's key and stays within its origin's capabilities. Recovering is the explicit act
+    by which the central office takes responsibility for a revoked laptop's changes: those new
+    to the registry are recorded in `attestation` as attested by `attested_by`, and the central
+    pack then relays them like any change it accepted.
+    """
     path = Path(backup)
     if reg.meta("role") != "central":
         raise BackupError("only the central registry recovers a laptop's backup; on the laptop "
@@ -57,30 +70,42 @@ def recover_backup(reg: Registry, backup: str | os.PathLike) -> Recovery:
         total = new = known = blobs = 0
         devices: dict[str, int] = {}
         seen: dict = {}
+        cols = {r[1] for r in src.execute("PRAGMA table_info(change)")}
+        hlc_col = "coalesce(hlc, at)" if "hlc" in cols else "at"
+        trust_cols = "prev, sig" if {"prev", "sig"} <= cols else "NULL, NULL"
+        checker = Checker(reg, None, source=path.name, attest=attested_by)
         with transaction(reg.conn):
             cur = src.execute("SELECT change_id, device_id, seq, record_type, record_id, "
-                              "fields, base, at, by, note FROM change ORDER BY rowid")
+                              f"fields, base, at, by, note, {hlc_col}, {trust_cols} FROM change "
+                              "ORDER BY rowid")
             while rows := cur.fetchmany(BATCH):
+                rows = [list(r) for r in rows]
                 try:
-                    changes = [parse_change(reg.definition, list(r), seen) for r in rows]
-                except MergeError as exc:
+                    changes = checker.check(rows, [parse_change(reg.definition, r, seen)
+                                                   for r in bare(rows)])
+                except (MergeError, TrustError) as exc:
                     raise BackupError(f"{path}: {exc}") from None
                 fresh = _unknown(reg, changes)
                 for c in fresh:
-                    who = names.get(c.device_id, c.device_id[:8])
+                    who = names.get(device_of(c.device_id), c.device_id[:8])
                     devices[who] = devices.get(who, 0) + 1
                 added, already = reg.apply(changes)
                 total += len(changes)
                 new += added
                 known += already
+            try:
+                checker.finish()
+            except TrustError as exc:
+                raise BackupError(f"{path}: {exc}") from None
             blobs = _copy_blobs(src, reg)
+            attested = len(checker.attested)
     except sqlite3.IntegrityError as exc:
         raise BackupError(f"{path}: clashes with changes already here ({exc})") from None
     except sqlite3.DatabaseError as exc:
         raise BackupError(f"{path}: unreadable backup ({exc})") from None
     finally:
         src.close()
-    return Recovery(total, new, known, blobs, devices)
+    return Recovery(total, new, known, blobs, devices, attested)
 
 
 def _unknown(reg: Registry, changes: list) -> list:
@@ -96,6 +121,7 @@ def _copy_blobs(src: sqlite3.Connection, reg: Registry) -> int:
             continue
         if hashlib.sha256(data).hexdigest() != sha or len(data) != size:
             raise StoreError(f"file {sha[:12]} in the backup does not match its SHA-256")
+        mime = blob_mime(sha, mime, data)
         reg.conn.execute("INSERT INTO blob (sha256, mime, size, data) VALUES (?, ?, ?, ?)",
                          (sha, mime, size, data))
         added += 1
