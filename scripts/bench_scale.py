@@ -52,6 +52,7 @@ KINDS = ["街", "路", "巷", "胡同", "里"]
 ZONES = [f"{a}片区{b}地块" for a in ("东关", "西门", "南城", "北关", "河滨") for b in "ABCD"]
 STATUSES = ["unsurveyed"] * 5 + ["surveyed"] * 3 + ["published", "valued", "signed"]
 PASSWORD = "bench"
+SURVEYORS = [f"surveyor{i}" for i in range(20)]  # who saved each household: the "mine" tile
 
 
 def percentile(samples: list[float], q: float) -> float:
@@ -71,7 +72,7 @@ def build(path: Path, households: int, seed: int = 1) -> None:
     conn, device = reg.conn, reg.device_id
     conn.execute("PRAGMA synchronous=OFF")
     conn.execute("INSERT INTO user (name, password_hash, role, created_at) VALUES (?, ?, ?, ?)",
-                 ("bench", generate_password_hash(PASSWORD, method="pbkdf2:sha256:1000"),
+                 (SURVEYORS[0], generate_password_hash(PASSWORD, method="pbkdf2:sha256:1000"),
                   "surveyor", now()))
     streets = [a + b + k for a in ROADS for b in ROADS if a != b for k in KINDS][:400]
     cadres = [name(rnd) for _ in range(40)]
@@ -106,12 +107,13 @@ def build(path: Path, households: int, seed: int = 1) -> None:
                 records.append(("agreement", str(uuid.uuid4()), {
                     "household_id": hid, "number": f"AG-{i:07d}", "signed_on": "2026-10-01",
                     "mode": "monetary", "breakdown": "[]", "total": "350000.00"}))
+            by = SURVEYORS[i % len(SURVEYORS)]
             for rtype, rid, values in records:
                 seq += 1
                 fields = {k: v for k, v in values.items() if k != "household_id"}
                 changes.append((str(uuid.uuid4()), device, seq, rtype, rid, json.dumps(
-                    fields, ensure_ascii=False), "{}", stamp, "bench", None, stamp))
-                rows[rtype].append((rid, *values.values(), stamp, "bench", stamp, "bench"))
+                    fields, ensure_ascii=False), "{}", stamp, by, None, stamp))
+                rows[rtype].append((rid, *values.values(), stamp, by, stamp, by))
         conn.execute("BEGIN")
         conn.executemany("INSERT INTO change (change_id, device_id, seq, record_type, record_id, "
                          "fields, base, at, by, note, received_at) VALUES "
@@ -161,7 +163,7 @@ def main() -> None:
     app = create_app(db, {"TESTING": True, "SECRET_KEY": "bench"})
     client = app.test_client()
     token = re.search(r'name="csrf_token" value="([^"]+)"', client.get("/login").text).group(1)
-    assert client.post("/login", data={"name": "bench", "password": PASSWORD,
+    assert client.post("/login", data={"name": SURVEYORS[0], "password": PASSWORD,
                                        "csrf_token": token}).status_code == 302
     floor = connect(db)
     rnd = random.Random(7)
