@@ -84,15 +84,18 @@ def terms():
 
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(term=terms(), candidates=st.sampled_from([search.CANDIDATES, 3]))
-def test_same_answer_as_plain_like(reg, term, candidates):
-    """Both ways of a long term (few candidates: checked and counted; many: a walk), and the
-    walk of a short one, give the oracle's rows in its order, page after page."""
-    default, search.CANDIDATES = search.CANDIDATES, candidates
+@given(term=terms(), candidates=st.sampled_from([search.CANDIDATES, 3]),
+       vocab=st.sampled_from([search.VOCAB_MAX, 0]))
+def test_same_answer_as_plain_like(reg, term, candidates, vocab):
+    """Every way to a term's rows (trigram candidates checked and counted, a short term's
+    trigrams from the vocabulary, the walk of a common term) gives the oracle's rows in its
+    order, page after page."""
+    defaults = search.CANDIDATES, search.VOCAB_MAX
+    search.CANDIDATES, search.VOCAB_MAX = candidates, vocab
     try:
         got, pages = all_pages(reg, term)
     finally:
-        search.CANDIDATES = default
+        search.CANDIDATES, search.VOCAB_MAX = defaults
     assert got == oracle(reg, term)
     first = pages[0]
     if first.total is not None:
@@ -101,10 +104,13 @@ def test_same_answer_as_plain_like(reg, term, candidates):
         assert first.at_least <= len(got)
 
 
-def test_paths_taken(reg):
-    """A rare long term goes to the trigram index, a short one walks the list index."""
+def test_paths_taken(reg, monkeypatch):
+    """A rare term goes to the trigram index, long or short; a common one walks the list."""
     assert search.find(reg.conn, "东关南街", [], [], 1).path == "fts"
-    assert search.find(reg.conn, "张", [], [], 1).path == "scan"
+    assert search.find(reg.conn, "欧阳", [], [], 1).path == "fts"
+    monkeypatch.setattr(search, "CANDIDATES", 2)  # 号 and 东关街 are now common
+    assert search.find(reg.conn, "号", [], [], 1).path == "scan"
+    assert search.find(reg.conn, "东关街", [], [], 1).path == "scan"
     assert search.find(reg.conn, "", [], [], 1).path == "index"
 
 
@@ -121,8 +127,8 @@ def test_index_follows_every_write(tmp_path):
     r.conn.execute("DELETE FROM household WHERE id = ?", (ids[4],))
     table = r.conn.execute("SELECT rowid, house_no, owner_name, address FROM household "
                            "ORDER BY rowid").fetchall()
-    fts = r.conn.execute("SELECT rowid, house_no, owner_name, address FROM household_fts "
-                         "ORDER BY rowid").fetchall()
+    fts = [tuple(v[:-2] if isinstance(v, str) else v for v in row) for row in r.conn.execute(
+        "SELECT rowid, house_no, owner_name, address FROM household_fts ORDER BY rowid")]
     assert fts == table and len(table) == 5
     assert [h["house_no"] for h in search.find(r.conn, "司马光", [], [], 1).rows] == \
         [r.get("household", ids[0])["house_no"]]
@@ -159,7 +165,9 @@ def test_list_page_counts_lazily(tmp_path, monkeypatch):
     second = client.get("/households?page=3").text
     assert "下一页" not in second
     assert len(re.findall(r'<td><a href="/households/', second)) == 20
-    # a short term is not counted past its page; a rare long one is counted exactly
+    # a rare term is counted exactly; a common one (past CANDIDATES) not beyond its page
+    assert "共 120 户" in client.get("/households?q=号").text
+    monkeypatch.setattr(search, "CANDIDATES", 100)
     assert "共 50+ 户" in client.get("/households?q=号").text
     assert re.search(r"共 \d+ 户", client.get("/households?q=东关南街").text)
     r.close()

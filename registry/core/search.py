@@ -9,10 +9,12 @@ module adds is the way to that answer on a registry of a million households:
   checked with the LIKE above (so the answer is exactly LIKE's) and counted exactly. A common
   term has more than `CANDIDATES`: then a page is read along the house-number index, which finds
   a page of a common term after a short walk, and the count is given as a lower bound;
-- a term of 1 or 2 characters (a surname, a street's first character), which trigrams cannot
-  serve, walks the narrow covering index `household_search` in list order and stops after one
-  page (LIMIT): a frequent term ends the walk at once, a rare one reads the narrow index (not
-  the wide table) to its end;
+- a term of 1 or 2 characters (a surname, a street's first character) is no trigram, but every
+  place it occurs begins one: each value is indexed with two END characters after it, and the
+  trigrams the term begins are read from the index's vocabulary (a range of terms). A rare term
+  begins few: they are looked up like a long term's. A common one (more than VOCAB_MAX
+  trigrams, or too many rows) walks the narrow covering index `household_search` in list order
+  and stops after one page (LIMIT), which a common term fills at once;
 - no term: the page comes from the filter's index and the count stops at `COUNT_CAP`.
 
 Counting never scans past what the page needed: a lower bound ("1000+") takes the count's place.
@@ -32,7 +34,10 @@ MAX_TERM = 100
 FTS = "household_fts"
 _FTS_SQL = (f"CREATE VIRTUAL TABLE {FTS} USING fts5({', '.join(SEARCH_COLUMNS)}, "
             "tokenize='trigram')")
-_VALUES = ", ".join(f"new.{c}" for c in SEARCH_COLUMNS)
+# Each value is indexed with two END characters after it, so that every character of a value
+# starts a trigram: a 1-2 character term is then found among the trigrams it begins.
+END = "\x1f"
+_VALUES = ", ".join(f"new.{c} || char(31, 31)" for c in SEARCH_COLUMNS)
 _COLS = ", ".join(SEARCH_COLUMNS)
 # The household table is written with INSERT OR REPLACE (store._store_states): the REPLACE's
 # delete fires no delete trigger (recursive_triggers is off), so the old entry goes before the
@@ -47,25 +52,30 @@ _TRIGGERS = {
     f"{FTS}_au": f"AFTER UPDATE ON household BEGIN DELETE FROM {FTS} WHERE rowid = old.rowid; "
                  f"INSERT INTO {FTS} (rowid, {_COLS}) VALUES (new.rowid, {_VALUES}); END",
 }
+VOCAB_MAX = 200  # most trigrams a 1-2 character term may begin and still be looked up
 
 
 def ensure_search_index(conn: sqlite3.Connection) -> bool:
-    """Create the trigram index and its triggers if missing, filled from the household table
-    (once: about a minute for a million households). Returns whether it had to be built."""
-    have = {r[0] for r in conn.execute(
-        "SELECT name FROM sqlite_master WHERE name = ? OR (type = 'trigger' AND name LIKE ?)",
-        (FTS, f"{FTS}_%"))}
-    if FTS in have and all(name in have for name in _TRIGGERS):
+    """Create the trigram index and its triggers if missing or made differently, filled from
+    the household table (about a minute for a million households). Returns whether it had to
+    be built."""
+    have = dict(conn.execute(
+        "SELECT name, sql FROM sqlite_master WHERE name = ? OR (type = 'trigger' AND name LIKE ?)",
+        (FTS, f"{FTS}_%")).fetchall())
+    want = {name: f"CREATE TRIGGER [{name}] {body}" for name, body in _TRIGGERS.items()}
+    if have.get(FTS) == _FTS_SQL and all(have.get(n) == sql for n, sql in want.items()):
         return False
     conn.execute("BEGIN IMMEDIATE")
     try:
-        for name in _TRIGGERS:
-            conn.execute(f"DROP TRIGGER IF EXISTS [{name}]")
+        for name in have:
+            if name != FTS:
+                conn.execute(f"DROP TRIGGER IF EXISTS [{name}]")
         conn.execute(f"DROP TABLE IF EXISTS {FTS}")
         conn.execute(_FTS_SQL)
-        conn.execute(f"INSERT INTO {FTS} (rowid, {_COLS}) SELECT rowid, {_COLS} FROM household")
-        for name, body in _TRIGGERS.items():
-            conn.execute(f"CREATE TRIGGER [{name}] {body}")
+        conn.execute(f"INSERT INTO {FTS} (rowid, {_COLS}) SELECT rowid, "
+                     f"{_VALUES.replace('new.', '')} FROM household")
+        for sql in want.values():
+            conn.execute(sql)
     except BaseException:
         conn.execute("ROLLBACK")
         raise
@@ -139,14 +149,33 @@ def find(conn: sqlite3.Connection, term: str, filters: list[str], params: list, 
         cond, extra = like_condition(term)
         where.append(cond)
         params = [*params, *extra]
-        if len(term) >= 3 and has_search_index(conn):
+        query = _fts_query(conn, term) if has_search_index(conn) else None
+        if query is not None:
             cands = [r for (r,) in conn.execute(
-                f"SELECT rowid FROM {FTS} WHERE {FTS} MATCH ? LIMIT ?",
-                (fts_phrase(term), CANDIDATES + 1))]
+                f"SELECT rowid FROM {FTS} WHERE {FTS} MATCH ? LIMIT ?", (query, CANDIDATES + 1))]
             if len(cands) <= CANDIDATES:
                 return _candidates(conn, cands, where, params, page, page_size)
         return _walk(conn, where, params, page, page_size, count=False)
     return _walk(conn, where, params, page, page_size, count=True)
+
+
+def _fts_query(conn: sqlite3.Connection, term: str) -> str | None:
+    """The trigram query whose rows include every household containing `term`, or None when the
+    term is better walked: a short term beginning too many trigrams (a common one)."""
+    if len(term) >= 3:
+        return fts_phrase(term)
+    if END in term or any(ord(c) > 127 and c.lower() + c.upper() != c + c for c in term):
+        return None  # a cased non-ASCII letter: the index folds it, LIKE does not; walk
+    key = term.lower()  # the index holds ASCII letters folded
+    conn.execute(f"CREATE VIRTUAL TABLE IF NOT EXISTS temp.{FTS}_vocab USING "
+                 f"fts5vocab(main, {FTS}, row)")
+    rows = conn.execute(f"SELECT term, doc FROM temp.{FTS}_vocab WHERE term >= ? AND term <= ? "
+                        "LIMIT ?", (key, key + "\U0010ffff" * 3, VOCAB_MAX + 1)).fetchall()
+    if len(rows) > VOCAB_MAX or sum(doc for _, doc in rows) > CANDIDATES * 4:
+        return None
+    if not rows:
+        return '""'  # no trigram: matches nothing
+    return " OR ".join(fts_phrase(t) for t, _ in rows)
 
 
 def _select(conn, where, params, limit, offset, extra="") -> list[dict]:
