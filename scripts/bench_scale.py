@@ -13,7 +13,8 @@ tiles, filter menus, counts):
 - house: an exact house number;          floor: `house_no = ?` on its index
 - owner: an owner's surname (1-2 chars); floor: a range scan of an owner-name index, 50 rows
 - addr3: a 3-4 character address slice;  floor: the trigram MATCH, 50 rows
-- sub2:  a 2 character name/address slice; floor: the same LIKE walk the search makes, 50 rows
+- sub2:  a 2 character name/address slice; floor: none cheaper exists in plain SQL, so the
+         reference is the plain LIKE walk over the covering index, 50 rows (ratio < 1: a gain)
 - list:  the first page, no term;        floor: 50 rows in house-number order
 
 Each floor is the bare SQL on the same file through its own connection, measured in the same
@@ -160,6 +161,10 @@ def main() -> None:
         build(db, n_households)
         print(f"  built in {time.perf_counter() - t:.1f} s, "
               f"{db.stat().st_size / 2**20:.0f} MiB")
+    with connect(db) as conn:
+        t = time.perf_counter()
+        if search.ensure_search_index(conn):  # an index of an older make is rebuilt
+            print(f"  trigram index rebuilt: {time.perf_counter() - t:.1f} s")
     app = create_app(db, {"TESTING": True, "SECRET_KEY": "bench"})
     client = app.test_client()
     token = re.search(r'name="csrf_token" value="([^"]+)"', client.get("/login").text).group(1)
