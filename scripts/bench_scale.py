@@ -240,6 +240,22 @@ def main() -> None:
         print(f"{kind:<6} {w50:8.1f} {w95:8.1f} {q50:8.2f} {q95:8.2f} {f50:9.2f} {f95:9.2f} "
               f"{w95 / f95:13.0f} {q95 / f95:14.1f}  {paths[kind]}")
     print(f"(all web requests: mean {statistics.mean(sum(web.values(), [])):.1f} ms)")
+    # the tiles at the top of every page, counted from indexes: what they cost at this size
+    tiles = {"mine": ("SELECT COUNT(DISTINCT record_id) FROM change WHERE by = ? AND record_type "
+                      "= 'household' AND record_id NOT IN (SELECT id FROM household WHERE "
+                      "deleted IS NOT NULL)", (SURVEYORS[0],)),
+             "unsurveyed": ("SELECT (SELECT COUNT(*) FROM household WHERE status = 'unsurveyed' "
+                            "AND deleted IS NULL) + (SELECT COUNT(*) FROM household WHERE "
+                            "status IS NULL AND deleted IS NULL)", ())}
+    for tile, (sql, p) in tiles.items():
+        samples = []
+        for _ in range(20):
+            t = time.perf_counter()
+            value = floor.execute(sql, p).fetchone()[0]
+            samples.append((time.perf_counter() - t) * 1000)
+        plan = " / ".join(r[3] for r in floor.execute("EXPLAIN QUERY PLAN " + sql, p))
+        print(f"tile {tile}: {value} in p50 {percentile(samples, 0.5):.1f} ms "
+              f"(p95 {percentile(samples, 0.95):.1f}); {plan}")
     sys.stdout.flush()
 
 
