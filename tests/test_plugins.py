@@ -10,7 +10,9 @@ from anju.registry.field.demo import build_demo
 from anju.registry.publication.publish import publish
 from anju.registry.publication.serve import HASH_ENV, USER_ENV, build_datasette
 
-URL = re.compile(r"""(?:https?:)?//([^/"'\s)<>]+)""", re.I)
+# An absolute URL anywhere, or a protocol-relative one where a link or a fetch would use it
+# (an attribute value or url()): base64 text in a data cell may hold "//" too.
+URL = re.compile(r"""(?:https?:|(?<=["'(]))//([^/"'\s)<>]+)""", re.I)
 LOCAL_HOSTS = {"localhost", "127.0.0.1", "www.w3.org"}  # w3.org: the SVG namespace, not fetched
 
 

@@ -187,8 +187,10 @@ class Registry:
                 ("role", role), ("device_id", device_id), ("device_name", device_name),
                 ("survey", survey_text), ("created_at", now()), ("settings", "{}"),
             ])
-            conn.execute("INSERT OR IGNORE INTO device (device_id, name, enrolled_at) "
-                         "VALUES (?, ?, ?)", (device_id, device_name, now()))
+            # A central registry's own device is the central (it holds every capability).
+            conn.execute("INSERT OR IGNORE INTO device (device_id, name, enrolled_at, role) "
+                         "VALUES (?, ?, ?, ?)", (device_id, device_name, now(),
+                                                 "central" if role == "central" else "laptop"))
         return cls(conn, path)
 
     @classmethod
