@@ -1,9 +1,10 @@
 """Find a Chromium for the browser tests and the screenshots, installing one where none exists.
 
 Order: $ANJU_BROWSER; Playwright's own Chromium (`playwright install chromium`); a system Chromium
-or Chrome on PATH or in the usual places (Debian, macOS, Windows). When none is found it tries
-`playwright install chromium` (needs the network), then Debian's chromium with apt (as root or
-with sudo). Prints the executable's path on stdout, or one plain line on stderr and exit 2.
+or Chrome on PATH or in the usual places (Debian, macOS, Windows). When none is found it installs
+Debian's chromium (and the CJK fonts) with apt, as root or with sudo, or else tries
+`playwright install chromium` (needs Playwright's download site). Prints the executable's path
+on stdout, or one plain line on stderr and exit 2.
 
 Usage: python scripts/browser.py [--find-only]
 """
@@ -51,28 +52,28 @@ def find() -> str | None:
     return next((p for p in PLACES if Path(p).is_file()), None)
 
 
-def _quiet(cmd: list[str]) -> bool:
+def _quiet(cmd: list[str], timeout: int = 900) -> bool:
     try:
         return subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                              timeout=900).returncode == 0
+                              timeout=timeout).returncode == 0
     except (OSError, subprocess.TimeoutExpired):
         return False
 
 
 def install() -> None:
-    """Try Playwright's download, then Debian's packages (chromium and the CJK fonts)."""
-    if _quiet([sys.executable, "-m", "playwright", "install", "chromium"]) and find():
-        return
-    if not shutil.which("apt-get"):
-        return
-    sudo = [] if hasattr(os, "geteuid") and os.geteuid() == 0 else ["sudo", "-n"]
-    if sudo and not shutil.which("sudo"):
-        return
-    env_cmd = ["env", "DEBIAN_FRONTEND=noninteractive"]
-    packages = ["chromium", "fonts-noto-cjk"]
-    if not _quiet(sudo + env_cmd + ["apt-get", "install", "-y", "-q", *packages]):
-        _quiet(sudo + ["apt-get", "update", "-q"])
-        _quiet(sudo + env_cmd + ["apt-get", "install", "-y", "-q", *packages])
+    """Debian's packages first where we may use apt (they need no download site of their own,
+    only the package mirror), then Playwright's download."""
+    if shutil.which("apt-get"):
+        sudo = [] if hasattr(os, "geteuid") and os.geteuid() == 0 else ["sudo", "-n"]
+        if not sudo or shutil.which("sudo"):
+            env_cmd = ["env", "DEBIAN_FRONTEND=noninteractive"]
+            packages = ["chromium", "fonts-noto-cjk"]
+            if not _quiet(sudo + env_cmd + ["apt-get", "install", "-y", "-q", *packages]):
+                _quiet(sudo + ["apt-get", "update", "-q"])
+                _quiet(sudo + env_cmd + ["apt-get", "install", "-y", "-q", *packages])
+            if find():
+                return
+    _quiet([sys.executable, "-m", "playwright", "install", "chromium"], timeout=300)
 
 
 def main(argv: list[str]) -> int:
