@@ -205,8 +205,11 @@ def settle(household_id: str):
     try:
         ag.settle(reg, household_id, request.form.get("keep", ""),
                   request.form.get("reason", ""), by=g.user["name"])
-    except StoreError as exc:
+    except ag.AgreementError as exc:  # worded for people (Chinese)
         flash(str(exc))
+        return redirect(url_for("dossier.show", household_id=household_id)), 303
+    except StoreError:
+        flash(t("未能核定:数据有误,请检查各项", "Not settled: check the values"))
         return redirect(url_for("dossier.show", household_id=household_id)), 303
     flash(t("已核定双重协议", "Double agreement settled"))
     return redirect(url_for("dossier.show", household_id=household_id))

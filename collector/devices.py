@@ -132,7 +132,8 @@ def capabilities(name: str):
     try:
         set_capabilities(get_registry(), name, caps)
     except StoreError as exc:
-        flash(t("未能修改权限：", "Capabilities not changed: ") + str(exc))
+        flash(t("未能修改权限：只有中心登记库可以授权，且设备须已登记、不是中心库本身",
+                f"Capabilities not changed: {exc}"))
     else:
         shown = "、".join(CAPABILITIES[c][0] for c in caps) or "无"
         flash(t(f"设备 {name} 可写内容已改为：{shown}",

@@ -13,7 +13,7 @@ import datetime as dt
 from anju.registry.compensation import calculation as comp
 from anju.registry.core.store import Registry, StoreError
 from anju.registry.legal import decisions, objections, rounds, valuations
-from anju.registry.legal.common import supported
+from anju.registry.legal.common import LegalError, supported
 from anju.registry.legal.path import LABELS, counts, timeline
 from flask import Blueprint, abort, flash, g, redirect, render_template, request, url_for
 
@@ -84,7 +84,10 @@ def _done(household_id: str, message: tuple[str, str]):
 
 
 def _failed(household_id: str, exc: StoreError):
-    flash(str(exc), "error")
+    # Only the lawful path's own refusals are worded for people (Chinese); anything else the
+    # store raises is shown as a plain request to check the values, never its English text.
+    flash(str(exc) if isinstance(exc, LegalError) else
+          t("未能记录：数据有误，请检查各项", "Not recorded: check the values"), "error")
     return redirect(url_for("dossier.show", household_id=household_id) + "#legal")
 
 
