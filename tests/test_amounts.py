@@ -96,14 +96,16 @@ def test_capital_numerals_read_back_to_the_amount_rounded_half_up(fen, extra):
 
 
 # -- the direction and one rounding on every page ---------------------------------------------
-TODAY = dt.date.today()
+def today() -> dt.date:
+    """Today, read when a test runs (a run may cross midnight)."""
+    return dt.date.today()
 
 
 @pytest.fixture
 def swapped(registry):
     """A small house swapped for a big flat: the household pays the office (a negative net)."""
     registry.set_meta("settings", json.dumps({
-        "signing_start": str(TODAY - dt.timedelta(days=5)),
+        "signing_start": str(today() - dt.timedelta(days=5)),
         "zones": [{"name": "东关片区A地块", "code": "A", "target": 1}]}, ensure_ascii=False))
     add_user(registry, "boss", "secret-pass-1", "supervisor")
     hid = registry.save("household", None, {
@@ -112,7 +114,7 @@ def swapped(registry):
         "surveyed_area": 30.25}, by="t", full=True)
     for status in ("surveyed", "published", "valued"):
         move(registry, hid, status, by="t")
-    ag.record_agreement(registry, hid, number="LAP-001", signed_on=str(TODAY), mode="swap",
+    ag.record_agreement(registry, hid, number="LAP-001", signed_on=str(today()), mode="swap",
                         flat="F110", by="boss")
     return hid
 

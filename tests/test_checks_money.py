@@ -20,7 +20,10 @@ from hypothesis import strategies as st
 
 from tests.test_checks import house, kinds, member
 
-TODAY = dt.date.today()
+
+def today() -> dt.date:
+    """Today, read when a test runs (a run may cross midnight)."""
+    return dt.date.today()
 
 
 def old_and_new(area: str, born: dt.date, seq: int) -> tuple[str, str]:
@@ -116,9 +119,9 @@ def test_one_freeze_boundary_for_checks_and_compensation(registry):
 @pytest.fixture
 def signing(registry):
     """Settings with a signing period, and a helper that signs a valued household."""
-    start = TODAY - dt.timedelta(days=20)
+    start = today() - dt.timedelta(days=20)
     registry.set_meta("settings", json.dumps({
-        "signing_start": str(start), "signing_end": str(TODAY - dt.timedelta(days=2)),
+        "signing_start": str(start), "signing_end": str(today() - dt.timedelta(days=2)),
         "signing_burst": 3}))
 
     def sign(on: dt.date, *, valued: dt.date | None = None, cadre="王干部", **values):
@@ -137,10 +140,10 @@ def test_agreements_before_their_valuation_or_outside_the_period(registry, signi
     start, sign = signing
     early = sign(start - dt.timedelta(days=1))
     before_valuation = sign(start + dt.timedelta(days=3), valued=start + dt.timedelta(days=4))
-    late = sign(TODAY - dt.timedelta(days=1))
+    late = sign(today() - dt.timedelta(days=1))
     sign(start)                                             # the first day: fine
     sign(start + dt.timedelta(days=4), valued=start + dt.timedelta(days=4))  # same day: fine
-    sign(TODAY - dt.timedelta(days=2))                      # the last day: fine
+    sign(today() - dt.timedelta(days=2))                      # the last day: fine
     flags = {f.households[0]: f for f in kinds(registry, "agreement_dates")}
     assert set(flags) == {early, before_valuation, late}
     assert "早于签约期开始" in flags[early].reason_zh

@@ -14,20 +14,24 @@ from anju.registry.core.workflow import WorkflowError, move
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-TODAY = dt.date.today()
-SIGNED_ON = TODAY - dt.timedelta(days=20)
+
+def today() -> dt.date:
+    """Today, read when a test runs (a run may cross midnight)."""
+    return dt.date.today()
+def signed_on() -> dt.date:
+    return today() - dt.timedelta(days=20)
 
 
 def signed_household(registry, house_no="C-0001", mode="money", flat="F90", **house):
     registry.set_meta("settings", json.dumps({
-        "signing_start": str(TODAY - dt.timedelta(days=60)), "freeze_date": "2020-01-01"}))
+        "signing_start": str(today() - dt.timedelta(days=60)), "freeze_date": "2020-01-01"}))
     hid = registry.save("household", None, {
         "house_no": house_no, "zone": "东关片区A地块", "address": f"东关街{house_no}号",
         "structure": "brick_concrete", "owner_name": "张伟", "decoration": "medium",
         "cert_area": 80.5, "surveyed_area": 81, **house}, by="tester", full=True)
     for status in ("surveyed", "published", "valued"):
         move(registry, hid, status, by="tester")
-    ag.record_agreement(registry, hid, number=f"XY-{house_no}", signed_on=str(SIGNED_ON),
+    ag.record_agreement(registry, hid, number=f"XY-{house_no}", signed_on=str(signed_on()),
                         mode=mode, by="boss", flat=flat if mode == "swap" else None)
     return hid
 
@@ -37,7 +41,7 @@ def in_force(registry, hid):
 
 
 def pay_once(registry, hid, amount, voucher, **kw):
-    return pay.record_payment(registry, hid, amount=amount, paid_on=str(TODAY),
+    return pay.record_payment(registry, hid, amount=amount, paid_on=str(today()),
                               method="bank_transfer", voucher_no=voucher, by="clerk", **kw)
 
 
@@ -65,10 +69,10 @@ def test_refusals_write_nothing(registry, household):
         (dict(amount="0"), "大于 0"), (dict(amount="-5"), "大于 0"),
         (dict(amount="NaN"), "金额"), (dict(method="gold"), "支付方式"),
         (dict(voucher_no=" "), "凭证号"), (dict(paid_on="2026-02-30"), "日期"),
-        (dict(paid_on=str(SIGNED_ON - dt.timedelta(days=1))), "早于签约"),
+        (dict(paid_on=str(signed_on() - dt.timedelta(days=1))), "早于签约"),
     ]
     for override, words in cases:
-        args = dict(amount="100", paid_on=str(TODAY), method="cash", voucher_no="V-9",
+        args = dict(amount="100", paid_on=str(today()), method="cash", voucher_no="V-9",
                     by="clerk") | override
         with pytest.raises(pay.PaymentError, match=words):
             pay.record_payment(registry, hid, **args)
@@ -148,33 +152,33 @@ def test_zone_totals_agree_with_the_households(registry):
 def test_handover_then_demolition_move_the_status(registry):
     hid = signed_household(registry)
     with pytest.raises(ho.HandoverError, match="尚未登记交房"):
-        ho.record_demolition(registry, hid, demolished_on=str(TODAY), by="clerk")
+        ho.record_demolition(registry, hid, demolished_on=str(today()), by="clerk")
     with pytest.raises(ho.HandoverError, match="钥匙"):
-        ho.record_handover(registry, hid, handed_over_on=str(TODAY), utilities_cut="yes",
+        ho.record_handover(registry, hid, handed_over_on=str(today()), utilities_cut="yes",
                            keys_received="no", by="clerk")
     with pytest.raises(ho.HandoverError, match="早于签约"):
-        ho.record_handover(registry, hid, handed_over_on=str(SIGNED_ON - dt.timedelta(days=1)),
+        ho.record_handover(registry, hid, handed_over_on=str(signed_on() - dt.timedelta(days=1)),
                            utilities_cut="yes", keys_received="yes", by="clerk")
     assert registry.get("household", hid)["status"] == "signed"
-    ho.record_handover(registry, hid, handed_over_on=str(TODAY - dt.timedelta(days=5)),
+    ho.record_handover(registry, hid, handed_over_on=str(today() - dt.timedelta(days=5)),
                        utilities_cut="yes", keys_received="yes", by="clerk",
                        inspection_note="门窗完好")
     assert registry.get("household", hid)["status"] == "handed_over"
     with pytest.raises(ho.HandoverError, match="已登记交房"):
-        ho.record_handover(registry, hid, handed_over_on=str(TODAY), utilities_cut="yes",
+        ho.record_handover(registry, hid, handed_over_on=str(today()), utilities_cut="yes",
                            keys_received="yes", by="clerk")
     with pytest.raises(ho.HandoverError, match="早于交房"):
-        ho.record_demolition(registry, hid, demolished_on=str(TODAY - dt.timedelta(days=6)),
+        ho.record_demolition(registry, hid, demolished_on=str(today() - dt.timedelta(days=6)),
                              by="clerk")
-    ho.record_demolition(registry, hid, demolished_on=str(TODAY), by="clerk")
+    ho.record_demolition(registry, hid, demolished_on=str(today()), by="clerk")
     assert registry.get("household", hid)["status"] == "demolished"
-    assert ho.handover_of(registry, hid)["demolished_on"] == str(TODAY)
+    assert ho.handover_of(registry, hid)["demolished_on"] == str(today())
 
 
 def test_an_unsigned_household_cannot_be_handed_over_and_no_button_skips_the_records(
         registry, household):
     with pytest.raises(ho.HandoverError, match="没有现行协议"):
-        ho.record_handover(registry, household, handed_over_on=str(TODAY), utilities_cut="yes",
+        ho.record_handover(registry, household, handed_over_on=str(today()), utilities_cut="yes",
                            keys_received="yes", by="clerk")
     hid = signed_household(registry, "C-0003")
     for status in ("handed_over", "demolished"):

@@ -15,7 +15,10 @@ from anju.registry.review import checks, decisions
 
 from tests.syncing import Project
 
-TODAY = dt.date.today()
+
+def today() -> dt.date:
+    """Today, read when a test runs (a run may cross midnight)."""
+    return dt.date.today()
 SURVEY = {"zone": "东关片区A地块", "structure": "brick_concrete", "decoration": "medium",
           "cert_area": 80.5, "surveyed_area": 81, "preferred_flat_size": 90}
 
@@ -27,7 +30,7 @@ def project(tmp_path):
     p = Project(tmp_path / "p", laptops=1, households=2,
                 capabilities=("survey", "status", "agreements", "decisions"))
     p.central.set_meta("settings", json.dumps({
-        "signing_start": str(TODAY - dt.timedelta(days=10)), "freeze_date": "2020-01-01",
+        "signing_start": str(today() - dt.timedelta(days=10)), "freeze_date": "2020-01-01",
         "zones": [{"name": "东关片区A地块", "code": "A", "target": 2}]}, ensure_ascii=False))
     for hid in p.households:
         p.central.save("household", hid, SURVEY, by="admin")
@@ -39,7 +42,7 @@ def project(tmp_path):
 
 
 def sign(reg, hid, number, mode="money", **kw):
-    return ag.record_agreement(reg, hid, number=number, signed_on=str(TODAY), mode=mode,
+    return ag.record_agreement(reg, hid, number=number, signed_on=str(today()), mode=mode,
                                by="boss", **kw)
 
 
@@ -217,7 +220,7 @@ def test_neither_agreement_is_paid_until_one_is_kept(project):
     sign(project.central, hid, "CEN-001")
     laptop_id = sign(project.lap(1), hid, "LAP-001")
     project.send(project.lap(1))
-    pay = {"amount": "1000.00", "paid_on": str(TODAY), "method": "bank_transfer",
+    pay = {"amount": "1000.00", "paid_on": str(today()), "method": "bank_transfer",
            "voucher_no": "ZF-1", "by": "cashier"}
     with pytest.raises(payments.PaymentError, match="没有现行协议"):
         payments.record_payment(project.central, hid, **pay)

@@ -23,7 +23,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 D = dt.date.fromisoformat
-TODAY = dt.date.today()
+def today() -> dt.date:
+    """Today, read when a test runs (a run may cross midnight)."""
+    return dt.date.today()
 
 
 def _household(reg, no="A-0001", status="surveyed", **extra):
@@ -116,7 +118,7 @@ def test_round_validation(registry):
         rounds.open_round(registry, "plan", days=20, by="office")
     with pytest.raises(LegalError, match="今天"):
         rounds.open_round(registry, "survey", days=7, by="office",
-                          start_on=str(TODAY + dt.timedelta(days=1)))
+                          start_on=str(today() + dt.timedelta(days=1)))
     with pytest.raises(LegalError, match="没有可列入"):
         rounds.open_round(registry, "compensation", days=7, by="office")
     with pytest.raises(LegalError):
@@ -209,7 +211,7 @@ def test_objection_validation(registry):
         objections.record_objection(registry, hid, field="no_such_field", **kw)
     with pytest.raises(LegalError, match="今天"):
         objections.record_objection(registry, hid, **{**kw, "received_on": str(
-            TODAY + dt.timedelta(days=1))})
+            today() + dt.timedelta(days=1))})
     with pytest.raises(LegalError, match="异议内容"):
         objections.record_objection(registry, hid, **{**kw, "disputed": "  "})
     with pytest.raises(LegalError, match="送达"):
@@ -257,7 +259,7 @@ def test_the_queue_puts_overdue_objections_first(registry):
     for n, days_ago in ((1, 3), (2, 30), (3, 12)):
         hid = _household(registry, f"A-000{n}")
         ids.append(objections.record_objection(
-            registry, hid, kind="record", received_on=str(TODAY - dt.timedelta(days=days_ago)),
+            registry, hid, kind="record", received_on=str(today() - dt.timedelta(days=days_ago)),
             disputed="面积有误", by="cadre1"))
     q = objections.queue(registry)
     assert [r["id"] for r in q] == [ids[1], ids[2], ids[0]]
@@ -277,10 +279,10 @@ def _holdout(registry, deadline="2026-03-01"):
 
 
 def test_a_decision_follows_the_signing_deadline(registry):
-    hid = _holdout(registry, deadline=str(TODAY))
+    hid = _holdout(registry, deadline=str(today()))
     assert decisions.eligible(registry) == []
     with pytest.raises(LegalError, match="尚未届满"):
-        decisions.draft(registry, hid, number="JD-1", mode="money", drafted_on=str(TODAY),
+        decisions.draft(registry, hid, number="JD-1", mode="money", drafted_on=str(today()),
                         by="office")
     registry.set_meta("settings", json.dumps({"signing_start": "2026-01-01",
                                               "signing_deadline": "2026-03-01"}))
