@@ -1,6 +1,6 @@
 """The progress page of the command office: zones against targets and deadlines, the daily
 trend, teams and cadres furthest behind first, hardship households; and the daily report
-(日报) as an XLSX download. Charts are SVG drawn on the server (registry/charts.py)."""
+(日报) as an XLSX download. Charts are SVG drawn on the server (registry/publication/charts.py)."""
 
 from __future__ import annotations
 
@@ -25,10 +25,10 @@ def _charts(snap: dict) -> dict:
         title=t("各片区签约进度", "Signing progress by zone"), label_width=170)
     days = snap["trend"][-TREND_DAYS:]
     names = {s: t(*progress.LABELS[s]) for s in progress.TREND}
-    daily = charts.line_chart([d["day"] for d in days],
+    daily = charts.lines([d["day"] for d in days],
                               {names[s]: [d[s] for d in days] for s in progress.TREND},
                               title=t("每日新增", "Per day"))
-    running = charts.line_chart([d["day"] for d in days],
+    running = charts.lines([d["day"] for d in days],
                                 {names[s]: [d[f"cum_{s}"] for d in days] for s in progress.TREND},
                                 title=t("累计", "Running total"))
     teams = charts.progress_bars([(r["name"], r["signed"], r["households"])
