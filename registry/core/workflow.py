@@ -78,6 +78,23 @@ def move_values(reg: Registry, household_id: str, new_status: str) -> dict:
     return values
 
 
+def visit_edits(reg: Registry, household_id: str, visit_id: str,
+                values: dict) -> list[tuple[str, str, dict]]:
+    """The edits that record one visit: the visit, and for a surveying visit to a household not
+    yet surveyed its move to 已登记 through the workflow's rule, dated the visit's day.
+
+    The caller saves them together (`Registry.save_many`), so the visit and the move land in
+    one transaction or not at all."""
+    edits = [("visit", visit_id, values)]
+    row = reg.get("household", household_id) or {}
+    if values.get("outcome") == "surveyed" and (row.get("status") or "unsurveyed") == "unsurveyed":
+        moved = move_values(reg, household_id, "surveyed")
+        if "survey_date" in moved and values.get("visit_date"):
+            moved["survey_date"] = values["visit_date"]  # the day of the surveying visit
+        edits.append(("household", household_id, moved))
+    return edits
+
+
 def move(reg: Registry, household_id: str, new_status: str, by: str) -> None:
     """Move one household to a new status, as one change recording who moved it and from what."""
     # Check and write in one transaction, so two people moving the same household at once
