@@ -5,23 +5,19 @@ size, stored once in the `blob` table under its SHA-256, and recorded as an `att
 the household, blob and record in one transaction. An image's pixel count is read from its header
 and checked before anything decodes it (a small file can hold a huge image); its thumbnail is
 made once, at upload, into the `thumbnail` table (or at its first showing, for an image that came
-in a pack).
+in a pack). The storing lives in registry/core/files.py; this module checks and serves.
 """
 
 from __future__ import annotations
 
-import contextlib
-import hashlib
-import io
-import sqlite3
 import uuid
-import warnings
 from pathlib import PurePosixPath, PureWindowsPath
 from urllib.parse import quote
 
-from anju.registry.core.changes import new_id
+from anju.registry.core import files
+from anju.registry.core.files import image_pixels, save_files
 from anju.registry.core.mime import served_type, sniff
-from anju.registry.core.store import InvalidChange, transaction
+from anju.registry.core.store import InvalidChange
 from anju.registry.core.validation import localize
 from flask import (
     Blueprint,
@@ -44,9 +40,7 @@ from .i18n import lang, t
 bp = Blueprint("attachments", __name__)
 
 MAX_BYTES = 10 * 1024 * 1024  # per file; override with app config ATTACHMENT_MAX_BYTES
-# A phone photo has 12-50 megapixels; 12000 x 12000 (144) took 11 s and 1.4 GB to thumbnail.
-MAX_PIXELS = 60_000_000  # override with app config ATTACHMENT_MAX_PIXELS
-THUMB_SIZE = (320, 320)
+MAX_PIXELS = files.MAX_PIXELS  # override with app config ATTACHMENT_MAX_PIXELS
 def clean_filename(name: str | None) -> str:
     """The last part of an uploaded file's name (browsers may send a Windows path), shortened."""
     name = PureWindowsPath(PurePosixPath(name or "").name).name.strip()
@@ -77,21 +71,6 @@ def check_file(filename: str, data: bytes) -> tuple[str | None, str | None]:
                        f"Image “{filename}” has more than {limit / 1e6:g} megapixels; "
                        "make it smaller first")
     return mime, None
-
-
-def image_pixels(data: bytes) -> int | None:
-    """Width x height from an image's header, without decoding it (None: unreadable)."""
-    from PIL import Image
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # DecompressionBombWarning: we decide below
-            with Image.open(io.BytesIO(data)) as image:  # reads the header only
-                width, height = image.size
-    except Image.DecompressionBombError:
-        return 1 << 62
-    except Exception:  # damaged: stored as it is, shown without a thumbnail
-        return None
-    return width * height
 
 
 def attachment_fields(reg) -> list:
@@ -137,30 +116,6 @@ def upload(household_id: str):
     return redirect(url_for("dossier.show", household_id=household_id) + "#attachments")
 
 
-def save_files(reg, household_id: str, field: str, files: list[tuple[str, str, bytes]], *,
-               by: str) -> list[str]:
-    """Store files as blobs and attachment records of a household, all in one transaction."""
-    ids = []
-    # Thumbnails are made before the write lock is taken: decoding a photo takes a moment.
-    thumbs = {id(data): make_thumbnail(data) for _, mime, data in files
-              if mime.startswith("image/")}
-    with transaction(reg.conn):
-        for name, mime, data in files:
-            digest = hashlib.sha256(data).hexdigest()
-            reg.conn.execute("INSERT OR IGNORE INTO blob (sha256, mime, size, data) "
-                             "VALUES (?, ?, ?, ?)", (digest, mime, len(data), data))
-            if mime.startswith("image/"):
-                reg.conn.execute("INSERT OR IGNORE INTO thumbnail (sha256, data) VALUES (?, ?)",
-                                 (digest, thumbs[id(data)]))
-            attachment_id = new_id()
-            change = reg.make_change("attachment", attachment_id, {
-                "household_id": household_id, "field": field, "filename": name, "mime": mime,
-                "size": len(data), "sha256": digest}, by=by, full=True)
-            reg.apply([change])
-            ids.append(attachment_id)
-    return ids
-
-
 def _attachment(attachment_id: str) -> tuple[dict, bytes]:
     try:
         uuid.UUID(attachment_id)
@@ -170,10 +125,10 @@ def _attachment(attachment_id: str) -> tuple[dict, bytes]:
     row = reg.get("attachment", attachment_id)
     if row is None:
         abort(404)
-    blob = reg.conn.execute("SELECT data FROM blob WHERE sha256 = ?", (row["sha256"],)).fetchone()
-    if blob is None:  # the record arrived in a pack before its file
+    data = files.blob_data(reg, row["sha256"])
+    if data is None:  # the record arrived in a pack before its file
         abort(404)
-    return row, blob[0]
+    return row, data
 
 
 @bp.route("/attachments/<attachment_id>/file")
@@ -190,40 +145,6 @@ def file(attachment_id: str):
     return response
 
 
-def make_thumbnail(data: bytes, max_pixels: int = MAX_PIXELS) -> bytes | None:
-    """A small JPEG of an image (turned upright by its EXIF), or None if it cannot be read or
-    has more pixels than allowed (checked from the header, before decoding)."""
-    from PIL import Image, ImageOps
-    pixels = image_pixels(data)
-    if pixels is None or pixels > max_pixels:
-        return None
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            with Image.open(io.BytesIO(data)) as image:
-                image.draft("RGB", THUMB_SIZE)  # a JPEG decodes straight at a smaller scale
-                image = ImageOps.exif_transpose(image)
-                image.thumbnail(THUMB_SIZE)
-                out = io.BytesIO()
-                image.convert("RGB").save(out, "JPEG", quality=80)
-                return out.getvalue()
-    except Exception:  # a damaged or hostile image: no thumbnail rather than an error page
-        return None
-
-
-def stored_thumbnail(reg, sha256: str, data: bytes) -> bytes | None:
-    """The thumbnail kept for an image, made and kept now if it came without one (a pack)."""
-    row = reg.conn.execute("SELECT data FROM thumbnail WHERE sha256 = ?", (sha256,)).fetchone()
-    if row is not None:
-        return row[0]
-    small = make_thumbnail(data, int(current_app.config.get("ATTACHMENT_MAX_PIXELS",
-                                                            MAX_PIXELS)))
-    with contextlib.suppress(sqlite3.Error):  # kept for next time if the database lets us
-        reg.conn.execute("INSERT OR IGNORE INTO thumbnail (sha256, data) VALUES (?, ?)",
-                         (sha256, small))
-    return small
-
-
 PLACEHOLDER = ('<svg xmlns="http://www.w3.org/2000/svg" width="160" height="120">'
                '<rect width="160" height="120" fill="#e4e7eb"/><text x="80" y="65" '
                'font-size="14" text-anchor="middle" fill="#616e7c">?</text></svg>')
@@ -234,7 +155,8 @@ PLACEHOLDER = ('<svg xmlns="http://www.w3.org/2000/svg" width="160" height="120"
 def thumb(attachment_id: str):
     """A thumbnail of an attached image, made from the stored bytes."""
     row, data = _attachment(attachment_id)
-    small = (stored_thumbnail(get_registry(), row["sha256"], data)
+    limit = int(current_app.config.get("ATTACHMENT_MAX_PIXELS", MAX_PIXELS))
+    small = (files.stored_thumbnail(get_registry(), row["sha256"], data, limit)
              if served_type(data)[1] else None)
     if small is None:
         return Response(PLACEHOLDER, mimetype="image/svg+xml")

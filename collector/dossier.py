@@ -159,7 +159,7 @@ def field_conflicts(reg: Registry, household: dict, children: dict[str, list[dic
     records = [("household", household, "")] + [
         (name, row, row.get("name") or row.get("visit_date") or row.get("filename") or "")
         for name in ("member", "visit", "attachment") for row in children.get(name, [])]
-    devices = dict(reg.conn.execute("SELECT device_id, name FROM device"))
+    devices = reg.device_names()
     here = url_for("dossier.show", household_id=household["id"])
     out = []
     for record_type, row, title in records:

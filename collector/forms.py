@@ -225,20 +225,13 @@ def _render(reg: Registry, household_id: str, data: FormData, is_new: bool,
     ), status
 
 
-def record_type_of(reg: Registry, record_id: str) -> str | None:
-    """The type of the record an id belongs to, or None for an id nothing uses yet."""
-    row = reg.conn.execute("SELECT record_type FROM change WHERE record_id = ? LIMIT 1",
-                           (record_id,)).fetchone()
-    return row[0] if row else None
-
-
 def fresh_or_own(reg: Registry, posted: str, record_type: str, household_id: str | None = None):
     """The id a form posted for a record it creates, if it is a well-formed UUID that nothing
     else uses (or that record itself, posted again); otherwise a new id. A hostile form cannot
     make a household out of a member's id, nor take over another household's visit."""
     if not _valid_uuid(posted):
         return new_id()
-    kind = record_type_of(reg, posted)
+    kind = reg.record_type_of(posted)
     if kind is None:
         return posted
     if kind != record_type:
@@ -292,7 +285,7 @@ def _edit(household_id: str, is_new: bool):
             data.members.append({"key": "0", "id": new_id()})
         return _render(reg, household_id, data, is_new)
     data = from_post(reg.definition, request.form, existing,
-                     lambda mid: record_type_of(reg, mid) is not None)
+                     lambda mid: reg.record_type_of(mid) is not None)
     action = request.form.get("action", "save")
     if action == "add_member":
         keys = [int(r["key"]) for r in data.members]
@@ -347,5 +340,5 @@ def render_posted(values, household_id: str | None = None):
         abort(404)
     existing = {m["id"]: m for m in reg.children("member", household_id)} if current else {}
     data = from_post(reg.definition, values, existing,
-                     lambda mid: record_type_of(reg, mid) is not None)
+                     lambda mid: reg.record_type_of(mid) is not None)
     return _render(reg, household_id, data, is_new)

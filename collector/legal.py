@@ -74,7 +74,7 @@ def index():
         "legal/index.html", figures=counts(reg, today), labels=LABELS,
         rounds=rounds.rounds(reg, today), queue=objections.queue(reg, today),
         eligible=decisions.eligible(reg, today), decisions=decisions.all_decisions(reg),
-        houses={r[0]: r[1] for r in reg.conn.execute("SELECT id, house_no FROM household")},
+        houses=reg.house_numbers(),
         today=today.isoformat(), **FORMATS)
 
 

@@ -50,12 +50,7 @@ def helpers() -> dict:
 
 
 def _options(reg: Registry) -> dict:
-    zones = [r[0] for r in reg.conn.execute(
-        "SELECT DISTINCT zone FROM household WHERE deleted IS NULL AND zone IS NOT NULL "
-        "ORDER BY zone")]
-    cadres = [r[0] for r in reg.conn.execute(
-        "SELECT DISTINCT cadre FROM household WHERE deleted IS NULL AND cadre != '' "
-        "ORDER BY cadre")]
+    zones, cadres = reg.distinct_values("zone"), reg.distinct_values("cadre")
     return {"zones": zones, "cadres": cadres, "kinds": queue_mod.kinds()}
 
 
@@ -71,7 +66,7 @@ def index():
                                    cadre=args["cadre"] or None, closed=args["closed"] == "1",
                                    limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE)
     counts = checks.summary(reg)
-    conflicts = reg.conn.execute("SELECT count(*) FROM conflict").fetchone()[0]
+    conflicts = reg.open_conflicts()
     return render_template("review/queue.html", items=items, total=total, page=page,
                            pages=max((total + PAGE_SIZE - 1) // PAGE_SIZE, 1), args=args,
                            options=_options(reg), counts=counts, conflicts=conflicts)

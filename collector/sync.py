@@ -49,8 +49,7 @@ def index():
                     "p.new, p.known, p.conflicts, p.last_seen_at, p.times FROM pack_received p "
                     "LEFT JOIN device d USING (device_id) ORDER BY p.last_seen_at DESC LIMIT 20")]
     return render_template("sync/index.html", central=_central(), received=received,
-                           conflicts=reg.conn.execute("SELECT count(*) FROM conflict"
-                                                      ).fetchone()[0],
+                           conflicts=reg.open_conflicts(),
                            can_merge=not _central() or has_role("supervisor"))
 
 
@@ -129,12 +128,7 @@ def _raised(reg, record_type: str, record_id: str, field: str) -> dict:
 
 def _household_url(reg, record_type: str, record_id: str) -> str | None:
     """The household page a record belongs to (None if it is gone)."""
-    if record_type == "household":
-        hid = record_id
-    else:
-        row = reg.conn.execute(f"SELECT household_id FROM [{record_type}] WHERE id = ?",
-                               (record_id,)).fetchone()
-        hid = row[0] if row else None
+    hid = reg.household_of(record_type, record_id)
     return url_for("dossier.show", household_id=hid) + "#conflicts" if hid else None
 
 
@@ -144,7 +138,7 @@ def conflicts():
     """Open conflicts: concurrent edits of one field with different values."""
     reg = get_registry()
     rows = open_conflicts(reg)
-    names = _device_names(reg)
+    names = reg.device_names()
     for c in rows:
         c["label"] = _field_label(reg, c["record_type"], c["field"])
         c["house_no"] = _house_no(reg, c["record_type"], c["record_id"])
@@ -193,7 +187,7 @@ def resolve_conflict(record_type: str, record_id: str, field: str):
                         "Conflict resolved; the decision travels to every laptop with the "
                         "next central pack"))
                 return redirect(_back())
-    names = _device_names(reg)
+    names = reg.device_names()
     for cand in conflict["candidates"]:
         cand["shown"] = _shown(reg, record_type, field, cand["value"])
         cand["device"] = names.get(device_of(cand["device_id"]), cand["device_id"][:8])
@@ -208,10 +202,6 @@ def _back() -> str:
     """Where the resolve page returns to (?next=, the review queue or a household page): a
     path of this app only (the one safe-redirect rule), else the conflict list."""
     return safe_next(request.args.get("next"), url_for("sync.conflicts"))
-
-
-def _device_names(reg) -> dict[str, str]:
-    return dict(reg.conn.execute("SELECT device_id, name FROM device"))
 
 
 def _field(reg, record_type: str, name: str):
@@ -246,10 +236,4 @@ def _shown(reg, record_type: str, name: str, value) -> str:
 
 def _house_no(reg, record_type: str, record_id: str) -> str | None:
     """The house number of the household a record belongs to."""
-    if record_type == "household":
-        row = reg.conn.execute("SELECT house_no FROM household WHERE id = ?",
-                               (record_id,)).fetchone()
-    else:
-        row = reg.conn.execute(f"SELECT h.house_no FROM [{record_type}] r JOIN household h ON "
-                               "h.id = r.household_id WHERE r.id = ?", (record_id,)).fetchone()
-    return row[0] if row else None
+    return reg.house_no_of(record_type, record_id)

@@ -21,6 +21,7 @@ from anju.registry.core import definition as definition_mod
 from anju.registry.core.capabilities import CAPABILITIES, may_resolve, missing_here
 from anju.registry.core.changes import DELETED, Change, State, dumps, fold, new_id, now
 from anju.registry.core.definition import Definition
+from anju.registry.core.lookups import Lookups
 from anju.registry.core.signing import sign_change
 from anju.registry.core.validation import validate
 
@@ -153,7 +154,7 @@ def _table_statements(conn: sqlite3.Connection, defn: Definition) -> list[str]:
     return out
 
 
-class Registry:
+class Registry(Lookups):
     """An open anju database: its definition, its change log and its records."""
 
     def __init__(self, conn: sqlite3.Connection, path: Path):
