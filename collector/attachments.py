@@ -35,7 +35,7 @@ from werkzeug.exceptions import RequestEntityTooLarge
 
 from .auth import login_required
 from .db import get_registry, live_household
-from .i18n import lang, t
+from .i18n import _, lang
 
 bp = Blueprint("attachments", __name__)
 
@@ -55,21 +55,19 @@ def check_file(filename: str, data: bytes) -> tuple[str | None, str | None]:
     """(mime, None) for an acceptable file, or (None, the reason in the user's language)."""
     limit_mb = _max_bytes() / (1024 * 1024)
     if not data:
-        return None, t(f"文件「{filename}」是空的", f"File “{filename}” is empty")
+        return None, _("文件「%(filename)s」是空的", filename=filename)
     if len(data) > _max_bytes():
-        return None, t(f"文件「{filename}」超过 {limit_mb:g} MB 的上限",
-                       f"File “{filename}” is larger than {limit_mb:g} MB")
+        return None, _("文件「%(filename)s」超过 %(limit_mb)s MB 的上限",
+                       filename=filename, limit_mb=format(limit_mb, "g"))
     mime = sniff(data)
     if mime is None:
-        return None, t(f"文件「{filename}」不是 JPEG、PNG、WebP 图片或 PDF 文件",
-                       f"File “{filename}” is not a JPEG, PNG or WebP image or a PDF")
+        return None, _("文件「%(filename)s」不是 JPEG、PNG、WebP 图片或 PDF 文件",
+                       filename=filename)
     pixels = image_pixels(data) if mime.startswith("image/") else None
     limit = int(current_app.config.get("ATTACHMENT_MAX_PIXELS", MAX_PIXELS))
     if pixels is not None and pixels > limit:
-        return None, t(f"图片「{filename}」像素过多（超过 {limit / 1e6:g} 百万像素），"
-                       "请缩小后再上传",
-                       f"Image “{filename}” has more than {limit / 1e6:g} megapixels; "
-                       "make it smaller first")
+        return None, _("图片「%(filename)s」像素过多（超过 %(v2)s 百万像素），请缩小后再上传",
+                       filename=filename, v2=format(limit / 1e6, "g"))
     return mime, None
 
 
@@ -89,7 +87,7 @@ def upload(household_id: str):
     field = request.form.get("field", "")
     errors = []
     if field not in {f.name for f in fields}:
-        errors.append(t("请选择附件栏目", "Choose what the file is"))
+        errors.append(_("请选择附件栏目"))
     files = []
     for storage in request.files.getlist("file"):
         if not storage or not storage.filename:
@@ -102,7 +100,7 @@ def upload(household_id: str):
         else:
             files.append((name, mime, data))
     if not files and not errors:
-        errors.append(t("请选择要上传的文件", "Choose a file to upload"))
+        errors.append(_("请选择要上传的文件"))
     if errors:
         return render_template("households/upload.html", h=household, fields=fields,
                                errors=errors, chosen=field), 422
@@ -111,8 +109,8 @@ def upload(household_id: str):
     except InvalidChange as exc:
         return render_template("households/upload.html", h=household, fields=fields,
                                errors=list(localize(exc.errors, lang()).values()) or
-                               [t("文件未保存，请重试", "Not saved, try again")], chosen=field), 422
-    flash(t(f"已上传 {len(files)} 个文件", f"Uploaded {len(files)} file(s)"), "at-attachments")
+                               [_("文件未保存，请重试")], chosen=field), 422
+    flash(_("已上传 %(n)s 个文件", n=len(files)), "at-attachments")
     return redirect(url_for("dossier.show", household_id=household_id) + "#attachments")
 
 
@@ -169,7 +167,6 @@ def thumb(attachment_id: str):
 def too_large(exc):
     """An upload larger than the app accepts at once."""
     limit = (current_app.config.get("MAX_CONTENT_LENGTH") or 0) / (1024 * 1024)
-    return render_template("message.html", title=t("文件太大", "File too large"),
-                           message=t(f"一次上传的内容不能超过 {limit:g} MB，请分几次上传。",
-                                     f"One upload may hold at most {limit:g} MB; upload in "
-                                     f"several parts.")), 413
+    return render_template("message.html", title=_("文件太大"),
+                           message=_("一次上传的内容不能超过 %(limit)s MB，请分几次上传。",
+                                     limit=format(limit, "g"))), 413

@@ -26,7 +26,7 @@ from flask import (
 )
 
 from .db import get_registry
-from .i18n import t
+from .i18n import _
 
 bp = Blueprint("auth", __name__)
 SITE = "collector"
@@ -103,10 +103,9 @@ def login():
         user, token, wait = users.login(reg, name, request.form.get("password", ""),
                                         request.remote_addr, SITE)
         if wait:
-            error, status = t(f"登录失败次数过多，请 {wait} 秒后再试",
-                              f"Too many failed logins; try again in {wait} seconds"), 429
+            error, status = _("登录失败次数过多，请 %(wait)s 秒后再试", wait=wait), 429
         elif user is None:
-            error, status = t("用户名或密码错误", "Wrong user name or password"), 401
+            error, status = _("用户名或密码错误"), 401
         else:
             users.end_session(reg, session.get("sid"))
             lang = session.get("lang")
@@ -128,5 +127,5 @@ def logout():
     session.clear()
     if lang:
         session["lang"] = lang
-    flash(t("已退出登录", "Logged out"))
+    flash(_("已退出登录"))
     return redirect(url_for("auth.login"))

@@ -12,7 +12,7 @@ from anju.registry.core.store import StoreError
 from flask import Flask, g, make_response, render_template, request
 from werkzeug.exceptions import InternalServerError, RequestEntityTooLarge
 
-from .i18n import t
+from .i18n import _
 
 log = logging.getLogger(__name__)
 # HTTP status by failure: busy and read-only may pass; a full disk is 507 Insufficient Storage.
@@ -65,10 +65,10 @@ def failure_page(exc: Exception):
         failure = CORRUPT
     if failure is None:
         if isinstance(exc, StoreError):  # a refusal with its own message for people
-            return _page(t("无法完成", "Could not be done"), str(exc), 409)
+            return _page(_("无法完成"), str(exc), 409)
         return internal_error(exc)
     log.warning("%s: %s", failure.kind, exc)
-    response = _page(t("未能完成操作", "Not done"), t(failure.zh, failure.en),
+    response = _page(_("未能完成操作"), _(failure.zh),
                      STATUS.get(failure.kind, 500))
     if failure.kind == "locked":
         response.headers["Retry-After"] = "10"
@@ -78,10 +78,8 @@ def failure_page(exc: Exception):
 def internal_error(exc):
     """Any other failure: a Chinese page, the details in the log only."""
     log.error("internal error", exc_info=getattr(exc, "original_exception", None) or exc)
-    return _page(t("出错了", "Something went wrong"),
-                 t("程序出错，本次操作可能没有完成。请返回上一页重试；如果反复出现，请联系管理员。",
-                   "The program failed; this action may not have been done. Go back and try "
-                   "again; if it keeps happening, tell the administrator."), 500)
+    return _page(_("出错了"), _("程序出错，本次操作可能没有完成。请返回上一页重试；"
+                               "如果反复出现，请联系管理员。"), 500)
 
 
 def _page(title: str, message: str, status: int):

@@ -16,10 +16,10 @@ from werkzeug.exceptions import NotFound
 
 from .auth import login_required
 from .db import get_registry
-from .i18n import lang, t
+from .i18n import N_, _, lang
 
 bp = Blueprint("households", __name__)
-NAV = [("households.index", "住户列表", "Households", "surveyor")]
+NAV = [("households.index", N_("住户列表"), "Households", "surveyor")]
 
 PAGE_SIZE = 50
 # Indexes on the record tables. They cannot live in a migration: migrations run before the store
@@ -175,5 +175,5 @@ def index():
 @bp.app_errorhandler(NotFound)
 def not_found(exc):
     """A page or household that does not exist (or no longer does), said in the user's language."""
-    message = t("没有这个页面或住户。", "There is no such page or household.")
-    return render_template("message.html", title=t("找不到", "Not found"), message=message), 404
+    message = _("没有这个页面或住户。")
+    return render_template("message.html", title=_("找不到"), message=message), 404

@@ -26,11 +26,11 @@ from flask import Blueprint, Response, abort, flash, g, redirect, render_templat
 
 from .auth import has_role, login_required, role_required
 from .db import get_registry
-from .i18n import label, lang, t
+from .i18n import N_, _, label, lang
 
 bp = Blueprint("sync", __name__)
-NAV = [("sync.index", "同步", "Sync", "surveyor"),
-       ("sync.conflicts", "冲突", "Conflicts", "supervisor")]
+NAV = [("sync.index", N_("同步"), "Sync", "surveyor"),
+       ("sync.conflicts", N_("冲突"), "Conflicts", "supervisor")]
 
 
 def _central() -> bool:
@@ -64,9 +64,8 @@ def export():
     path = Path(tmp) / name
     try:
         manifest = export_pack(reg, path, full=request.form.get("full") == "1")
-    except (PackError, StoreError, OSError) as exc:
-        flash(t("导出失败：数据包没有写成，请确认本机磁盘有空余空间后再试一次。",
-                f"Export failed: {exc}"), "warning")
+    except (PackError, StoreError, OSError):
+        flash(_("导出失败：数据包没有写成，请确认本机磁盘有空余空间后再试一次。"), "warning")
         return redirect(url_for("sync.index"))
 
     size = path.stat().st_size
@@ -92,7 +91,7 @@ def merge():
     """Merge uploaded packs, each in one transaction; one result line per pack."""
     uploads = [f for f in request.files.getlist("packs") if f and f.filename]
     if not uploads:
-        flash(t("请选择数据包文件", "Choose one or more pack files"), "warning")
+        flash(_("请选择数据包文件"), "warning")
         return redirect(url_for("sync.index"))
     reg = get_registry()
     with tempfile.TemporaryDirectory(prefix="anju-merge-") as tmp:
@@ -158,7 +157,7 @@ def resolve_conflict(record_type: str, record_id: str, field: str):
         abort(404)
     conflict = get_conflict(reg, record_type, record_id, field)
     if conflict is None:
-        flash(t("该冲突已解决或不存在", "This conflict is resolved or does not exist"))
+        flash(_("该冲突已解决或不存在"))
         return redirect(url_for("sync.conflicts"))
     error = None
     form = {"choice": "", "other": "", "reason": ""}
@@ -170,9 +169,9 @@ def resolve_conflict(record_type: str, record_id: str, field: str):
         elif form["choice"] == "other":
             value = form["other"] or None
         else:
-            value, error = None, t("请选择保留的值或填写新值", "Keep one value or enter another")
+            value, error = None, _("请选择保留的值或填写新值")
         if not form["reason"]:
-            error = error or t("请填写理由", "Give a reason")
+            error = error or _("请填写理由")
         if error is None:
             try:
                 seen = request.form.getlist("seen")  # the candidates the page showed
@@ -180,12 +179,10 @@ def resolve_conflict(record_type: str, record_id: str, field: str):
                         by=g.user["name"], seen=seen or None)
             except InvalidChange as exc:
                 error = "；".join(localize(exc.errors, lang()).values())
-            except StoreError as exc:
-                error = t("未能解决：该冲突可能已被他人解决，请返回冲突列表刷新后再试。", str(exc))
+            except StoreError:
+                error = _("未能解决：该冲突可能已被他人解决，请返回冲突列表刷新后再试。")
             else:
-                flash(t("冲突已解决，该决定将随数据包同步到各笔记本",
-                        "Conflict resolved; the decision travels to every laptop with the "
-                        "next central pack"))
+                flash(_("冲突已解决，该决定将随数据包同步到各笔记本"))
                 return redirect(_back())
     names = reg.device_names()
     for cand in conflict["candidates"]:
@@ -212,7 +209,7 @@ def _field(reg, record_type: str, name: str):
 def _field_label(reg, record_type: str, name: str) -> str:
     f = _field(reg, record_type, name)
     if f is None:
-        return t("删除标记", "Deletion") if name == "_deleted" else name
+        return _("删除标记") if name == "_deleted" else name
     return label(f.label)
 
 

@@ -17,7 +17,7 @@ from .auth import login_required
 from .db import get_registry, live_household
 from .drafts import resumable, saved
 from .forms import fresh_or_own
-from .i18n import label, lang, t
+from .i18n import _, label, lang
 
 bp = Blueprint("visits", __name__)
 
@@ -61,7 +61,7 @@ def new(household_id: str):
         errors = exc.by_record.get(visit_id, (None, exc.errors))[1]
     else:
         saved(f"visit:{household_id}")
-        flash(t("已保存走访记录", "Visit saved"), "at-visits")  # shown where #visits scrolls
+        flash(_("已保存走访记录"), "at-visits")  # shown where #visits scrolls
         return redirect(url_for("dossier.show", household_id=household_id) + "#visits")
     shown = {**values, "visit_id": visit_id}
     return render_template("households/visit.html", h=household, today=today,

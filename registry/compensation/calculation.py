@@ -32,11 +32,12 @@ from anju.registry.compensation.rules import (  # noqa: F401
     rules_of,
     set_rules,
 )
+from anju.registry.core.i18n import N_
 
 FEN = Decimal("0.01")
 HUNDRED = Decimal(100)
 MODES = ("money", "swap")
-MODE_LABELS = {"money": ("货币补偿", "Money"), "swap": ("产权调换", "Flat swap")}
+MODE_LABELS = {"money": (N_("货币补偿"), "Money"), "swap": (N_("产权调换"), "Flat swap")}
 STRUCTURE_ZH = {"steel_concrete": "钢混", "brick_concrete": "砖混", "brick_wood": "砖木",
                 "simple": "简易"}
 HARDSHIP_ZH = {"dibao": "低保", "tekun": "特困", "disability": "残疾", "elderly_alone": "独居老人",

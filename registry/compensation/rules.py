@@ -17,6 +17,7 @@ from typing import Any
 import yaml
 from anju.registry.core import definition as definition_mod
 from anju.registry.core.changes import now
+from anju.registry.core.i18n import N_
 from anju.registry.core.store import transaction
 from marshmallow import RAISE, Schema, ValidationError, fields, post_load, validates_schema
 
@@ -24,43 +25,43 @@ DEFAULT_PATH = Path(__file__).resolve().parent.parent.parent / "schema" / "compe
 META_KEY = "compensation"
 
 RULE_MESSAGES = {
-    "required": ("缺少此项", "is missing"),
-    "unknown": ("不是方案中的项(拼写错误?)", "is not a known key (a typo?)"),
-    "number": ("应为数字", "must be a number"),
-    "negative": ("不能为负数", "must not be negative"),
-    "positive": ("应大于 0", "must be greater than 0"),
-    "integer": ("应为非负整数", "must be a whole number, 0 or more"),
-    "share": ("应在 0 到 1 之间", "must be between 0 and 1"),
-    "date": ("日期格式应为 年-月-日", "must be a date YYYY-MM-DD"),
-    "boolean": ("应为 true 或 false", "must be true or false"),
-    "text": ("应为文字", "must be text"),
-    "mapping": ("应为 键: 值 的映射", "must be a mapping of key: value"),
-    "list": ("应为列表", "must be a list"),
-    "choice": ("应为 {} 之一", "must be one of {}"),
-    "key_choice": ("不是调查表中的选项,应为 {} 之一",
+    "required": (N_("缺少此项"), "is missing"),
+    "unknown": (N_("不是方案中的项(拼写错误?)"), "is not a known key (a typo?)"),
+    "number": (N_("应为数字"), "must be a number"),
+    "negative": (N_("不能为负数"), "must not be negative"),
+    "positive": (N_("应大于 0"), "must be greater than 0"),
+    "integer": (N_("应为非负整数"), "must be a whole number, 0 or more"),
+    "share": (N_("应在 0 到 1 之间"), "must be between 0 and 1"),
+    "date": (N_("日期格式应为 年-月-日"), "must be a date YYYY-MM-DD"),
+    "boolean": (N_("应为 true 或 false"), "must be true or false"),
+    "text": (N_("应为文字"), "must be text"),
+    "mapping": (N_("应为 键: 值 的映射"), "must be a mapping of key: value"),
+    "list": (N_("应为列表"), "must be a list"),
+    "choice": (N_("应为 {} 之一"), "must be one of {}"),
+    "key_choice": (N_("不是调查表中的选项,应为 {} 之一"),
                    "is not a choice of the survey; use one of {}"),
-    "tier_kind": ("每档须有 amount(定额)或 percent(比例)之一", "needs exactly one of amount, "
+    "tier_kind": (N_("每档须有 amount(定额)或 percent(比例)之一"), "needs exactly one of amount, "
                   "percent"),
-    "tier_order": ("天数须逐档递增", "until_day must be greater than the previous tier's"),
-    "percent": ("比例应在 0 到 100 之间", "must be between 0 and 100"),
-    "duplicate": ("与前面的房型代码重复", "repeats an earlier flat code"),
-    "yaml": ("不是有效的 YAML", "is not valid YAML"),
-    "version_used": ("版本 {} 已有协议据以签订,内容不能再改;请使用新的版本号",
+    "tier_order": (N_("天数须逐档递增"), "until_day must be greater than the previous tier's"),
+    "percent": (N_("比例应在 0 到 100 之间"), "must be between 0 and 100"),
+    "duplicate": (N_("与前面的房型代码重复"), "repeats an earlier flat code"),
+    "yaml": (N_("不是有效的 YAML"), "is not valid YAML"),
+    "version_used": (N_("版本 {} 已有协议据以签订,内容不能再改;请使用新的版本号"),
                      "version {} has agreements signed under it and cannot change; "
                      "use a new version label"),
-    "duplicate_key": ("重复出现(第 {} 行);后出现的会覆盖前面的,请删去一处",
+    "duplicate_key": (N_("重复出现(第 {} 行);后出现的会覆盖前面的,请删去一处"),
                       "is repeated (line {}); the later one would silently replace the earlier"),
 }
 
 # Suspicious rules: stored, but said (the web editor and the command line show them).
 WARNING_MESSAGES = {
-    "no_price": ("该片区没有此结构的评估单价,此类房屋无法签约",
+    "no_price": (N_("该片区没有此结构的评估单价,此类房屋无法签约"),
                  "has no unit price for this structure: such houses cannot be signed"),
-    "zero_price": ("单价为 0", "is a unit price of 0"),
-    "fen": ("金额超过两位小数(分以下),计算结果将四舍五入到分",
+    "zero_price": (N_("单价为 0"), "is a unit price of 0"),
+    "fen": (N_("金额超过两位小数(分以下),计算结果将四舍五入到分"),
             "has more than 2 decimals (below the fen); results are rounded to the fen"),
-    "tier_more": ("后一档签约奖励高于前一档", "pays more than the earlier tier"),
-    "zone_missing": ("项目设置中的片区在方案中没有评估单价",
+    "tier_more": (N_("后一档签约奖励高于前一档"), "pays more than the earlier tier"),
+    "zone_missing": (N_("项目设置中的片区在方案中没有评估单价"),
                      "is a zone of the settings with no unit prices in the rules"),
 }
 

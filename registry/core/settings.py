@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from anju.registry.core.i18n import N_
 from anju.registry.core.store import Registry, StoreError, transaction
 from anju.registry.core.validation import message
 from marshmallow import INCLUDE, Schema, ValidationError, fields, validate, validates_schema
@@ -28,18 +29,20 @@ LEGAL_PERIODS = ("objection_reply_days", "record_objection_days", "review_reques
                  "litigation_months")
 
 MESSAGES = {
-    "duplicate_zone": ("片区名称重复", "Zone name used twice"),
-    "duplicate_team": ("工作组名称重复", "Team name used twice"),
-    "cadre_in_two_teams": ("干部 {} 在两个工作组中", "Cadre {} is in two teams"),
-    "not_a_list": ("应为列表", "Must be a list"),
-    "not_an_object": ("格式不正确", "Wrong format"),
-    "tolerance": ("应在 0 到 1 之间(如 0.05 表示 5%)", "Must be between 0 and 1 (0.05 = 5%)"),
-    "unknown_key": ("未知设置项", "Unknown setting"),
-    "hours": ("应为 1 到 720 之间的整数小时", "Must be a whole number of hours, 1 to 720"),
-    "signing_before_survey": ("签约开始日期早于调查开始日期", "Signing starts before the survey"),
-    "unknown_cadre": ("不是任何工作组的干部", "Not a cadre of any team"),
-    "deadline_before_signing": ("签约期限早于签约开始日期", "Signing deadline before its start"),
-    "period": ("应为 1 到 3650 之间的整数", "Must be a whole number, 1 to 3650"),
+    "duplicate_zone": (N_("片区名称重复"), "Zone name used twice"),
+    "duplicate_team": (N_("工作组名称重复"), "Team name used twice"),
+    "cadre_in_two_teams": (N_("干部 {} 在两个工作组中"), "Cadre {} is in two teams"),
+    "not_a_list": (N_("应为列表"), "Must be a list"),
+    "not_an_object": (N_("格式不正确"), "Wrong format"),
+    "tolerance": (N_("应在 0 到 1 之间(如 0.05 表示 5%)"), "Must be between 0 and 1 (0.05 = 5%)"),
+    "unknown_key": (N_("未知设置项"), "Unknown setting"),
+    "hours": (N_("应为 1 到 720 之间的整数小时"), "Must be a whole number of hours, 1 to 720"),
+    "signing_before_survey": (N_("签约开始日期早于调查开始日期"),
+                              "Signing starts before the survey"),
+    "unknown_cadre": (N_("不是任何工作组的干部"), "Not a cadre of any team"),
+    "deadline_before_signing": (N_("签约期限早于签约开始日期"),
+                                "Signing deadline before its start"),
+    "period": (N_("应为 1 到 3650 之间的整数"), "Must be a whole number, 1 to 3650"),
 }
 
 _TEXT = {"required": "required", "invalid": "invalid_text", "null": "required"}

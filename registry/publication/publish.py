@@ -20,6 +20,7 @@ field's `publish` policy) and registry.privacy (the one masking rule, the minimu
 - publication_round, round_household, compensation_decision: the lawful path's rounds, what each
   published and the decisions announced (registry/legal/public.py).
 """
+# i18n: no-catalog (the public site's labels are written into public.db).
 
 from __future__ import annotations
 

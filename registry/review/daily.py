@@ -11,6 +11,7 @@ exact decimals; a swap's amount is its net settlement (negative: the household p
 outstanding come from the payments ledger (registry/completion/payments.py) against the
 agreements in force.
 """
+# i18n: no-catalog (the daily report's headers are bilingual in the file).
 
 from __future__ import annotations
 
