@@ -43,9 +43,10 @@ def _rules(reg: Registry) -> tuple[comp.Rules | None, str | None]:
 def estimates(reg: Registry, rules: comp.Rules, household: dict,
               on: dt.date) -> list[comp.Breakdown]:
     """The money and swap breakdowns of a household if it signed on `on`."""
-    valuation = comp.valuation_of(reg, household["id"])
+    valuation = comp.valuation_of(reg, household["id"], on)
+    fixtures = comp.fixtures_of(reg, household["id"])
     return [comp.calculate(rules, household, mode, on, settings=reg.settings,
-                           valuation=valuation) for mode in comp.MODES]
+                           valuation=valuation, fixtures=fixtures) for mode in comp.MODES]
 
 
 def can_sign(household: dict) -> bool:
