@@ -757,6 +757,9 @@ def _temporary(rule: dict, area: Decimal, months_key: str, transition_flat: bool
     return Item("temporary", "临时安置费", basis, formula, q(amount))
 
 
+temporary_item = _temporary  # 临时安置费 for given transition inputs (completion/rewards.py)
+
+
 def _incentive(tiers: list[dict], start: str | None, on: dt.date, value: Decimal) -> Item:
     if not tiers:
         return Item("incentive", "签约奖励", "本方案未设签约奖励", "不计", Decimal("0.00"))
