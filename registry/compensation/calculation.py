@@ -849,6 +849,9 @@ def breakdown_text(b: Breakdown) -> str:
         lines.append(f"  {i.label}: {money(i.amount)} 元")
         lines.append(f"      依据: {i.basis}")
         lines.append(f"      算法: {i.formula}")
+    for i in b.conditional:
+        lines.append(f"  {i.label}(按期交房可得,不计入合计): {money(i.amount)} 元")
+        lines.append(f"      依据: {i.basis}")
     if b.difference is not None:
         lines.append(f"  产权调换差价: {b.difference_text}")
     pays = "被征收人应补缴" if b.total < 0 else "应支付被征收人"
