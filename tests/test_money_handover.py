@@ -29,12 +29,9 @@ TIERS = {"tiers": [{"until_day": 15, "amount": 10000}, {"until_day": 30, "amount
 
 
 def rules_text(**changes) -> str:
+    """The example rules with some top-level sections replaced whole."""
     raw = yaml.safe_load(comp.default_rules_text())
-    for key, value in changes.items():
-        if isinstance(value, dict) and isinstance(raw.get(key), dict):
-            raw[key].update(value)
-        else:
-            raw[key] = value
+    raw.update(changes)
     return yaml.safe_dump(raw, allow_unicode=True)
 
 
@@ -93,8 +90,8 @@ def test_the_reward_by_days_after_signing_at_each_boundary(days, amount):
 @pytest.mark.parametrize(("handed", "amount"), [
     ("2027-01-30", 8000), ("2027-01-31", 8000), ("2027-02-01", 0)])
 def test_the_reward_by_a_deadline_date(handed, amount):
-    rule = rules(handover_reward={"deadline": "2027-01-31", "amount": 8000}).data[
-        "handover_reward"]
+    rule = rules_mod.parse_rules(rules_text(handover_reward={
+        "deadline": "2027-01-31", "amount": 8000})).data["handover_reward"]
     assert comp.handover_reward_item(rule, SIGNED, handed).amount == Decimal(amount)
     assert "按期交房可得" in comp.handover_reward_item(rule, SIGNED, None).basis
 
