@@ -145,3 +145,10 @@ def test_an_agreement_for_two_flats_is_recorded_and_frozen(registry):
     # No tiers in the example rules: every m² at its flat's price.
     assert sum(f["value"] for f in a["breakdown"].flats) == 60 * 6200 + 75 * 6200
     assert "安置房价款(抵扣)·75㎡两室两厅(现房)" in comp.breakdown_text(a["breakdown"])
+
+
+def test_a_flat_with_a_bad_delivery_date_is_a_missing_input_not_a_crash():
+    bad = {"code": "X1", "label": "期房X", "area": 80, "unit_price": 6000, "ready": False,
+           "delivery_on": "2029-02-30"}
+    b = calc(mode="swap", flats=[bad])
+    assert not b.complete and "安置房交付日期" in b.missing[0]

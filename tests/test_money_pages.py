@@ -131,3 +131,18 @@ def test_sign_two_flats_from_the_web(client, demo):
         [a] = [x for x in ag.agreements_of(reg, hid) if x["in_force"]]
     assert [f["code"] for f in a["breakdown"].flats] == ["F60", "F90"]
     assert "搬迁两次" in next(i.basis for i in a["breakdown"].items if i.key == "moving")
+
+
+def test_the_command_line_prints_what_the_handover_settled(demo):
+    import subprocess
+    import sys
+    with Registry.open(demo) as reg:
+        house_no = next(n for (n,) in reg.conn.execute(
+            "SELECT h.house_no FROM handover o JOIN household h ON h.id = o.household_id "
+            "WHERE o.deleted IS NULL ORDER BY h.house_no"))
+    out = subprocess.run([sys.executable, "-m", "anju.registry.cli", "compensation", str(demo),
+                          "calc", house_no, "--mode", "money"], capture_output=True, text=True,
+                         timeout=300)
+    assert out.returncode == 0, out.stderr
+    assert "交房后核定 按期交房奖励" in out.stdout and "协议合计 + 交房后核定" in out.stdout
+    assert "按期交房可得,不计入合计" in out.stdout

@@ -393,7 +393,11 @@ def calculate(rules: Rules, household: dict, mode: str, on: dt.date | str, *,
         out.flat = dict(out.flats[0])
         out.difference = settled.difference
         moves, months_key = (1, "swap_ready") if settled.ready else (2, "swap_future")
-        delivery = _delivery(several)
+        try:
+            delivery = _delivery(several)
+        except ValueError:
+            out.missing = ["安置房交付日期(应为 年-月-日)"]
+            return out
     elif chosen is not None:
         delivery = _delivery([chosen])
         out.options["flat"] = chosen["code"]
