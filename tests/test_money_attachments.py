@@ -171,3 +171,56 @@ def test_the_breakdown_text_shows_each_attachment_line():
     text = comp.breakdown_text(b)
     assert "附属物补偿·水井: 6,000.00 元" in text
     assert item(b, "attachment").amount == Decimal(6000)
+
+
+# -- entering counts at the desk and on the household page -------------------------------------
+def test_record_and_withdraw_a_count_by_the_rules_list(registry):
+    from anju.registry.compensation import fixtures as fx
+    hid = _signable(registry)
+    fid = fx.record_fixture(registry, hid, item_code=" W1 ", quantity="7.25", by="office")
+    assert fx.priced(registry, hid)[0]["amount"] == fen_of("7.25", "120.50")
+    for code, qty, words in (("W9", 1, "不在补偿方案的附属物清单中"), ("W1", "0", "大于 0"),
+                             ("W1", "1.005", "两位小数"), ("W1", "abc", "数字"),
+                             ("W1", "1e9", "不超过")):
+        with pytest.raises(fx.FixtureError, match=words):
+            fx.record_fixture(registry, hid, item_code=code, quantity=qty, by="office")
+    assert len(registry.children("fixture", hid)) == 1
+    with pytest.raises(fx.FixtureError, match="理由"):
+        fx.withdraw_fixture(registry, hid, fid, reason=" ", by="office")
+    fx.withdraw_fixture(registry, hid, fid, reason="重复清点", by="office")
+    assert fx.priced(registry, hid) == []
+    assert registry.get("fixture", fid)["deleted"] == "重复清点"  # a tombstone, kept
+
+
+def test_the_household_page_lists_and_takes_counts(tmp_path):
+    import html as html_mod
+
+    from anju.collector import create_app
+    from anju.registry.core.store import Registry
+    from anju.registry.core.users import add_user
+
+    from tests.collector_helpers import CSRF_RE
+    from tests.collector_helpers import login as login_as
+    reg = Registry.create(tmp_path / "r.db", project="测试项目", role="central",
+                          device_name="central")
+    add_user(reg, "boss", "anju-demo-pass", "supervisor", policy=False)
+    hid = _signable(reg)
+    reg.close()
+    client = create_app(tmp_path / "r.db", {"TESTING": True, "SECRET_KEY": "t"}).test_client()
+    login_as(client, "boss", "anju-demo-pass")
+    page = client.get(f"/households/{hid}").text
+    assert 'id="fixtures"' in page and "尚未登记附属物" in page
+    token = CSRF_RE.search(page).group(1)
+    url = f"/households/{hid}/fixtures"
+    client.post(url, data={"csrf_token": token, "item_code": "J1", "quantity": "2"})
+    bad = client.post(url, data={"csrf_token": token, "item_code": "ZZ", "quantity": "2"},
+                      follow_redirects=True)
+    assert "不在补偿方案的附属物清单中" in html_mod.unescape(bad.text)
+    page = html_mod.unescape(client.get(f"/households/{hid}").text)
+    assert "水井(J1)" in page and "6,000.00" in page
+    # The estimate on the same page carries the line.
+    assert "附属物补偿·水井" in page
+    with Registry.open(tmp_path / "r.db") as again:
+        [row] = again.children("fixture", hid)
+    client.post(url, data={"csrf_token": token, "withdraw": row["id"], "reason": "误录"})
+    assert "尚未登记附属物" in client.get(f"/households/{hid}").text
