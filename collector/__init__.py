@@ -24,7 +24,7 @@ from .db import close_registry
 BLUEPRINTS = ("households", "forms", "dossier", "visits", "workflow", "attachments", "auth",
               "review", "progress", "compensation", "completion", "legal", "devices",
               "settings_view", "backup_view", "sync", "users_view", "survey_view", "drafts",
-              "screens")
+              "screens", "fixtures")
 
 csrf = CSRFProtect()
 babel = Babel()

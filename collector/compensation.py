@@ -15,6 +15,7 @@ from anju.registry.compensation import amounts, lists
 from anju.registry.compensation import calculation as comp
 from anju.registry.compensation import rules as rules_mod
 from anju.registry.compensation.preview import preview as rules_preview
+from anju.registry.completion import rewards
 from anju.registry.core.store import Registry, StoreError
 from anju.registry.core.workflow import allowed_moves
 from flask import Blueprint, Response, abort, flash, g, redirect, render_template, request, url_for
@@ -43,9 +44,10 @@ def _rules(reg: Registry) -> tuple[comp.Rules | None, str | None]:
 def estimates(reg: Registry, rules: comp.Rules, household: dict,
               on: dt.date) -> list[comp.Breakdown]:
     """The money and swap breakdowns of a household if it signed on `on`."""
-    valuation = comp.valuation_of(reg, household["id"])
+    valuation = comp.valuation_of(reg, household["id"], on)
+    fixtures = comp.fixtures_of(reg, household["id"])
     return [comp.calculate(rules, household, mode, on, settings=reg.settings,
-                           valuation=valuation) for mode in comp.MODES]
+                           valuation=valuation, fixtures=fixtures) for mode in comp.MODES]
 
 
 def can_sign(household: dict) -> bool:
@@ -63,9 +65,10 @@ def breakdown_panel(reg: Registry, household: dict):
     rules, error = _rules(reg)
     agreements = ag.agreements_of(reg, household["id"])
     today = dt.date.today()
+    after = {a["id"]: rewards.after_handover(reg, a) for a in agreements if a["in_force"]}
     return render_template(
         "compensation/_breakdown.html", household=household, rules=rules, rules_error=error,
-        rules_stored=comp.rules_are_stored(reg), agreements=agreements,
+        rules_stored=comp.rules_are_stored(reg), agreements=agreements, after=after,
         estimates=[] if agreements or rules is None else estimates(reg, rules, household, today),
         today=today.isoformat(), can_sign=can_sign(household) and ag.supported(reg),
         **FORMATS)
@@ -143,7 +146,7 @@ def agreement(household_id: str):
         abort(404)
     form = {"number": "", "signed_on": dt.date.today().isoformat(),
             "mode": old["mode"] if old else (household.get("compensation_mode") or "money"),
-            "flat": "", "transition_flat": False, "reason": ""}
+            "flat": "", "flat2": "", "transition_flat": False, "reason": ""}
     if old is None and not existing:
         form["number"] = ag.propose_number(reg, household)
     elif old is not None:
@@ -151,11 +154,15 @@ def agreement(household_id: str):
     preview, problem = None, None
     if request.method == "POST":
         form.update({k: request.form.get(k, "").strip() for k in
-                     ("number", "signed_on", "mode", "flat", "reason")})
+                     ("number", "signed_on", "mode", "flat", "flat2", "reason")})
         form["transition_flat"] = bool(request.form.get("transition_flat"))
         options = {"flat": form["flat"] or None if form["mode"] == "swap" else None,
                    "transition_flat": form["transition_flat"]}
-        if request.form.get("action") == "sign":
+        if form["mode"] == "swap" and form["flat2"]:  # two flats for one house
+            if not form["flat"]:
+                problem = _("选第二套安置房前,请先选定第一套")
+            options["flats"] = [form["flat"] or form["flat2"], form["flat2"]]
+        if request.form.get("action") == "sign" and not problem:
             try:
                 ag.record_agreement(reg, household_id, number=form["number"],
                                     signed_on=form["signed_on"], mode=form["mode"],

@@ -35,7 +35,7 @@ CAPABILITIES = {
 # (households, members, visits, attachments, ...).
 SYSTEM_RECORDS = {"agreement": "agreements", "decision": "decisions", "payment": "completion",
                   "handover": "completion", "publication_round": "legal", "objection": "legal",
-                  "valuation": "legal", "compensation_decision": "legal"}
+                  "valuation": "legal", "compensation_decision": "legal", "fixture": "legal"}
 CENTRAL = "central"  # held by the central registry alone; not in CAPABILITIES, never granted
 ALL = frozenset(CAPABILITIES)
 FIELD_DEFAULT = frozenset({"survey"})

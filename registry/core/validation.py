@@ -138,6 +138,16 @@ def id_check_char(body: str) -> str:
     return ID_CHECK[sum(int(d) * w for d, w in zip(body, ID_WEIGHTS, strict=True)) % 11]
 
 
+def canonical_resident_id(value: str) -> str:
+    """A checked resident ID in its one stored form: the old 15-digit form becomes 18 digits
+    (century 19 and the GB 11643 check character), upper-case X; others as they are."""
+    value = str(value).strip().upper()
+    if len(value) == 15 and value.isdigit():
+        body = value[:6] + "19" + value[6:]
+        return body + id_check_char(body)
+    return value
+
+
 def is_legacy_id(value: str | None) -> bool:
     """Whether a stored resident ID is the old 15-digit form (no check character)."""
     return bool(value) and len(value) == 15
@@ -212,7 +222,10 @@ class _Choice(fields.Field):
 
 class _ResidentId(fields.Field):
     def _deserialize(self, value, attr, data, **kwargs):
-        return check_resident_id(value)
+        # Stored canonical (18 characters): one person has one ID in what is saved from now
+        # on; what older saves hold stays as written (changes are immutable) and the checks
+        # compare canonical forms.
+        return canonical_resident_id(check_resident_id(value))
 
 
 class _Phone(fields.Field):

@@ -128,9 +128,9 @@ def zone_rows(reg: Registry, day: dt.date) -> tuple[list[dict], dict]:
             mode = agreement["mode"]
             row[f"{mode}_households"] += 1
             row[f"{mode}_amount"] += total
-            flat = agreement["breakdown"].flat
-            if mode == "swap" and flat:
-                code = flat.get("code")
+            b = agreement["breakdown"]
+            for flat in (b.flats or ([b.flat] if b.flat else [])) if mode == "swap" else ():
+                code = flat.get("code")  # each flat of a several-flat swap is demanded
                 row["flats"][code] = row["flats"].get(code, 0) + 1
                 flats.setdefault(code, flat.get("label") or code)
     for z in payments.zone_totals(reg):  # the payments ledger against agreements in force
