@@ -168,3 +168,20 @@ def test_web_refusal_escapes_hostile_detail(app, detail):
     assert "<script>" not in page.text.split("<body", 1)[-1] or "<script>" not in detail
     from markupsafe import escape
     assert str(escape(detail)) in page.text or not detail.strip()
+
+
+def test_machine_failure_page_in_both_languages(app):
+    """A locked database (sqlite3's own error) is a 503 page in the user's language."""
+    import sqlite3
+
+    @app.route("/test-locked")
+    def locked():
+        raise sqlite3.OperationalError("database is locked")
+
+    client = app.test_client()
+    login(client)
+    page = client.get("/test-locked")
+    assert page.status_code == 503 and "数据库正忙" in page.text
+    english = client.get("/test-locked?lang=en")
+    assert english.status_code == 503 and "The database is busy" in english.text
+    assert "数据库正忙" not in english.text
