@@ -7,8 +7,9 @@ from __future__ import annotations
 import logging
 import sqlite3
 
+from anju.registry.core.errors import AnjuError
 from anju.registry.core.failures import CORRUPT, explain
-from anju.registry.core.store import StoreError
+from anju.registry.core.store import InvalidChange, StoreError
 from flask import Flask, g, make_response, render_template, request
 from werkzeug.exceptions import InternalServerError, RequestEntityTooLarge
 
@@ -17,6 +18,8 @@ from .i18n import _
 log = logging.getLogger(__name__)
 # HTTP status by failure: busy and read-only may pass; a full disk is 507 Insufficient Storage.
 STATUS = {"locked": 503, "full": 507, "readonly": 503, "corrupt": 500, "port": 500}
+# A refusal (AnjuError) no view handled: input that cannot be used is 422, any other 409.
+UNUSABLE_INPUT = (InvalidChange, ValueError)
 
 # A visitor who has not logged in only ever posts the login form.
 ANONYMOUS_MAX_BYTES = 64 * 1024
@@ -35,7 +38,8 @@ def init_app(app: Flask) -> None:
     # First of all, before the CSRF check reads a form: the body limit must come before any read.
     app.before_request_funcs.setdefault(None, []).insert(0, limit_anonymous_body)
     app.after_request(add_headers)
-    for kind in (sqlite3.Error, StoreError, OSError):
+    # The web app's one error handler: views catch only to say something more specific.
+    for kind in (sqlite3.Error, AnjuError, OSError):
         app.register_error_handler(kind, failure_page)
     app.register_error_handler(InternalServerError, internal_error)
 
@@ -60,12 +64,15 @@ def add_headers(response):
 
 def failure_page(exc: Exception):
     """A page saying what failed and what to do, in the user's language (never a traceback)."""
-    failure = explain(exc)
+    machine = not isinstance(exc, AnjuError) or isinstance(exc, StoreError)
+    failure = explain(exc) if machine else None
     if failure is None and isinstance(exc, StoreError) and "not a usable SQLite" in str(exc):
         failure = CORRUPT
     if failure is None:
-        if isinstance(exc, StoreError):  # a refusal with its own message for people
-            return _page(_("无法完成"), str(exc), 409)
+        if isinstance(exc, AnjuError):  # a refusal: its words for people, in their language
+            log.info("refused (%s): %s", exc.code, exc)
+            return _page(_("无法完成"), exc.for_people(_),
+                         422 if isinstance(exc, UNUSABLE_INPUT) else 409)
         return internal_error(exc)
     log.warning("%s: %s", failure.kind, exc)
     response = _page(_("未能完成操作"), _(failure.zh),

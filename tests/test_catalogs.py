@@ -12,6 +12,7 @@ import tomllib
 from pathlib import Path
 
 import pytest
+from anju.registry.core import failures
 from anju.registry.core.capabilities import CAPABILITIES
 from anju.registry.review import checks, progress
 from anju.registry.review import decisions as queue_mod
@@ -133,7 +134,9 @@ def test_registry_tables_shown_in_the_web_app_are_in_the_catalog():
     tables = {"capabilities": [v[0] for v in CAPABILITIES.values()],
               "check kinds": [v[0] for v in checks.KINDS.values()],
               "review decisions": [v[0] for v in queue_mod.DECISIONS.values()],
-              "progress stages": [v[0] for v in progress.LABELS.values()]}
+              "progress stages": [v[0] for v in progress.LABELS.values()],
+              "machine failures": [f.zh for f in vars(failures).values()
+                                   if isinstance(f, failures.Failure)]}
     for name, zh in tables.items():
         assert set(zh) <= pot_ids, (name, sorted(set(zh) - pot_ids))
 

@@ -14,6 +14,7 @@ import sys
 from pathlib import Path
 
 import click
+from anju.registry.core.errors import AnjuError
 from anju.registry.core.store import Registry, StoreError
 
 
@@ -23,7 +24,8 @@ class Abort(click.ClickException):
     exit_code = 2
 
     def show(self, file=None) -> None:
-        click.echo(f"anju: {self.message}", err=True)
+        # One line even when a message quotes a parser's multi-line report (YAML, a workbook).
+        click.echo(f"anju: {' '.join(str(self.message).split())}", err=True)
 
 
 def open_registry(path: str) -> Registry:
@@ -38,20 +40,25 @@ def describe(exc: BaseException) -> str:
     """One line for a failure: what the machine did wrong and what to do (registry.core.failures),
     or the exception's own message."""
     from anju.registry.core.failures import explain
-    failure = explain(exc)
-    return f"{failure.line()} [{exc}]" if failure else str(exc)
+    # Another refusal's message is already written for people (its cause is no machine failure).
+    machine = not isinstance(exc, AnjuError) or isinstance(exc, StoreError)
+    failure = explain(exc) if machine else None
+    if failure:
+        return f"{failure.line()} [{exc}]"
+    return exc.line() if isinstance(exc, AnjuError) else str(exc)
 
 
 class Commands(click.Group):
-    """The `anju` group: a StoreError, a database error or a file-system error a command lets
-    through (a locked, full, read-only or damaged database, a full disk, a port in use) becomes
-    one line and status 2, never a traceback."""
+    """The `anju` group, the command line's one error handler: an AnjuError (every refusal
+    anju raises for people), a database error or a file-system error a command lets through
+    (a locked, full, read-only or damaged database, a full disk, a port in use) becomes one
+    plain line and status 2, never a traceback. Commands catch only to add words."""
 
     def invoke(self, ctx: click.Context):
         import sqlite3
         try:
             return super().invoke(ctx)
-        except (StoreError, sqlite3.Error, OSError) as exc:
+        except (AnjuError, sqlite3.Error, OSError) as exc:
             raise Abort(describe(exc)) from None
 
 
@@ -78,11 +85,8 @@ def init(db: str, central: bool, project: str | None, enroll_file: str | None,
         raise Abort("--central needs --project NAME")
     survey_text = None
     if survey:
-        from anju.registry.core.definition import DefinitionError, load
-        try:
-            survey_text = load(survey).source
-        except DefinitionError as exc:
-            raise Abort(str(exc)) from None
+        from anju.registry.core.definition import load
+        survey_text = load(survey).source
     try:
         if central:
             Registry.create(db, project=project.strip(), role="central", device_name="central",
@@ -256,16 +260,13 @@ def survey_show(db: str) -> None:
 def survey_adopt(db: str, file: str) -> None:
     """Move the central registry DB to the definition in FILE (laptops follow by the next
     central pack); refused if it drops or retypes a field holding data."""
-    from anju.registry.core.definition import DefinitionError, load
+    from anju.registry.core.definition import load
     from anju.registry.sync.merge import adopt_definition
     with open_registry(db) as reg:
         if reg.meta("role") != "central":
             raise Abort("only the central registry adopts a survey definition; a laptop takes "
                         "it from the central pack")
-        try:
-            new = load(file)
-        except DefinitionError as exc:
-            raise Abort(str(exc)) from None
+        new = load(file)
         old = reg.definition
         if new.hash == old.hash:
             click.echo("survey definition unchanged")

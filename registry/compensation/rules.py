@@ -17,6 +17,7 @@ from typing import Any
 import yaml
 from anju.registry.core import definition as definition_mod
 from anju.registry.core.changes import now
+from anju.registry.core.errors import AnjuError
 from anju.registry.core.i18n import N_
 from anju.registry.core.store import transaction
 from marshmallow import RAISE, Schema, ValidationError, fields, post_load, validates_schema
@@ -373,8 +374,10 @@ def rules_schema(context: dict[str, list[str]]) -> Schema:
 
 
 # -- loading and storing a project's rules -----------------------------------------------------
-class RulesError(ValueError):
+class RulesError(AnjuError, ValueError):
     """Compensation rules that cannot be used; `problems` lists (key path, problem) pairs."""
+
+    zh = N_("补偿方案有误：%(detail)s")
 
     def __init__(self, problems: list[tuple[str, str]], lang: str = "en"):
         self.problems = problems

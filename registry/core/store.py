@@ -21,6 +21,8 @@ from anju.registry.core import definition as definition_mod
 from anju.registry.core.capabilities import CAPABILITIES, may_resolve, missing_here
 from anju.registry.core.changes import DELETED, Change, State, dumps, fold, new_id, now
 from anju.registry.core.definition import Definition
+from anju.registry.core.errors import AnjuError
+from anju.registry.core.i18n import N_
 from anju.registry.core.lookups import Lookups
 from anju.registry.core.signing import sign_change
 from anju.registry.core.validation import validate
@@ -34,12 +36,17 @@ SCHEMA_VERSION = max((int(p.name[:3]) for p in MIGRATIONS.glob("[0-9][0-9][0-9]_
 WRITE_ONCE = frozenset({"agreement", "payment"})
 
 
-class StoreError(Exception):
+class StoreError(AnjuError):
     """A database that cannot be opened or written as asked; the message is for people."""
+
+    code = "store"
+    zh = N_("登记库拒绝了这次操作：%(detail)s")
 
 
 class InvalidChange(StoreError):
     """Values that fail validation; `errors` maps field -> error codes."""
+
+    zh = N_("填写的内容不符合要求：%(detail)s")
 
     def __init__(self, record_type: str, errors: dict):
         self.record_type = record_type

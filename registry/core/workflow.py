@@ -15,6 +15,7 @@ The collector, the central office and the compensation screens all move a status
 from __future__ import annotations
 
 from anju.registry.core import localtime
+from anju.registry.core.i18n import N_
 from anju.registry.core.store import Registry, StoreError, transaction
 
 PATH = ("unsurveyed", "surveyed", "published", "valued", "signed", "handed_over", "demolished")
@@ -45,6 +46,8 @@ _SIDE_MOVES = {
 
 class WorkflowError(StoreError):
     """A status move that the workflow does not allow; the message is for people."""
+
+    zh = N_("状态不能这样改：%(detail)s")
 
 
 def allowed_moves(status: str | None) -> list[str]:
