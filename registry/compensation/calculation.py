@@ -32,6 +32,7 @@ from anju.registry.compensation.rules import (  # noqa: F401
     rules_of,
     set_rules,
 )
+from anju.registry.core.errors import AnjuError
 from anju.registry.core.i18n import N_
 
 FEN = Decimal("0.01")
@@ -167,7 +168,7 @@ class Breakdown:
         return cls(**raw)
 
 
-class SwapError(ValueError):
+class SwapError(AnjuError, ValueError):
     """Flats that cannot be settled as given; the message is for people (Chinese)."""
 
 
