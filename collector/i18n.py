@@ -10,12 +10,13 @@ bilingual labels ({zh, en}) are data and are shown through `label`.
 from __future__ import annotations
 
 from anju.registry.core import localtime
-from anju.registry.core.i18n import N_
+from anju.registry.core.i18n import N_, Term
 from flask import Flask, current_app, request, session
 from flask_babel import get_locale, ngettext
 from flask_babel import gettext as _
 
-__all__ = ["LANGUAGES", "N_", "_", "label", "lang", "local", "ngettext", "select_locale"]
+__all__ = ["LANGUAGES", "N_", "_", "label", "lang", "local", "ngettext", "phrase", "select_locale",
+           "term", "tr"]
 
 LANGUAGES = ("zh", "en")
 
@@ -40,6 +41,45 @@ def label(value: dict | str | None) -> str:
     return value or ""
 
 
+def tr(msgid) -> str:
+    """A registry table's Chinese (an N_() msgid) in the current language, as plain text.
+
+    Unlike the templates' `_()` (which marks its result safe under autoescape), this returns a
+    str, so a value that is not in the catalog (data, possibly hostile) is escaped on render.
+    """
+    if msgid is None or msgid == "":
+        return ""
+    return str(_(str(msgid)))
+
+
+def term(table: dict, key, default=None) -> str:
+    """The label of `key` in a registry table ({key: N_("中文")} or {key: (N_("中文"), en)}),
+    translated; an unknown key is shown as itself (escaped on render), or as `default`."""
+    value = table.get(key) if isinstance(key, str) else None
+    if isinstance(value, tuple):
+        value = value[0]
+    if value:
+        return tr(value)
+    return str(default if default is not None else key if key is not None else "")
+
+
+def phrase(value) -> str:
+    """A registry phrase (msgid, args) in the current language, plain text; arguments that are
+    table terms (registry.legal.path.Term) are translated too, the others are data."""
+    if value is None:
+        return ""
+    if isinstance(value, str):
+        return value
+    msgid, args = value
+    args = {k: tr(v) if isinstance(v, Term) else v for k, v in (args or {}).items()}
+    return str(_(msgid, **args)) if args else tr(msgid)
+
+
+def phrases(values) -> str:
+    """Several phrases (a step's details) joined the way the current language punctuates."""
+    return ("; " if lang() == "en" else ";").join(phrase(v) for v in values or () if v)
+
+
 def local(stamp, seconds: bool = False) -> str:
     """A stored UTC time as people read it: the project's local time (Beijing by default)."""
     return localtime.format_local(stamp, current_app.config.get("TIME_ZONE"), seconds)
@@ -47,5 +87,7 @@ def local(stamp, seconds: bool = False) -> str:
 
 def init_app(app: Flask) -> None:
     """Make the helpers available in every template, and `|localtime` for every shown time."""
-    app.jinja_env.globals.update(label=label, lang=lang)
+    app.jinja_env.globals.update(label=label, lang=lang, term=term, phrase=phrase,
+                                 phrases=phrases)
+    app.jinja_env.filters["tr"] = tr
     app.jinja_env.filters["localtime"] = local

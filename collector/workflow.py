@@ -39,7 +39,7 @@ def move(household_id: str):
         return redirect(url_for("dossier.show", household_id=household_id) + "#completion")
     refused = bare_move_refused(reg, household, new_status)
     if refused:  # 已公示, 已评估, 异议中, 补偿决定 follow from the lawful path's records
-        flash(refused, "error")
+        flash(_(refused), "error")
         return redirect(url_for("dossier.show", household_id=household_id) + "#legal")
     try:
         if new_status not in allowed_moves(current):

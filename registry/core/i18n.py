@@ -11,3 +11,8 @@ from __future__ import annotations
 def N_(message: str) -> str:  # noqa: N802 - the gettext convention for a no-op marker
     """Mark a message for extraction without translating it now (translated where rendered)."""
     return message
+
+
+class Term(str):
+    """A message-table value (a Chinese msgid) passed as an argument of a phrase (msgid, args):
+    translated where the phrase is rendered, while the other arguments are data shown as-is."""

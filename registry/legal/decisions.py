@@ -21,6 +21,7 @@ from anju.registry.compensation.agreements import agreements_of
 from anju.registry.compensation.calculation import MODES, Breakdown, breakdown_for
 from anju.registry.compensation.rules import RulesError
 from anju.registry.core.changes import DELETED, new_id
+from anju.registry.core.i18n import N_
 from anju.registry.core.store import Registry, transaction
 from anju.registry.legal.common import (
     LegalError,
@@ -225,8 +226,8 @@ def _shape(reg: Registry, row: dict) -> dict:
     except (ValueError, TypeError, KeyError, ArithmeticError):
         out["breakdown"], out["total"] = None, None
     out.update(rights(reg, row.get("served_on")))
-    out["state_zh"] = ("已送达" if row.get("served_on") else "已作出" if row.get("issued_on")
-                       else "拟定")
+    out["state_zh"] = (N_("已送达") if row.get("served_on") else
+                       N_("已作出") if row.get("issued_on") else N_("拟定"))
     return out
 
 

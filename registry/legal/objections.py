@@ -17,6 +17,7 @@ from __future__ import annotations
 import datetime as dt
 
 from anju.registry.core.changes import new_id
+from anju.registry.core.i18n import N_
 from anju.registry.core.store import Registry, transaction
 from anju.registry.legal.common import (
     LegalError,
@@ -35,12 +36,13 @@ from anju.registry.legal.common import (
 )
 
 KINDS = ("record", "round", "valuation_review", "appraisal", "decision")
-KIND_ZH = {"record": "对调查结果的异议", "round": "对公示内容的异议",
-           "valuation_review": "复核评估申请", "appraisal": "评估鉴定申请",
-           "decision": "对补偿决定的异议"}
+KIND_ZH = {"record": N_("对调查结果的异议"), "round": N_("对公示内容的异议"),
+           "valuation_review": N_("复核评估申请"), "appraisal": N_("评估鉴定申请"),
+           "decision": N_("对补偿决定的异议")}
 OUTCOMES = ("upheld", "partly", "rejected", "withdrawn")
-OUTCOME_ZH = {"upheld": "异议成立", "partly": "部分成立", "rejected": "异议不成立",
-              "withdrawn": "撤回"}
+OUTCOME_ZH = {"upheld": N_("异议成立"), "partly": N_("部分成立"),
+              "rejected": N_("异议不成立"),
+              "withdrawn": N_("撤回")}
 # Statuses an objection moves to 异议中 (DOMAIN.md: an objection to the survey or valuation).
 DISPUTABLE = ("surveyed", "published", "valued", "decision")
 

@@ -10,13 +10,30 @@ from __future__ import annotations
 import datetime as dt
 
 from anju.registry.compensation.calculation import money
+from anju.registry.core.i18n import N_, Term
 from anju.registry.core.store import Registry
 from anju.registry.legal import decisions, objections, rounds, valuations
 from anju.registry.legal.common import live_rows
 
+# A phrase is (msgid, arguments): the Chinese msgid with %(name)s placeholders, kept apart from
+# its arguments so the web app renders it in the reader's language; `zh` renders it in Chinese
+# for the CLI and the tests. A plain str in a detail list is data (an objection's text).
+Phrase = tuple[str, dict]
 
-def _event(on, what: str, detail: str, row: dict, kind: str) -> dict:
-    return {"on": on or "", "what": what, "detail": detail, "kind": kind,
+
+def zh(phrase: Phrase | str) -> str:
+    """A phrase (or data) in Chinese: the msgid with its arguments filled in."""
+    if isinstance(phrase, str):
+        return phrase
+    msgid, args = phrase
+    return msgid % args if args else msgid
+
+
+def _event(on, what: Phrase, details: list, row: dict, kind: str) -> dict:
+    """One step: `what`/`detail` in Chinese, `what_phrase`/`detail_phrases` for translation."""
+    details = [d for d in details if d]
+    return {"on": on or "", "what": zh(what), "detail": ";".join(zh(d) for d in details),
+            "what_phrase": what, "detail_phrases": details, "kind": kind,
             "by": row.get("updated_by") or row.get("created_by") or "",
             "at": row.get("created_at") or "", "id": row.get("id")}
 
@@ -25,38 +42,51 @@ def timeline(reg: Registry, household_id: str, today: dt.date | None = None) -> 
     """Every step of a household's lawful path, oldest first: {on, what, detail, kind, by}."""
     events = []
     for r in rounds.rounds_of(reg, household_id, today):
-        events.append(_event(r["start_on"], f"第{r['number']}轮 {r['kind_zh']}",
-                             f"{r['start_on']} 至 {r['end_on']},共 {r['count']} 户"
-                             + (f";发布文件摘要 {r['public_digest'][:16]}…"
-                                if r.get("public_digest") else ""), r, "round"))
+        events.append(_event(
+            r["start_on"], (N_("第%(number)s轮 %(kind)s"),
+                            {"number": r["number"], "kind": Term(r["kind_zh"])}),
+            [(N_("%(start)s 至 %(end)s,共 %(count)s 户"),
+              {"start": r["start_on"], "end": r["end_on"], "count": r["count"]}),
+             (N_("发布文件摘要 %(digest)s…"), {"digest": r["public_digest"][:16]})
+             if r.get("public_digest") else None], r, "round"))
     for v in valuations.valuations_of(reg, household_id):
-        state = "现行" if v["in_force"] else f"已被 {v['superseded_by']} 取代"
-        events.append(_event(v["reported_on"], f"评估报告 {v['report_no']}({v['basis_zh']})",
-                             f"{v['firm']};价值时点 {v['value_date']};单价 "
-                             f"{money(v['unit_price'])} 元/㎡;总价 {money(v['total'])} 元;"
-                             f"估价师 {v['appraiser']};{state}",
-                             v, "valuation"))
+        state = ((N_("现行"), {}) if v["in_force"] else
+                 (N_("已被 %(other)s 取代"), {"other": v["superseded_by"]}))
+        events.append(_event(
+            v["reported_on"], (N_("评估报告 %(report_no)s(%(basis)s)"),
+                               {"report_no": v["report_no"], "basis": Term(v["basis_zh"])}),
+            [v["firm"], (N_("价值时点 %(date)s"), {"date": v["value_date"]}),
+             (N_("单价 %(price)s 元/㎡"), {"price": money(v["unit_price"])}),
+             (N_("总价 %(total)s 元"), {"total": money(v["total"])}),
+             (N_("估价师 %(appraiser)s"), {"appraiser": v["appraiser"]}), state],
+            v, "valuation"))
         if v.get("delivered_on"):
-            events.append(_event(v["delivered_on"], f"评估报告 {v['report_no']} 送达", "", v,
+            events.append(_event(v["delivered_on"], (N_("评估报告 %(report_no)s 送达"),
+                                                     {"report_no": v["report_no"]}), [], v,
                                  "delivery"))
     for o in objections.objections_of(reg, household_id, today):
-        late = ";逾期提出" if o["late"] else ""
-        events.append(_event(o["received_on"], o["kind_zh"],
-                             f"{o['disputed']};答复期限 {o['reply_due']}{late}", o,
-                             "objection"))
+        events.append(_event(
+            o["received_on"], (N_("%(kind)s"), {"kind": Term(o["kind_zh"])}),
+            [o["disputed"] or "", (N_("答复期限 %(due)s"), {"due": o["reply_due"]}),
+             (N_("逾期提出"), {}) if o["late"] else None], o, "objection"))
         if o.get("replied_on"):
-            events.append(_event(o["replied_on"], f"答复:{o['outcome_zh']}", o.get("reply") or "",
-                                 o, "reply"))
+            events.append(_event(o["replied_on"], (N_("答复:%(outcome)s"),
+                                                   {"outcome": Term(o["outcome_zh"])}),
+                                 [o.get("reply") or ""], o, "reply"))
     for d in decisions.decisions_of(reg, household_id):
-        total = f";补偿合计 {money(d['total'])} 元" if d.get("total") is not None else ""
-        events.append(_event(d["drafted_on"], f"拟定补偿决定 {d['number']}", total.lstrip(";"),
+        total = ((N_("补偿合计 %(total)s 元"), {"total": money(d["total"])})
+                 if d.get("total") is not None else None)
+        number = {"number": d["number"]}
+        events.append(_event(d["drafted_on"], (N_("拟定补偿决定 %(number)s"), number), [total],
                              d, "decision"))
         if d.get("issued_on"):
-            events.append(_event(d["issued_on"], f"作出补偿决定 {d['number']}", "", d, "issued"))
+            events.append(_event(d["issued_on"], (N_("作出补偿决定 %(number)s"), number), [],
+                                 d, "issued"))
         if d.get("served_on"):
-            events.append(_event(d["served_on"], f"送达补偿决定 {d['number']}",
-                                 f"行政复议至 {d['review_until']};行政诉讼至 "
-                                 f"{d['litigation_until']}", d, "served"))
+            events.append(_event(d["served_on"], (N_("送达补偿决定 %(number)s"), number),
+                                 [(N_("行政复议至 %(until)s"), {"until": d["review_until"]}),
+                                  (N_("行政诉讼至 %(until)s"), {"until": d["litigation_until"]})],
+                                 d, "served"))
     order = {k: i for i, k in enumerate(("round", "valuation", "delivery", "objection", "reply",
                                          "decision", "issued", "served"))}
     events.sort(key=lambda e: (e["on"], order[e["kind"]], e["at"]))
@@ -80,21 +110,22 @@ def counts(reg: Registry, today: dt.date | None = None) -> dict[str, int]:
 
 
 LABELS = {
-    "rounds": "公示轮次", "objections_open": "异议待答复", "objections_overdue": "异议逾期未答复",
-    "objections_answered": "异议已答复", "objections_late": "逾期提出的异议",
-    "valuations_delivered": "评估报告已送达", "valuations_under_review": "复核/鉴定中",
-    "valuations_reviewed": "复核/鉴定结果", "decisions_eligible": "可作补偿决定",
-    "decisions_drafted": "补偿决定已拟定", "decisions_issued": "补偿决定已作出",
-    "decisions_served": "补偿决定已送达",
+    "rounds": N_("公示轮次"), "objections_open": N_("异议待答复"),
+    "objections_overdue": N_("异议逾期未答复"),
+    "objections_answered": N_("异议已答复"), "objections_late": N_("逾期提出的异议"),
+    "valuations_delivered": N_("评估报告已送达"), "valuations_under_review": N_("复核/鉴定中"),
+    "valuations_reviewed": N_("复核/鉴定结果"), "decisions_eligible": N_("可作补偿决定"),
+    "decisions_drafted": N_("补偿决定已拟定"), "decisions_issued": N_("补偿决定已作出"),
+    "decisions_served": N_("补偿决定已送达"),
 }
 
 
 # Statuses that the lawful path's own records set: in the web app they are not a bare button.
 BY_RECORD = {
-    "published": "“已公示”由公示轮次产生(anju publish --round survey),不能直接改",
-    "valued": "“已评估”由评估报告送达产生,请在“依法征收程序”栏记录评估报告",
-    "disputed": "“异议中”由记录异议产生,请在“依法征收程序”栏记录异议",
-    "decision": "“补偿决定”由作出补偿决定产生,请在“依法征收程序”栏拟定并作出",
+    "published": N_("“已公示”由公示轮次产生(anju publish --round survey),不能直接改"),
+    "valued": N_("“已评估”由评估报告送达产生,请在“依法征收程序”栏记录评估报告"),
+    "disputed": N_("“异议中”由记录异议产生,请在“依法征收程序”栏记录异议"),
+    "decision": N_("“补偿决定”由作出补偿决定产生,请在“依法征收程序”栏拟定并作出"),
 }
 
 
@@ -110,5 +141,5 @@ def bare_move_refused(reg: Registry, household: dict, new_status: str) -> str | 
         return BY_RECORD[new_status]
     if household.get("status") == "disputed" and objections.open_objections(reg,
                                                                              household["id"]):
-        return "有未答复的异议:答复后住户自动恢复原状态"
+        return N_("有未答复的异议:答复后住户自动恢复原状态")
     return None

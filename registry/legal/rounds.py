@@ -17,6 +17,7 @@ from pathlib import Path
 
 from anju.registry.compensation.agreements import agreements_in_force
 from anju.registry.core.changes import new_id
+from anju.registry.core.i18n import N_, Term
 from anju.registry.core.store import Registry, transaction
 from anju.registry.legal.common import (
     LegalError,
@@ -33,11 +34,17 @@ from anju.registry.legal.common import (
 from anju.registry.legal.valuations import all_in_force
 
 KINDS = ("survey", "plan", "valuation", "compensation", "decision")
-KIND_ZH = {"survey": "调查结果公示", "plan": "征收补偿方案公示", "valuation": "分户评估结果公示",
-           "compensation": "分户补偿情况公示", "decision": "补偿决定公告"}
+KIND_ZH = {"survey": N_("调查结果公示"), "plan": N_("征收补偿方案公示"),
+           "valuation": N_("分户评估结果公示"), "compensation": N_("分户补偿情况公示"),
+           "decision": N_("补偿决定公告")}
 # The shortest publication of each kind, in days (Art. 10: the plan for comment, 30 days).
 MIN_DAYS = {"plan": 30}
 MAX_DAYS = 365
+
+
+def default_title(number, kind: str) -> str:
+    """The title a round of `kind` gets when none is given (Chinese, as stored)."""
+    return f"第{number}轮 {KIND_ZH[kind]}"
 
 
 def scope(reg: Registry, kind: str) -> list[str]:
@@ -94,7 +101,7 @@ def open_round(reg: Registry, kind: str, *, days: int, by: str, start_on=None,
                   .fetchone()[0] or 0) + 1
         put(reg, "publication_round", round_id, {
             "number": number, "kind": kind, "title": (title or "").strip() or
-            f"第{number}轮 {KIND_ZH[kind]}", "start_on": start.isoformat(),
+            default_title(number, kind), "start_on": start.isoformat(),
             "end_on": add_days(start, days).isoformat(),
             "households": json.dumps(chosen)}, by=by, full=True)
         if kind == "survey":
@@ -138,6 +145,12 @@ def _shape(row: dict, today: dt.date) -> dict:
     out["household_ids"] = id_list(row.get("households"))
     out["count"] = len(out["household_ids"])
     out["kind_zh"] = KIND_ZH.get(row.get("kind"), row.get("kind") or "")
+    # The title the round got by default is shown in the reader's language; one given is data.
+    out["title_phrase"] = row.get("title") or ""
+    if row.get("kind") in KIND_ZH and row.get("title") == default_title(row.get("number"),
+                                                                         row["kind"]):
+        out["title_phrase"] = (N_("第%(number)s轮 %(kind)s"),
+                               {"number": row["number"], "kind": Term(KIND_ZH[row["kind"]])})
     start, end = maybe_day(row.get("start_on")), maybe_day(row.get("end_on"))
     out["running"] = bool(start and end and start <= today <= end)
     return out

@@ -14,6 +14,7 @@ import datetime as dt
 from decimal import Decimal, InvalidOperation
 
 from anju.registry.core.changes import new_id
+from anju.registry.core.i18n import N_
 from anju.registry.core.store import Registry, transaction
 from anju.registry.legal.common import (
     LegalError,
@@ -29,7 +30,8 @@ from anju.registry.legal.common import (
 )
 
 BASES = ("original", "review", "appraisal")
-BASIS_ZH = {"original": "初次评估", "review": "复核评估结果", "appraisal": "专家鉴定结果"}
+BASIS_ZH = {"original": N_("初次评估"), "review": N_("复核评估结果"),
+            "appraisal": N_("专家鉴定结果")}
 # Which request a result answers: a review result answers a review request, and so on.
 REQUEST_OF = {"review": "valuation_review", "appraisal": "appraisal"}
 
