@@ -221,3 +221,128 @@ def test_counts_use_plural_forms():
         assert mo.ngettext(m.id[0], m.id[1], 1) == m.string[0]
         assert mo.ngettext(m.id[0], m.id[1], 2) == m.string[1]
         assert m.string[0] != m.string[1]
+
+
+# The lawful path and the household page on a demo project (its lawful path played): on
+# ?lang=en the only Chinese left is data, i.e. text found in the registry's own rows.
+DEMO_DATA_TABLES = ("household", "member", "objection", "valuation", "compensation_decision",
+                    "agreement", "publication_round", "attachment", "user", "fixture")
+GENERATED = {"publication_round": {"title"}, "agreement": {"breakdown"},
+             "compensation_decision": {"breakdown"}}  # written by the code, not by people
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory):
+    """A demo project of 160 households with its lawful path played."""
+    from anju.registry.field.demo import build_demo
+    return build_demo(tmp_path_factory.mktemp("i18n-demo"), households=160, seed=11)
+
+
+def _demo_data(path) -> list[str]:
+    """Every text people entered (or the demo generated as data) in the demo registry."""
+    import json
+    import sqlite3
+    conn = sqlite3.connect(path)
+    try:
+        texts = []
+        for table in DEMO_DATA_TABLES:
+            columns = [r[1] for r in conn.execute(f"PRAGMA table_info({table})")
+                       if r[1] not in GENERATED.get(table, ())]
+            for row in conn.execute(f"SELECT {', '.join(columns)} FROM {table}"):
+                texts += [v for v in row if isinstance(v, str) and CJK.search(v)]
+        for (value,) in conn.execute("SELECT value FROM meta"):
+            texts.append(value if not value.startswith(("{", "[")) else
+                         json.dumps(json.loads(value), ensure_ascii=False))
+        rules = conn.execute("SELECT text FROM rules_version").fetchall()
+        texts += [r[0] for r in rules if r[0]]
+    finally:
+        conn.close()
+    return texts + ["安居", "中文"]  # the brand and the language switch
+
+
+def _chinese_not_in(text: str, data: list[str]) -> set[str]:
+    return {w for w in CJK.findall(text) if not any(w in d for d in data)}
+
+
+@pytest.fixture
+def demo_client(demo):
+    from anju.collector import create_app
+    client = create_app(demo, {"TESTING": True, "SECRET_KEY": "test"}).test_client()
+    login(client, "admin", "anju-demo")
+    return client
+
+
+def _demo_households(demo) -> dict[str, str]:
+    from anju.registry.core.store import Registry
+    from anju.registry.legal import decisions
+    with Registry.open(demo) as reg:
+        served = next(d for d in decisions.all_decisions(reg) if d["served_on"])
+        signed = reg.conn.execute(
+            "SELECT a.household_id FROM agreement a JOIN valuation v USING (household_id) "
+            "WHERE a.deleted IS NULL AND v.delivered_on IS NOT NULL "
+            "AND EXISTS (SELECT 1 FROM publication_round r WHERE r.households LIKE "
+            "'%' || a.household_id || '%') LIMIT 1").fetchone()[0]
+        objected = reg.conn.execute(
+            "SELECT household_id FROM objection WHERE replied_on IS NOT NULL LIMIT 1"
+        ).fetchone()[0]
+    return {"decision": served["household_id"], "agreement": signed, "objection": objected}
+
+
+def test_the_lawful_path_room_speaks_english_but_data(demo, demo_client):
+    data = _demo_data(demo)
+    page = demo_client.get("/legal?lang=en")
+    assert page.status_code == 200
+    text = _visible(page.text)
+    assert not _chinese_not_in(text, data), sorted(_chinese_not_in(text, data))
+    # The figures, kinds and default round titles are worded, not left out.
+    for words in ("Objections open", "Decisions served", "Round 2: Survey results",
+                  "Survey results"):
+        assert words in text, words
+    chinese = _visible(demo_client.get("/legal?lang=zh").text)
+    assert "异议待答复" in chinese and "第2轮 调查结果公示" in chinese
+
+
+def test_the_lawful_path_box_speaks_english_but_data(demo, demo_client):
+    data = _demo_data(demo)
+    for why, hid in _demo_households(demo).items():
+        page = demo_client.get(f"/households/{hid}?lang=en")
+        assert page.status_code == 200, why
+        box = _visible(page.text.split('id="legal"')[1].split("</section>")[0])
+        left = _chinese_not_in(box, data)
+        assert not left, (why, sorted(left))
+        assert "Lawful path" in _visible(page.text), why
+    box = _visible(demo_client.get(f"/households/{_demo_households(demo)['decision']}"
+                                   "?lang=en").text)
+    for words in ("Compensation decision", "drafted", "issued", "served",
+                  "administrative review until", "Valuation report"):
+        assert words in box, words
+
+
+HOSTILE = "<script>alert(1)</script>"
+
+
+def test_unknown_table_keys_render_escaped(tmp_path, demo):
+    """A kind or basis no table knows (a hostile pack, a hand-edited database) is shown as
+    itself, escaped, in both languages: never as markup."""
+    import sqlite3
+
+    from anju.collector import create_app
+    copy = tmp_path / "registry.db"
+    with sqlite3.connect(demo) as src, sqlite3.connect(copy) as dst:
+        src.backup(dst)
+    conn = sqlite3.connect(copy)
+    with conn:
+        hid = conn.execute("SELECT household_id FROM objection WHERE outcome IS NULL "
+                           "AND deleted IS NULL LIMIT 1").fetchone()[0]
+        conn.execute("UPDATE objection SET kind = ? WHERE household_id = ?", (HOSTILE, hid))
+        conn.execute("UPDATE valuation SET basis = ? WHERE household_id = ?", (HOSTILE, hid))
+        conn.execute("UPDATE publication_round SET kind = ?", (HOSTILE,))
+    conn.close()
+    client = create_app(copy, {"TESTING": True, "SECRET_KEY": "test"}).test_client()
+    login(client, "admin", "anju-demo")
+    for lang in ("en", "zh"):
+        for url in ("/legal", f"/households/{hid}"):
+            page = client.get(f"{url}?lang={lang}")
+            assert page.status_code == 200, (url, lang)
+            assert HOSTILE not in page.text, (url, lang)
+            assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page.text, (url, lang)
