@@ -63,6 +63,19 @@ def term(table: dict, key, default=None) -> str:
     return str(default if default is not None else key if key is not None else "")
 
 
+def item_label(item) -> str:
+    """A breakdown line's name (registry.compensation ITEM_LABELS by its key) in the current
+    language, keeping what it names after "·" (a flat, an attachment) as data."""
+    from anju.registry.compensation.calculation import ITEM_LABELS
+    label = str(getattr(item, "label", "") or "")
+    key = getattr(item, "key", None)
+    if key not in ITEM_LABELS:
+        return label
+    named = label.split("·", 1)[1] if "·" in label else ""
+    return term(ITEM_LABELS, key) + (f" · {named}" if named and lang() == "en" else
+                                     f"·{named}" if named else "")
+
+
 def phrase(value) -> str:
     """A registry phrase (msgid, args) in the current language, plain text; arguments that are
     table terms (registry.legal.path.Term) are translated too, the others are data."""
@@ -88,6 +101,6 @@ def local(stamp, seconds: bool = False) -> str:
 def init_app(app: Flask) -> None:
     """Make the helpers available in every template, and `|localtime` for every shown time."""
     app.jinja_env.globals.update(label=label, lang=lang, term=term, phrase=phrase,
-                                 phrases=phrases)
+                                 phrases=phrases, item_label=item_label)
     app.jinja_env.filters["tr"] = tr
     app.jinja_env.filters["localtime"] = local

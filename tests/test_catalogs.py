@@ -346,3 +346,21 @@ def test_unknown_table_keys_render_escaped(tmp_path, demo):
             assert page.status_code == 200, (url, lang)
             assert HOSTILE not in page.text, (url, lang)
             assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page.text, (url, lang)
+
+
+def test_breakdown_lines_and_modes_are_named_in_english(demo, demo_client):
+    """The compensation breakdown on the household page names its lines and modes in English
+    (frozen agreements too: the name follows the line's key, not its stored Chinese label)."""
+    from anju.registry.compensation.calculation import ITEM_LABELS
+    data = _demo_data(demo)
+    hid = _demo_households(demo)["agreement"]
+    page = demo_client.get(f"/households/{hid}?lang=en").text
+    cells = [_visible(c) for c in re.findall(r'<td class="item">(.*?)</td>', page, flags=re.S)]
+    assert cells
+    left = {w for c in cells for w in _chinese_not_in(c, data)}
+    assert not left, sorted(left)
+    english = {en for _zh, en in ITEM_LABELS.values()}
+    assert {"Value of the house", "Moving"} <= {c.split("<br>")[0].strip() for c in cells}
+    assert any(c.strip() in english for c in cells)
+    chinese = demo_client.get(f"/households/{hid}?lang=zh").text
+    assert "被征收房屋价值补偿" in chinese and "Value of the house" not in chinese

@@ -39,6 +39,21 @@ FEN = Decimal("0.01")
 HUNDRED = Decimal(100)
 MODES = ("money", "swap")
 MODE_LABELS = {"money": (N_("货币补偿"), "Money"), "swap": (N_("产权调换"), "Flat swap")}
+# Each breakdown line's name by its key (Item.key), for the web app to translate; a line that
+# names one thing (a flat, an attachment) adds it after "·" in its label, which is data.
+ITEM_LABELS = {
+    "house_value": (N_("被征收房屋价值补偿"), "Value of the house"),
+    "flat_value": (N_("安置房价款(抵扣)"), "Price of the new flat (deducted)"),
+    "decoration": (N_("装修补偿"), "Decoration"), "attachment": (N_("附属物补偿"), "Attachments"),
+    "unregistered": (N_("无证面积补偿"), "Unregistered area"),
+    "business": (N_("停产停业损失"), "Loss of business"),
+    "hardship": (N_("困难补助"), "Hardship aid"),
+    "moving": (N_("搬迁费"), "Moving"), "temporary": (N_("临时安置费"), "Temporary housing"),
+    "incentive": (N_("签约奖励"), "Signing reward"),
+    "handover_reward": (N_("按期交房奖励"), "Reward for handing over on time"),
+    "temporary_adjustment": (N_("临时安置费调整(按交房日期核定)"),
+                             "Temporary housing, adjusted to the handover date"),
+}
 STRUCTURE_ZH = {"steel_concrete": "钢混", "brick_concrete": "砖混", "brick_wood": "砖木",
                 "simple": "简易"}
 HARDSHIP_ZH = {"dibao": "低保", "tekun": "特困", "disability": "残疾", "elderly_alone": "独居老人",
