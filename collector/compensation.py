@@ -27,10 +27,39 @@ from .i18n import N_, _, lang
 
 bp = Blueprint("compensation", __name__)
 NAV = [("compensation.index", N_("补偿"), "Compensation", "supervisor")]
+
+
+def settlement(breakdown) -> str:
+    """What a breakdown settles, with its direction, in the reader's language."""
+    words = amounts.settlement_words(breakdown)
+    if not words or lang() == "zh":
+        return words
+    total = comp.q(breakdown.total)
+    if total < 0:
+        return _("被征收人应补缴 %(amount)s 元", amount=amounts.yuan(-total))
+    return _("应支付被征收人 %(amount)s 元", amount=amounts.yuan(total))
+
+
+def settlement_capital(breakdown) -> str:
+    """The settlement in capital numerals (大写), a Chinese legal form: Chinese only."""
+    return amounts.settlement_capital(breakdown) if lang() == "zh" else ""
+
+
+def difference(breakdown) -> str:
+    """A swap's price difference, who pays whom, in the reader's language."""
+    if lang() == "zh" or breakdown.difference is None:
+        return breakdown.difference_text
+    if breakdown.difference > 0:
+        return _("被征收人应补缴差价 %(amount)s 元", amount=comp.money(breakdown.difference))
+    if breakdown.difference < 0:
+        return _("应向被征收人支付差价 %(amount)s 元", amount=comp.money(-breakdown.difference))
+    return _("无差价")
+
+
 # How amounts, rates and areas are printed, for every template of this module.
 FORMATS = {"money": amounts.yuan, "num": comp.num, "sq": comp.sq,
-           "settlement": amounts.settlement_words, "settlement_capital": amounts.settlement_capital,
-           "capital": amounts.capital}
+           "settlement": settlement, "settlement_capital": settlement_capital,
+           "capital": amounts.capital, "difference": difference}
 
 
 def _rules(reg: Registry) -> tuple[comp.Rules | None, str | None]:

@@ -364,3 +364,20 @@ def test_breakdown_lines_and_modes_are_named_in_english(demo, demo_client):
     assert any(c.strip() in english for c in cells)
     chinese = demo_client.get(f"/households/{hid}?lang=zh").text
     assert "被征收房屋价值补偿" in chinese and "Value of the house" not in chinese
+
+
+def test_the_settlement_is_worded_in_english(demo, demo_client):
+    """The breakdown's settlement and swap difference say who pays whom in English; the
+    capital-numeral line (a Chinese legal form) is left to the Chinese page."""
+    hid = _demo_households(demo)["agreement"]
+    page = demo_client.get(f"/households/{hid}?lang=en").text
+    totals = [_visible(t) for t in re.findall(r'<tr class="total">(.*?)</tr>', page, flags=re.S)]
+    totals = [t for t in totals if "Settlement" in t]  # not the after-handover table's sum
+    assert totals
+    for row in totals:
+        assert not CJK.search(row), row
+        assert "Pay the household" in row or "The household pays" in row, row
+    chinese = demo_client.get(f"/households/{hid}?lang=zh").text
+    rows = [_visible(t) for t in re.findall(r'<tr class="total">(.*?)</tr>', chinese, flags=re.S)]
+    rows = [r for r in rows if "结算" in r]
+    assert rows and all("人民币" in r and ("应支付被征收人" in r or "被征收人应补缴" in r) for r in rows)
