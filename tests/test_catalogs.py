@@ -380,4 +380,6 @@ def test_the_settlement_is_worded_in_english(demo, demo_client):
     chinese = demo_client.get(f"/households/{hid}?lang=zh").text
     rows = [_visible(t) for t in re.findall(r'<tr class="total">(.*?)</tr>', chinese, flags=re.S)]
     rows = [r for r in rows if "结算" in r]
-    assert rows and all("人民币" in r and ("应支付被征收人" in r or "被征收人应补缴" in r) for r in rows)
+    assert rows
+    for row in rows:
+        assert "人民币" in row and ("应支付被征收人" in row or "被征收人应补缴" in row), row
