@@ -56,10 +56,26 @@ def difference(breakdown) -> str:
     return _("无差价")
 
 
+def rules_basis(rules: dict) -> str:
+    """The rules a breakdown was computed under, in the reader's language when the words are
+    the ones `calculation.rules_frozen` writes; words someone gave are shown as they are."""
+    words = (rules or {}).get("basis") or ""
+    if lang() == "zh" or not words:
+        return words
+    on, version, since = rules.get("computed_on"), rules.get("version"), rules.get("effective_from")
+    default = f"依 {on} 施行的补偿方案版本 {version}"
+    if words == default:
+        return _("补偿方案版本 %(version)s,按 %(on)s 计算", version=version, on=on)
+    if since and words == f"{default}({since} 起施行)":
+        return _("补偿方案版本 %(version)s(%(since)s 起施行),按 %(on)s 计算",
+                 version=version, since=since, on=on)
+    return words
+
+
 # How amounts, rates and areas are printed, for every template of this module.
 FORMATS = {"money": amounts.yuan, "num": comp.num, "sq": comp.sq,
            "settlement": settlement, "settlement_capital": settlement_capital,
-           "capital": amounts.capital, "difference": difference}
+           "capital": amounts.capital, "difference": difference, "rules_basis": rules_basis}
 
 
 def _rules(reg: Registry) -> tuple[comp.Rules | None, str | None]:

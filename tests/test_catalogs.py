@@ -377,6 +377,8 @@ def test_the_settlement_is_worded_in_english(demo, demo_client):
     for row in totals:
         assert not CJK.search(row), row
         assert "Pay the household" in row or "The household pays" in row, row
+    basis = [_visible(t) for t in re.findall(r'<tr class="basis">(.*?)</tr>', page, flags=re.S)]
+    assert basis and all("Compensation rules version" in b and not CJK.search(b) for b in basis)
     chinese = demo_client.get(f"/households/{hid}?lang=zh").text
     rows = [_visible(t) for t in re.findall(r'<tr class="total">(.*?)</tr>', chinese, flags=re.S)]
     rows = [r for r in rows if "结算" in r]
