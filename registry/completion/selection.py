@@ -204,6 +204,8 @@ def choose(reg: Registry, household_id: str, flat_id: str, *, by: str,
         if now_called and now_called["household_id"] != household_id and not out_of_turn:
             raise SelectionError(f"现在轮到第 {now_called['position']} 号"
                                  f"({now_called['house_no']});如前序户缺席,请写明理由")
+        if now_called and now_called["household_id"] == household_id:
+            out_of_turn = None  # in turn: nothing to explain
         flat = fl.get_flat(reg, flat_id)
         if flat is None:
             raise SelectionError("没有这套房源")
