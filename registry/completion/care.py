@@ -98,7 +98,7 @@ def _is_hardship(reg: Registry, household_id: str) -> dict:
 
 
 def plan_help(reg: Registry, household_id: str, *, kind: str, planned_on: str, cadre: str,
-              by: str, note: str | None = None) -> str:
+              by: str, note: str | None = None, record_id: str | None = None) -> str:
     """Plan a help for a hardship household; returns the care_help id."""
     if kind not in KINDS:
         raise CareError("帮扶事项应为走访慰问、安排周转房、协助搬家、困难补助或其他")
@@ -111,7 +111,7 @@ def plan_help(reg: Registry, household_id: str, *, kind: str, planned_on: str, c
         raise CareError("请填写负责干部")
     with transaction(reg.conn):
         _is_hardship(reg, household_id)
-        hid = new_id()
+        hid = record_id or new_id()
         reg.apply([reg.make_change("care_help", hid, {
             "household_id": household_id, "kind": kind, "planned_on": day.isoformat(),
             "cadre": cadre, "note": (note or "").strip() or None}, by=by, full=True)])

@@ -31,7 +31,7 @@ import hashlib
 import json
 from decimal import Decimal
 
-from anju.registry.compensation.agreements import agreements_in_force
+from anju.registry.compensation.agreements import agreements_in_force, agreements_of
 from anju.registry.completion import flats as fl
 from anju.registry.completion import settlement
 from anju.registry.core.changes import DELETED, new_id, now
@@ -99,8 +99,10 @@ def compute_order(candidates: list[dict], rule: str, seed: str | None = None,
 
 
 def fix_order(reg: Registry, *, rule: str, by: str, seed: str | None = None,
-              witness: str | None = None) -> str:
-    """Fix the order of the next batch from the eligible households; returns its record id."""
+              witness: str | None = None, record_id: str | None = None,
+              at: str | None = None) -> str:
+    """Fix the order of the next batch from the eligible households; returns its record id.
+    (`record_id` and `at` let the demo replay a session with the same digest.)"""
     priority = reg.settings.get("selection_priority") or None
     if priority not in (None, PRIORITY_HARDSHIP):
         raise SelectionError("设置中的 selection_priority 只能为 hardship 或不设")
@@ -110,10 +112,10 @@ def fix_order(reg: Registry, *, rule: str, by: str, seed: str | None = None,
             raise SelectionError("没有待排序的产权调换户(已签协议、选择产权调换且未编入批次)")
         ordered = compute_order(candidates, rule, seed, priority)
         batch = max((o["batch"] for o in orders(reg)), default=0) + 1
-        oid = new_id()
+        oid = record_id or new_id()
         reg.apply([reg.make_change("selection_order", oid, {
             "batch": batch, "rule": rule, "seed": _check_seed(seed) if rule == "lottery" else None,
-            "drawn_at": now(), "witness": (witness or "").strip() or None,
+            "drawn_at": at or now(), "witness": (witness or "").strip() or None,
             "priority": priority,
             "households": json.dumps([c["household_id"] for c in ordered])},
             by=by, full=True)])
@@ -139,6 +141,11 @@ def get_order(reg: Registry, order_id: str) -> dict | None:
 
 
 # -- the session -------------------------------------------------------------------------------
+def agreement_in_force(reg: Registry, household_id: str) -> dict | None:
+    """One household's agreement in force, or None."""
+    return next((a for a in agreements_of(reg, household_id) if a["in_force"]), None)
+
+
 def choices(reg: Registry) -> dict[str, dict]:
     """The live choice of each household: {household_id: flat_choice row}."""
     if "flat_choice" not in reg.definition.records:
@@ -173,7 +180,7 @@ def head(reg: Registry, order: dict) -> dict | None:
 
 def fitting(reg: Registry, household_id: str) -> list[dict]:
     """The flats a household may choose now: free, not withheld, fitting its agreement."""
-    agreement = agreements_in_force(reg).get(household_id)
+    agreement = agreement_in_force(reg, household_id)
     if agreement is None or agreement["mode"] != "swap":
         return []
     wanted = agreement["breakdown"].options.get("flat")
@@ -191,7 +198,8 @@ def fitting(reg: Registry, household_id: str) -> list[dict]:
 
 
 def choose(reg: Registry, household_id: str, flat_id: str, *, by: str,
-           out_of_turn: str | None = None) -> str:
+           out_of_turn: str | None = None, record_id: str | None = None,
+           at: str | None = None) -> str:
     """Record a household's choice of a flat (checked and written in one transaction)."""
     out_of_turn = (out_of_turn or "").strip() or None
     with transaction(reg.conn):
@@ -215,11 +223,11 @@ def choose(reg: Registry, household_id: str, flat_id: str, *, by: str,
             raise SelectionError(f"房源 {flat['label']} 已被选定,请另选")
         if flat_id not in {f["id"] for f in fitting(reg, household_id)}:
             raise SelectionError(f"房源 {flat['label']} 不符合这户协议约定的户型,或暂不供选")
-        agreement = agreements_in_force(reg)[household_id]
+        agreement = agreement_in_force(reg, household_id)
         breakdown = settlement.swap_settlement(reg, household_id, [flat])
         position = order["households"].index(household_id) + 1
-        cid = new_id()
-        at = now()
+        cid = record_id or new_id()
+        at = at or now()
         # The lock first: a second household taking this flat fails here, on the PRIMARY KEY,
         # even if some path skipped the check above; the transaction then writes nothing.
         try:

@@ -15,7 +15,7 @@ import dataclasses
 import datetime as dt
 from decimal import Decimal
 
-from anju.registry.compensation.agreements import agreements_in_force
+from anju.registry.compensation.agreements import agreements_of
 from anju.registry.compensation.calculation import Breakdown, calculate, valuation_of
 from anju.registry.compensation.rules import Rules, rules_on, rules_version
 from anju.registry.core.store import Registry, StoreError
@@ -35,7 +35,7 @@ def _rules_of_agreement(reg: Registry, agreement: dict) -> tuple[Rules, dt.date]
 
 def swap_settlement(reg: Registry, household_id: str, flats: list[dict]) -> Breakdown:
     """The breakdown of a household's swap with the chosen flats (each a flats.get_flat row)."""
-    agreement = agreements_in_force(reg).get(household_id)
+    agreement = next((a for a in agreements_of(reg, household_id) if a["in_force"]), None)
     if agreement is None or agreement["mode"] != "swap":
         raise SettlementError("这户没有产权调换的现行协议")
     if len(flats) != 1:
