@@ -11,8 +11,9 @@ from anju.registry.core.localtime import today
 from anju.registry.core.store import StoreError
 from flask import Blueprint, flash, g, redirect, render_template, request, url_for
 
-from .auth import role_required
+from .auth import has_role, role_required
 from .db import get_registry
+from .dossier import panel
 from .i18n import lang, t
 
 bp = Blueprint("care", __name__)
@@ -71,3 +72,14 @@ def done(help_id: str):
     else:
         flash(t("已登记帮扶完成", "Help recorded as given"))
     return redirect(url_for("care.index") + f"#h-{form.get('household_id', '')}")
+
+
+@panel
+def care_panel(reg, household: dict):
+    """The household page's care box (hardship households, supervisors only)."""
+    if not has_role("supervisor") or household.get("deleted"):
+        return None
+    if not care._types(household.get("hardship")):
+        return None
+    return render_template("care/_panel.html", household=household, kinds=care.KINDS,
+                           helps=care.helps(reg, household["id"]))

@@ -16,6 +16,7 @@ from flask import Blueprint, abort, flash, g, redirect, render_template, request
 
 from .auth import has_role, role_required
 from .db import get_registry
+from .dossier import panel
 from .i18n import t
 
 bp = Blueprint("selection", __name__)
@@ -231,6 +232,21 @@ def remove_flat(flat_id: str):
     return redirect(url_for("selection.flats"))
 
 
-def settlement_of(choice: dict) -> dict:
-    """A choice's frozen settlement as a dict (for templates)."""
-    return json.loads(choice["settlement"])
+@panel
+def selection_panel(reg, household: dict):
+    """The household page's selection box: its batch and place, the flat chosen and when, and
+    the swap settlement recomputed from that flat beside the agreement's."""
+    if not has_role("supervisor") or household.get("deleted"):
+        return None
+    order = next((o for o in sel.orders(reg) if household["id"] in o["households"]), None)
+    if order is None:
+        return None
+    choice = sel.choices(reg).get(household["id"])
+    flat = fl.get_flat(reg, choice["flat"]) if choice else None
+    agreement = sel.agreement_in_force(reg, household["id"])
+    settled = json.loads(choice["settlement"]) if choice else None
+    return render_template(
+        "selection/_panel.html", order=order, choice=choice, flat=flat, settled=settled,
+        position=order["households"].index(household["id"]) + 1, rules=sel.RULES,
+        agreed=agreement["breakdown"].difference if agreement else None,
+        money=comp.money, settlement_words=_settlement_words)

@@ -51,7 +51,7 @@ def test_the_care_list_holds_every_hardship_household_and_its_help(registry):
 
 
 def test_the_progress_page_shows_hardship_first_and_the_care_page_works(registry):
-    a, b, _ = hardship_households(registry)
+    a, b, c = hardship_households(registry)
     client = make_app(registry).test_client()
     login(client, "boss")
     page = client.get("/progress").text
@@ -62,6 +62,9 @@ def test_the_progress_page_shows_hardship_first_and_the_care_page_works(registry
                                              "planned_on": str(today()), "cadre": "王干部"},
                     follow_redirects=True)
     assert "已登记帮扶计划" in r.text and "协助搬家" in r.text
+    box = client.get(f"/households/{a}").text
+    assert 'id="care"' in box and "协助搬家" in box
+    assert 'id="care"' not in client.get(f"/households/{c}").text
     r = client.post(f"/care/{a}/plan", data={"csrf_token": token, "kind": "moving_help",
                                              "planned_on": "明天", "cadre": "王干部"},
                     follow_redirects=True)

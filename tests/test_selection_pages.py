@@ -66,6 +66,10 @@ def test_an_admin_imports_the_list_fixes_an_order_and_a_clerk_records_choices(re
                               "flat_id": flats[0]["id"]}, follow_redirects=True)
     assert "已被选定" in r.text
     assert set(sel.choices(registry)) == {first} and set(hids) == {first, second}
+    # The household page shows its place, the flat and the settlement by that flat.
+    box = clerk.get(f"/households/{first}").text
+    assert 'id="selection"' in box and flats[0]["label"] in box and "按所选房源结算" in box
+    assert "尚未选房" in clerk.get(f"/households/{second}").text
     # Only an admin fixes orders and releases choices.
     assert clerk.post("/selection/orders", data={"csrf_token": token, "rule": "signing"}
                       ).status_code == 403
