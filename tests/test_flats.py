@@ -4,6 +4,7 @@ Oracles are the test's own: the lottery is recomputed here with hashlib from the
 and house numbers; the settlement is recomputed by hand from the plan's prices."""
 
 import contextlib
+import datetime as dt
 import hashlib
 import io
 import json
@@ -174,6 +175,10 @@ def test_the_session_takes_households_in_order_and_offers_only_fitting_free_flat
     assert offered[0]["id"] in {f["id"] for f in sel.fitting(registry, second)}
     sel.choose(registry, first, offered[0]["id"], by="clerk")
     assert len(sel.choices(registry)) == 2 and set(hids) >= set(sel.choices(registry))
+    # The 日报 counts the choices per zone, today's and in all.
+    from anju.registry.review import daily
+    _, total = daily.zone_rows(registry, dt.datetime.now(dt.UTC).date())
+    assert (total["chosen"], total["chosen_day"]) == (2, 2)
     with pytest.raises(fl.FlatError, match="已被选定"):
         fl.remove_flat(registry, offered[0]["id"], reason="x", by="admin")
 
