@@ -90,6 +90,24 @@ def test_a_file_that_is_not_an_xlsx_is_refused_in_chinese(registry, data):
         fl.import_xlsx(registry, data, by="admin")
 
 
+def test_a_zip_bomb_and_a_sheet_claiming_every_column_are_refused_or_read_cheaply(registry):
+    import zipfile
+    bomb = io.BytesIO()
+    with zipfile.ZipFile(bomb, "w", zipfile.ZIP_DEFLATED) as z:
+        z.writestr("xl/sharedStrings.xml", b"<a>" + b"0" * (fl.MAX_UNPACKED + 10) + b"</a>")
+    with pytest.raises(fl.ImportRefused, match="解压后过大"):
+        fl.import_xlsx(registry, bomb.getvalue(), by="admin")
+    # A sheet whose dimension claims A1:XFD1048576 is read to MAX_COLS columns only.
+    book = openpyxl.Workbook()
+    sheet = book.active
+    sheet.append(HEAD)
+    sheet.append(["3", "2", 1, "101", 90, "F90", 6500])
+    sheet.cell(row=3, column=16000, value="x")
+    out = io.BytesIO()
+    book.save(out)
+    assert fl.import_xlsx(registry, out.getvalue(), by="admin")["added"] == 1
+
+
 def swap_households(registry, n, flat="F90"):
     return [signed_household(registry, f"S-{i:04d}", mode="swap", flat=flat) for i in range(n)]
 

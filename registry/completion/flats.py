@@ -27,6 +27,8 @@ from anju.registry.core.store import InvalidChange, Registry, StoreError, transa
 FEN = Decimal("0.01")
 MAX_BYTES = 5 * 1024 * 1024
 MAX_ROWS = 20_000
+MAX_COLS = 40  # columns read per row: a sheet that claims 16,384 columns is not padded out
+MAX_UNPACKED = 100 * 1024 * 1024  # bytes the workbook's parts may unpack to (a zip bomb)
 # Column -> (Chinese heading, other accepted headings, required).
 COLUMNS = {
     "building": ("楼栋", ("楼号", "楼栋号", "building"), True),
@@ -255,10 +257,17 @@ def read_xlsx(data: bytes) -> list[tuple[int, dict]]:
         raise ImportRefused([Problem(0, "", "文件不是 XLSX 表格"
                                      "(请在 Excel 或 WPS 中另存为 .xlsx)")])
     try:
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            unpacked = sum(i.file_size for i in archive.infolist())
+    except (zipfile.BadZipFile, ValueError, OSError):
+        unpacked = MAX_UNPACKED + 1
+    if unpacked > MAX_UNPACKED:
+        raise ImportRefused([Problem(0, "", "文件无法读取,不是有效的 XLSX 表格(解压后过大)")])
+    try:
         book = openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=True)
         sheet = book.worksheets[0]
         rows = []
-        for i, values in enumerate(sheet.iter_rows(values_only=True), 1):
+        for i, values in enumerate(sheet.iter_rows(values_only=True, max_col=MAX_COLS), 1):
             if i > MAX_ROWS + 1:
                 raise ImportRefused([Problem(i, "", f"行数过多(最多 {MAX_ROWS} 套)")])
             rows.append((i, values))
@@ -368,7 +377,7 @@ def _columns_of(data: bytes) -> dict[str, str]:
         for zh, (cn, others, _) in COLUMNS.items():
             for o in (cn, *others):
                 names[_key(o)] = zh
-        for values in book.worksheets[0].iter_rows(values_only=True):
+        for values in book.worksheets[0].iter_rows(values_only=True, max_col=MAX_COLS):
             if any(c not in (None, "") for c in values):
                 return {names[_key(c)]: get_column_letter(j + 1)
                         for j, c in enumerate(values) if c not in (None, "")
