@@ -14,7 +14,9 @@ A flat already chosen in a selection cannot be changed by an import or an edit.
 
 from __future__ import annotations
 
+import functools
 import io
+import re
 import uuid
 import zipfile
 from dataclasses import dataclass
@@ -105,22 +107,34 @@ def _shape(row: dict) -> dict:
     return out
 
 
-def all_flats(reg: Registry) -> list[dict]:
-    """Every live flat, in building, unit, floor, number order, with label and price."""
+def all_flats(reg: Registry, *, where: str = "", args: tuple = ()) -> list[dict]:
+    """Every live flat (or those matching an extra SQL condition), in building, unit, floor,
+    number order, with label and price."""
     if "flat" not in reg.definition.records:
         return []
-    cur = reg.conn.execute("SELECT * FROM flat WHERE deleted IS NULL")
+    cur = reg.conn.execute(f"SELECT * FROM flat WHERE deleted IS NULL {where}", args)
     cols = [d[0] for d in cur.description]
     flats = [_shape(dict(zip(cols, r))) for r in cur]
     return sorted(flats, key=lambda f: (_natural(f["building"]), _natural(f["unit"] or ""),
                                         f["floor"], _natural(f["number"])))
 
 
+@functools.lru_cache(maxsize=4096)
 def _natural(text: str) -> tuple:
     """Sort key that puts 2号楼 before 10号楼."""
-    import re
     return tuple((0, int(p), "") if p.isdigit() else (1, 0, p)
                  for p in re.split(r"(\d+)", str(text)) if p)
+
+
+def free_flats(reg: Registry, types: set[str]) -> list[dict]:
+    """The flats of these types that no household holds and that are not withheld."""
+    if not types:
+        return []
+    marks = ", ".join("?" for _ in types)
+    return all_flats(reg, where=(
+        f"AND flat_type IN ({marks}) AND COALESCE(withheld, 0) = 0 "
+        "AND id NOT IN (SELECT flat FROM flat_choice WHERE deleted IS NULL) "
+        "AND id NOT IN (SELECT flat_id FROM flat_taken)"), args=tuple(sorted(types)))
 
 
 def get_flat(reg: Registry, fid: str) -> dict | None:

@@ -174,8 +174,16 @@ def queue(reg: Registry, order: dict) -> list[dict]:
 
 
 def head(reg: Registry, order: dict) -> dict | None:
-    """The household called now: the first in order without a flat."""
-    return next((q for q in queue(reg, order) if q["choice"] is None), None)
+    """The household called now: the first in order without a flat (position, id, house)."""
+    chosen = {r[0] for r in reg.conn.execute(
+        "SELECT household_id FROM flat_choice WHERE deleted IS NULL")}
+    for i, hid in enumerate(order["households"], 1):
+        if hid not in chosen:
+            row = reg.conn.execute("SELECT house_no, owner_name FROM household WHERE id = ?",
+                                   (hid,)).fetchone() or ("", "")
+            return {"position": i, "household_id": hid, "house_no": row[0],
+                    "owner_name": row[1], "choice": None}
+    return None
 
 
 def fitting(reg: Registry, household_id: str) -> list[dict]:
@@ -191,10 +199,7 @@ def fitting(reg: Registry, household_id: str) -> list[dict]:
         base = Decimal(str(types[wanted]["area"]))
         ok_types |= {c for c, t in types.items()
                      if abs(Decimal(str(t["area"])) - base) <= tolerance}
-    taken = {r[0] for r in reg.conn.execute("SELECT flat FROM flat_choice WHERE deleted IS NULL")}
-    taken |= {r[0] for r in reg.conn.execute("SELECT flat_id FROM flat_taken")}
-    return [f for f in fl.all_flats(reg)
-            if f["flat_type"] in ok_types and not f["withheld"] and f["id"] not in taken]
+    return fl.free_flats(reg, {t for t in ok_types if t})
 
 
 def choose(reg: Registry, household_id: str, flat_id: str, *, by: str,
