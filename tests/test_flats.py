@@ -274,3 +274,30 @@ def test_whatever_is_tried_each_flat_has_at_most_one_household(tmp_path_factory,
         assert len({f for f, _ in rows}) == len(rows) == len({h for _, h in rows})
     finally:
         registry.close()
+
+
+def test_a_chosen_flat_cannot_be_changed_by_import_or_edit_and_a_withheld_one_is_not_offered(
+        registry):
+    inventory(registry, 2)
+    [hid] = swap_households(registry, 1)
+    sel.fix_order(registry, rule="signing", by="boss")
+    first, second = fl.all_flats(registry)
+    sel.choose(registry, hid, first["id"], by="clerk")
+    before = change_count(registry)
+    with pytest.raises(fl.ImportRefused, match="已被选定"):
+        fl.import_xlsx(registry, xlsx([("3", "2", 1, "101", 95, "F90", 6500)]), by="admin")
+    with pytest.raises(fl.FlatError, match="已被选定"):
+        fl.save_flat(registry, {**{k: first[k] for k in ("building", "unit", "floor",
+                                                            "number", "flat_type")},
+                                "area": "95", "unit_price": "6500"}, by="admin",
+                     fid=first["id"])
+    assert change_count(registry) == before
+    fl.save_flat(registry, {**{k: second[k] for k in ("building", "unit", "floor", "number",
+                                                        "flat_type", "area", "unit_price")},
+                            "withheld": "1"}, by="admin", fid=second["id"])
+    assert fl.get_flat(registry, second["id"])["withheld"]
+    other = signed_household(registry, "S-0100", mode="swap", flat="F90")
+    sel.fix_order(registry, rule="signing", by="boss")
+    assert sel.fitting(registry, other) == []
+    with pytest.raises(sel.SelectionError, match="暂不供选"):
+        sel.choose(registry, other, second["id"], by="clerk")
