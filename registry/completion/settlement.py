@@ -1,18 +1,18 @@
 """The swap settlement (产权调换差价结算) recomputed from the flat(s) a household chose.
 
-The one place that turns chosen flats into a settlement, so that the call can be switched to
-the compensation room's own function for a list of flats when it exists (branch money2 is
-adding one to registry/compensation/calculation.py). Until then the settlement goes through the
-existing calculation's swap path: the plan's flat type of the chosen flat, with the chosen
-flat's real floor area and unit price in place of the type's nominal ones, under the same rules
-version and computing date as the agreement in force (so only the flat differs), and the
-household's valuation in force.
+The one place that turns chosen flats into a settlement. Where the compensation room's
+`calculate` takes a list of flats (`flats=`, branch money2), the chosen flats go there, each
+with its real floor area and unit price; otherwise the single-flat swap path runs with the
+chosen flat's real area and price in place of its type's nominal ones. Either way under the
+same rules version and computing date as the agreement in force (so only the flats differ) and
+the household's valuation in force.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import inspect
 from decimal import Decimal
 
 from anju.registry.compensation.agreements import agreements_of
@@ -38,26 +38,34 @@ def swap_settlement(reg: Registry, household_id: str, flats: list[dict]) -> Brea
     agreement = next((a for a in agreements_of(reg, household_id) if a["in_force"]), None)
     if agreement is None or agreement["mode"] != "swap":
         raise SettlementError("这户没有产权调换的现行协议")
-    if len(flats) != 1:
+    if not flats:
+        raise SettlementError("请至少选择一套安置房")
+    several = "flats" in inspect.signature(calculate).parameters  # money2's list of flats
+    if len(flats) != 1 and not several:
         raise SettlementError("目前每户按一套安置房结算")
-    flat = flats[0]
     rules, on = _rules_of_agreement(reg, agreement)
-    kind = rules.flat(flat["flat_type"])
-    if kind is None:
-        raise SettlementError(f"补偿方案中没有房型 {flat['flat_type']}")
-    real = {**kind, "area": Decimal(str(flat["area"])),
-            "unit_price": Decimal(str(flat["unit_price"])),
-            "label": f"{kind['label']} {flat['label']}"}
-    data = {**rules.data, "flats": [real if f["code"] == kind["code"] else f
-                                    for f in rules.data["flats"]]}
-    chosen_rules = dataclasses.replace(rules, data=data)
+    real = []
+    for flat in flats:
+        kind = rules.flat(flat["flat_type"])
+        if kind is None:
+            raise SettlementError(f"补偿方案中没有房型 {flat['flat_type']}")
+        real.append({**kind, "area": Decimal(str(flat["area"])),
+                     "unit_price": Decimal(str(flat["unit_price"])),
+                     "label": f"{kind['label']} {flat['label']}"})
     household = reg.get("household", household_id) or {}
-    breakdown = calculate(chosen_rules, household, "swap", on, settings=reg.settings,
-                          flat=kind["code"],
-                          transition_flat=bool(agreement["breakdown"].options.get(
-                              "transition_flat")),
-                          valuation=valuation_of(reg, household_id))
+    common = {"settings": reg.settings, "valuation": valuation_of(reg, household_id),
+              "transition_flat": bool(agreement["breakdown"].options.get("transition_flat"))}
+    if several:
+        # The compensation room's own settlement of a list of flats, each with its real area
+        # and price (registry/compensation/calculation.py, branch money2).
+        breakdown = calculate(rules, household, "swap", on, flats=real, **common)
+    else:
+        # The single-flat swap path, with the chosen flat in place of its type's nominal one.
+        data = {**rules.data, "flats": [real[0] if f["code"] == real[0]["code"] else f
+                                        for f in rules.data["flats"]]}
+        breakdown = calculate(dataclasses.replace(rules, data=data), household, "swap", on,
+                              flat=real[0]["code"], **common)
     if not breakdown.complete:
         raise SettlementError("资料不全,无法结算:" + "、".join(breakdown.missing))
-    breakdown.flat = {**(breakdown.flat or {}), "flat_id": flat["id"]}
+    breakdown.flat = {**(breakdown.flat or {}), "flat_id": flats[0]["id"]}
     return breakdown
