@@ -35,6 +35,7 @@ from collections.abc import Callable
 from importlib import metadata
 from pathlib import Path
 
+from anju.registry.completion import public as completion_public
 from anju.registry.core.cells import FORMULA_STARTS
 from anju.registry.core.changes import now
 from anju.registry.core.definition import Field
@@ -290,6 +291,7 @@ def _build(reg: Registry, conn: sqlite3.Connection, compensation: dict, comp_col
         summary = _write(reg, conn, shown, totalled, cols, rows, people, compensation,
                          comp_columns, progress)
         write_legal_tables(conn, reg, people)  # rounds, what each published, decisions
+        completion_public.write_tables(conn, reg)  # selection order, results, flats left
 
         cells = disclosure.sensitive_cells(totalled)
         current = disclosure.contributions(cells, rows, SURVEYED)
@@ -302,6 +304,7 @@ def _build(reg: Registry, conn: sqlite3.Connection, compensation: dict, comp_col
             helper.wait()
     # The ledger is written (and committed) before the file is put in place.
     disclosure.write_table(conn, disclosure.release(reg, cells, current))
+    completion_public.write_paid(conn, completion_public.paid_by_zone(reg))  # the ledger too
     survey_hash = defn.hash
     _provenance(conn, reg, {
         "as_of": now(), "last_change_at": last_change or "", "registry_digest": registry_digest,

@@ -53,6 +53,7 @@ COLUMNS = (
     ("money_amount", "货币补偿金额(元)", "Money amount (yuan)"),
     ("swap_households", "产权调换户数", "Swap households"),
     ("swap_amount", "产权调换结算净额(元)", "Swap net (yuan)"),
+    ("chosen_day", "当日选房", "Flats chosen today"), ("chosen", "累计选房", "Flats chosen"),
 )
 COUNTS = [k for k, _, _ in COLUMNS if k not in ("zone", "rate") and not k.startswith("area")
           and k not in ("agreed_day", "agreed", "money_amount", "swap_amount", "paid_day",
@@ -146,6 +147,13 @@ def zone_rows(reg: Registry, day: dt.date) -> tuple[list[dict], dict]:
             zone_of.setdefault(zone or "", []).append(Decimal(str(amount)).quantize(FEN))
     for zone, amounts in zone_of.items():
         rows.setdefault(zone, _empty(zone))["paid_day"] = sum(amounts, Decimal("0.00"))
+    if "flat_choice" in reg.definition.records:  # flat selection (registry/completion)
+        for zone, day_of in reg.conn.execute(
+                "SELECT h.zone, substr(c.chosen_at, 1, 10) FROM flat_choice c JOIN household h "
+                "ON h.id = c.household_id WHERE c.deleted IS NULL AND h.deleted IS NULL"):
+            row = rows.setdefault(zone or "", _empty(zone or ""))
+            row["chosen"] += 1
+            row["chosen_day"] += day_of == today
     out = [r for r in rows.values() if r["households"] or r["zone"] in zone_names(reg)]
     total = _empty("合计")
     for r in out:
