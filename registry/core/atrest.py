@@ -27,6 +27,7 @@ import json
 import os
 import sqlite3
 import threading
+import time
 from pathlib import Path
 
 from cryptography.exceptions import InvalidTag
@@ -201,14 +202,45 @@ def unlock(db: str | os.PathLike, password: str, user: str | None = None) -> str
     """Open `db`'s key with a user's password (any user's when `user` is None) and keep it in
     this process's memory; return the user whose slot opened. WrongPassword otherwise."""
     data = read_slots(db)
+    tried = 0
     for slot in data["slots"]:
         if user is not None and slot.get("user") != user:
             continue
+        tried += 1
         dek = open_slot(slot, data["key_id"], password or "")
         if dek is not None:
             remember(dek)
+            _FAILED.pop(_failure_key(db), None)
             return str(slot["user"])
+    if not tried:  # an unknown name costs one derivation too: no telling names apart by time
+        _derive(password or "", b"\x00" * 16, **KDF)
+    _note_failure(db)
     raise WrongPassword(WRONG_TEXT)
+
+
+# Failed unlocks, per database, in this process's memory (the database and its own backoff
+# table are what is locked): after FREE_UNLOCKS each try waits 2, 4, 8 ... s, at most 15 min.
+FREE_UNLOCKS = 5
+_FAILED: dict[str, tuple[int, float]] = {}
+
+
+def _failure_key(db: str | os.PathLike) -> str:
+    return str(Path(db).resolve())
+
+
+def _note_failure(db: str | os.PathLike, at: float | None = None) -> None:
+    count, _ = _FAILED.get(_failure_key(db), (0, 0.0))
+    _FAILED[_failure_key(db)] = (count + 1, time.time() if at is None else at)
+
+
+def unlock_wait(db: str | os.PathLike, at: float | None = None) -> int:
+    """Seconds to wait before the next unlock try of `db` is even looked at (0: go ahead)."""
+    count, last = _FAILED.get(_failure_key(db), (0, 0.0))
+    if count < FREE_UNLOCKS:
+        return 0
+    wait = min(2 ** (count - FREE_UNLOCKS + 1), 15 * 60)
+    left = last + wait - (time.time() if at is None else at)
+    return max(0, int(left + 0.999))
 
 
 def remember(dek: bytes) -> str:
