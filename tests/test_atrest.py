@@ -131,8 +131,11 @@ def test_a_missing_key_file_is_a_clear_error_not_a_corrupt_database(tmp_path):
     project, lap = encrypted_laptop(tmp_path)
     project.close()
     atrest.keys_path(lap.path).rename(tmp_path / "elsewhere.keys")
-    with pytest.raises(StoreError, match="缺少密钥文件"):
-        Registry.open(lap.path)
+    with pytest.raises(StoreError, match="not a usable SQLite database") as refused:
+        Registry.open(lap.path)  # the failure page and CLI line: damaged, restore a backup
+    from anju.registry.core.failures import CORRUPT
+    assert explain(sqlite3.DatabaseError(str(refused.value))) == CORRUPT
+    assert secrets_in(lap.path) == []
 
 
 def test_unlock_attempts_back_off_after_five_failures(tmp_path):
@@ -423,3 +426,43 @@ def test_the_web_app_opens_the_database_at_the_first_login(tmp_path):
     assert client.get(f"/households/{hid}").status_code == 302
     assert post_login(other, "boss", OTHER).status_code == 302
     assert client.get(f"/households/{hid}").status_code == 200
+
+
+# -- the central registry's backups ----------------------------------------------------------------
+
+def test_central_backups_are_encrypted_to_the_office_backup_key(tmp_path):
+    central = Registry.create(tmp_path / "central.db", project="测试项目", role="central",
+                              device_name="central")
+    save_person(central)
+    expected = digest(central)
+    key = tmp_path / "office-backup.key"
+    passphrase = "the office safe, shelf 3"
+    made_key = anju("backup-key", str(central.path), "--out", str(key), "--password-stdin",
+                    stdin=passphrase + "\n")
+    assert made_key.returncode == 0, made_key.stderr
+    assert stat.S_IMODE(key.stat().st_mode) == 0o600
+    assert b"ENCRYPTED PRIVATE KEY" in key.read_bytes()
+    again = anju("backup-key", str(central.path), "--out", str(key), "--password-stdin",
+                 stdin=passphrase + "\n")
+    assert again.returncode == 2  # a key is never overwritten
+    usb = tmp_path / "usb"
+    usb.mkdir()
+    made = backup_now(central, usb)
+    assert secrets_in(made) == [] and secrets_in(central.path)  # the server's copy stays plain
+    assert [s["kdf"] for s in atrest.read_slots(made)["slots"]] == ["x25519"]
+    assert atrest._KEYS == {}  # the server does not keep what opens its backups
+    assert not list(tmp_path.glob(".*.tmp")) and not list(usb.glob("*.part"))
+    central.close()
+    with pytest.raises(StoreError, match="尚未解锁"):
+        verify(made)
+    wrong = anju("--backup-key", str(key), "--password-stdin", "restore", str(made),
+                 str(tmp_path / "back.db"), stdin="not the passphrase\n")
+    assert wrong.returncode == 2 and "Traceback" not in wrong.stderr
+    assert wrong.stderr.count("\n") == 1
+    out = anju("--backup-key", str(key), "--password-stdin", "restore", str(made),
+               str(tmp_path / "back.db"), stdin=passphrase + "\n")
+    assert out.returncode == 0, out.stderr
+    back = tmp_path / "back.db"
+    assert back.read_bytes().startswith(b"SQLite format 3")  # a central registry again, plain
+    assert not atrest.keys_path(back).exists()
+    assert anju("digest", str(back)).stdout.strip() == expected

@@ -47,22 +47,33 @@ def unlock(path: str | Path) -> None:
     obj = (ctx.find_root().obj if ctx else None) or {}
     user = obj.get("user")
     try:
+        if obj.get("backup_key"):  # a central backup: the office's private backup key
+            try:
+                pem = Path(obj["backup_key"]).read_bytes()
+            except OSError as exc:
+                raise Abort(f"{obj['backup_key']}: cannot read ({exc.strerror})") from None
+            atrest.unlock_with_backup_key(path, pem, _secret(obj, "备份密钥口令 (passphrase)"))
+            return
         if user is not None and not atrest.has_slot(path, user):
             raise Abort(f"{path}: {user} 没有本数据库的密钥槽 ({user} has no key slot here: "
                         "log in once in the web app while the database is open)")
-        if obj.get("password_stdin"):
-            if "password" not in obj:
-                obj["password"] = sys.stdin.readline().rstrip("\r\n")
-            password = obj["password"]
-        elif sys.stdin.isatty():
-            password = click.prompt(f"{Path(path).name} 已加密，请输入{user or '账户'}的密码 "
-                                    "(password)", hide_input=True, err=True)
-        else:
-            raise Abort(f"{path}: 数据库已加密；请在终端输入密码，或用 anju --password-stdin "
-                        "(encrypted: type the password on a terminal or use --password-stdin)")
+        password = _secret(obj, f"{Path(path).name} 已加密，请输入{user or '账户'}的密码 "
+                                "(password)", path)
         atrest.unlock(path, password, user)
     except atrest.AtRestError as exc:
         raise Abort(f"{path}: {exc}") from None
+
+
+def _secret(obj: dict, prompt: str, path: str | Path = "") -> str:
+    """The password of this command: read once from stdin (--password-stdin) or asked for."""
+    if obj.get("password_stdin"):
+        if "password" not in obj:
+            obj["password"] = sys.stdin.readline().rstrip("\r\n")
+        return obj["password"]
+    if sys.stdin.isatty():
+        return click.prompt(prompt, hide_input=True, err=True)
+    raise Abort(f"{path}: 数据库已加密；请在终端输入密码，或用 anju --password-stdin "
+                "(encrypted: type the password on a terminal or use --password-stdin)")
 
 
 def describe(exc: BaseException) -> str:
@@ -92,10 +103,14 @@ class Commands(click.Group):
               help="Whose password unlocks an encrypted laptop database (default: anyone's).")
 @click.option("--password-stdin", is_flag=True,
               help="Read that password from the first line of stdin instead of a prompt.")
+@click.option("--backup-key", type=click.Path(dir_okay=False), metavar="FILE",
+              help="The central office's private backup key (restore or read a central "
+                   "backup); its passphrase is asked for or read with --password-stdin.")
 @click.pass_context
-def main(ctx: click.Context, as_user: str | None, password_stdin: bool) -> None:
+def main(ctx: click.Context, as_user: str | None, password_stdin: bool,
+         backup_key: str | None) -> None:
     """anju (安居): offline-first household survey and registry for shantytown renovation."""
-    ctx.obj = {"user": as_user, "password_stdin": password_stdin}
+    ctx.obj = {"user": as_user, "password_stdin": password_stdin, "backup_key": backup_key}
 
 
 @main.command()

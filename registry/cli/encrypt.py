@@ -55,3 +55,47 @@ def encrypt(db: str, user: str, password_stdin: bool, delete_plain_backups: bool
     elif plain:
         click.echo(f"warning: {len(plain)} unencrypted backup(s) remain, e.g. {plain[0]}; "
                    "delete them (--delete-plain-backups) once a new backup is made", err=True)
+
+
+@main.command("backup-key")
+@click.argument("db", type=click.Path(dir_okay=False))
+@click.option("--out", "out", type=click.Path(dir_okay=False), required=True,
+              help="Where to write the private key (keep it off the server: a stick, a safe).")
+@click.option("--password-stdin", is_flag=True, help="Read its passphrase from standard input.")
+def backup_key(db: str, out: str, password_stdin: bool) -> None:
+    """Central: make the office's backup key pair; backups are encrypted to it from now on.
+
+    The registry keeps only the public key; the private key goes to OUT, encrypted with a
+    passphrase. Restoring a central backup: anju --backup-key OUT restore BACKUP DB."""
+    from anju.registry.core import atrest
+    from anju.registry.core.store import StoreError
+    from anju.registry.core.users import check_password
+    target = Path(out)
+    if target.exists():
+        raise Abort(f"{target}: exists already; not overwriting a key")
+    if password_stdin:
+        passphrase = sys.stdin.readline().rstrip("\r\n")
+    else:
+        passphrase = click.prompt("备份密钥口令 (passphrase)", hide_input=True,
+                                  confirmation_prompt=True, err=True)
+    try:
+        check_password(passphrase)
+    except StoreError as exc:
+        raise Abort(str(exc)) from None
+    with open_registry(db) as reg:
+        if reg.meta("role") != "central":
+            raise Abort(f"{db}: 笔记本的备份用账户密码加密，无需备份密钥 (a laptop's backups are "
+                        "encrypted with its accounts' passwords; no backup key needed)")
+        pem, public = atrest.new_backup_key(passphrase)
+        import os
+        try:
+            fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "wb") as fh:
+                fh.write(pem)
+                fh.flush()
+                os.fsync(fh.fileno())
+        except OSError as exc:
+            raise Abort(f"{target}: cannot write ({exc.strerror})") from None
+        reg.set_meta("backup_public_key", public)
+    click.echo(f"backup key {atrest.backup_key_fingerprint(public)} written to {target}; "
+               "central backups are encrypted to it from now on")

@@ -89,11 +89,9 @@ def has_plain_header(db: str | os.PathLike) -> bool:
 
 
 def is_encrypted(db: str | os.PathLike) -> bool:
-    """Whether `db` is an encrypted anju database (it has a key file, or a non-SQLite header)."""
-    db = Path(db)
-    if keys_path(db).is_file() or _pending_path(db).is_file():
-        return True
-    return db.is_file() and not has_plain_header(db)
+    """Whether `db` is an encrypted anju database: it has a key file. (Without its key file an
+    encrypted file cannot be told from a damaged one: both read as a corrupt database.)"""
+    return keys_path(db).is_file() or _pending_path(db).is_file()
 
 
 def read_slots(db: str | os.PathLike) -> dict:
@@ -400,6 +398,112 @@ def _connection_class():
 
     _CLASSES.append(Connection)
     return Connection
+
+
+# -- the central office's backup key -------------------------------------------------------------
+# The central registry stays plain on the office's server, but its backups leave it (a USB stick,
+# a shelf). They are encrypted to the office's backup key pair: the server holds only the public
+# key (meta `backup_public_key`), so it backs up unattended, and reading a backup needs the
+# private key file the central admin keeps off the server, protected by a passphrase.
+def new_backup_key(passphrase: str) -> tuple[bytes, str]:
+    """A new backup key pair: (the private key as passphrase-encrypted PEM, the public key)."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
+    private = X25519PrivateKey.generate()
+    pem = private.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                serialization.BestAvailableEncryption(passphrase.encode()))
+    public = private.public_key().public_bytes(serialization.Encoding.Raw,
+                                               serialization.PublicFormat.Raw)
+    return pem, _b64(public)
+
+
+def backup_key_fingerprint(public_b64: str) -> str:
+    return hashlib.sha256(_unb64(public_b64)).hexdigest()[:16]
+
+
+def _backup_kek(shared: bytes, key_id: str) -> bytes:
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+    return HKDF(algorithm=hashes.SHA256(), length=32, salt=None,
+                info=f"anju-backup-slot|{key_id}".encode()).derive(shared)
+
+
+def make_public_slot(dek: bytes, public_b64: str) -> dict:
+    """A slot that the holder of the backup private key opens (X25519, HKDF, AES-GCM)."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric.x25519 import (
+        X25519PrivateKey,
+        X25519PublicKey,
+    )
+    ephemeral = X25519PrivateKey.generate()
+    kid = key_id_of(dek)
+    kek = _backup_kek(ephemeral.exchange(X25519PublicKey.from_public_bytes(_unb64(public_b64))),
+                      kid)
+    nonce = os.urandom(12)
+    user = f"backup-key:{backup_key_fingerprint(public_b64)}"
+    epk = ephemeral.public_key().public_bytes(serialization.Encoding.Raw,
+                                              serialization.PublicFormat.Raw)
+    return {"user": user, "kdf": "x25519", "epk": _b64(epk), "nonce": _b64(nonce),
+            "wrapped": _b64(AESGCM(kek).encrypt(nonce, dek, _aad(kid, user)))}
+
+
+def unlock_with_backup_key(db: str | os.PathLike, pem: bytes, passphrase: str) -> str:
+    """Open an encrypted central backup with the backup private key; WrongPassword if the
+    passphrase or the key does not fit."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PublicKey
+    try:
+        private = serialization.load_pem_private_key(pem, passphrase.encode())
+    except (ValueError, TypeError):
+        raise WrongPassword("备份密钥的口令错误，或不是备份密钥文件 (wrong passphrase, or not a "
+                            "backup key file)") from None
+    data = read_slots(db)
+    for slot in data["slots"]:
+        if slot.get("kdf") != "x25519":
+            continue
+        try:
+            shared = private.exchange(X25519PublicKey.from_public_bytes(_unb64(slot["epk"])))
+            dek = AESGCM(_backup_kek(shared, data["key_id"])).decrypt(
+                _unb64(slot["nonce"]), _unb64(slot["wrapped"]),
+                _aad(data["key_id"], str(slot["user"])))
+        except (KeyError, TypeError, ValueError, InvalidTag, AttributeError):
+            continue
+        if key_id_of(dek) == data["key_id"]:
+            remember(dek)
+            return str(slot["user"])
+    raise WrongPassword("这个备份不是用此备份密钥加密的 (this backup was not encrypted to this "
+                        "backup key)")
+
+
+def export_copy(src: str | os.PathLike, dst: str | os.PathLike, *, src_key: bytes | None,
+                dst_key: bytes | None) -> None:
+    """Copy a whole database into a new file with another key (None: plain), by
+    sqlcipher_export, keeping its user_version; the copy is checked before this returns."""
+    d = _driver()
+    dst = Path(dst)
+    if dst.exists():
+        raise KeyFileError(f"{dst}: exists already")
+    if src_key is None:
+        conn = d.connect(str(src), isolation_level=None, timeout=30)
+    else:
+        conn = open_encrypted(str(src), src_key, isolation_level=None, timeout=30)
+    try:
+        conn.execute("BEGIN")
+        version = conn.execute("PRAGMA user_version").fetchone()[0]
+        conn.execute("ATTACH DATABASE ? AS copy KEY ?",
+                     (str(dst), f"x'{dst_key.hex()}'" if dst_key else ""))
+        conn.execute("SELECT sqlcipher_export('copy')")
+        conn.execute(f"PRAGMA copy.user_version = {int(version)}")
+        conn.execute("COMMIT")
+        conn.execute("DETACH DATABASE copy")
+        if conn.execute("PRAGMA integrity_check").fetchone()[0] != "ok":
+            raise KeyFileError(f"{src}: integrity check failed")
+    except d.Error as exc:
+        with contextlib.suppress(FileNotFoundError):
+            dst.unlink()
+        raise _translate(exc) from None
+    finally:
+        conn.close()
 
 
 # -- turning a plain database into an encrypted one --------------------------------------------

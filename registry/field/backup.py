@@ -120,14 +120,16 @@ def backup_now(reg_or_path: Registry | sqlite3.Connection | str | os.PathLike,
     """
     if reason not in REASONS:
         raise ValueError(f"unknown backup reason {reason!r}")
-    own = not isinstance(reg_or_path, Registry | sqlite3.Connection)
+    own = isinstance(reg_or_path, str | os.PathLike)  # else a Registry or a connection (a
+    # connection to an encrypted database is sqlcipher3's, not a sqlite3.Connection)
     if own:
         src = connect(_database(reg_or_path))
     else:
         src = reg_or_path.conn if isinstance(reg_or_path, Registry) else reg_or_path
     try:
         meta = dict(src.execute("SELECT key, value FROM meta WHERE key IN "
-                                "('device_id', 'device_name', 'backup_keep')").fetchall())
+                                "('device_id', 'device_name', 'backup_keep', 'role', "
+                                "'backup_public_key')").fetchall())
         try:
             target = _write(src, check_folder(folder), meta, reason)
         except BackupError as exc:
@@ -156,6 +158,8 @@ def _write(src: sqlite3.Connection, folder: Path, meta: dict, reason: str) -> Pa
     target = folder / backup_name(meta["device_id"], meta.get("device_name") or "", reason, when)
     part = target.with_name(target.name + ".part")
     keyed = _key_of(src)
+    if keyed is None and meta.get("backup_public_key"):
+        return _write_sealed(src, folder, meta, target, part)
     try:
         dst = connect(part, wal=False, key=keyed)
         try:
@@ -182,6 +186,48 @@ def _write(src: sqlite3.Connection, folder: Path, meta: dict, reason: str) -> Pa
     finally:
         if part.exists():
             part.unlink()
+    return target
+
+
+def _write_sealed(src: sqlite3.Connection, folder: Path, meta: dict, target: Path,
+                  part: Path) -> Path:
+    """A backup of a plain (central) registry encrypted to the office's backup public key
+    (registry/core/atrest.py): a snapshot beside the registry on the server's own disk, then
+    its encrypted copy on the stick, so that no plain byte reaches the stick."""
+    local = _path_of(src).with_name(f".{target.name}.{os.getpid()}.tmp")
+    dek = os.urandom(32)
+    try:
+        for path in (local, part):
+            path.unlink(missing_ok=True)
+        plain = connect(local, wal=False, key=None)
+        try:
+            src.backup(plain, pages=-1)
+            plain.execute("PRAGMA journal_mode=DELETE")
+        finally:
+            plain.close()
+        atrest.export_copy(local, part, src_key=None, dst_key=dek)
+        check = connect(part, wal=False, key=dek)
+        try:
+            check.execute("PRAGMA journal_mode=DELETE")
+            problem = _verify(check)
+        finally:
+            check.close()
+        if problem:
+            raise BackupError(f"backup {target.name} failed its check: {problem}")
+        _fsync(part)
+        atrest.write_slots(target, {"format": atrest.FORMAT, "key_id": atrest.key_id_of(dek),
+                                    "cipher": "sqlcipher4", "slots": [
+                                        atrest.make_public_slot(dek, meta["backup_public_key"])]})
+        os.replace(part, target)
+    except atrest.AtRestError as exc:
+        raise BackupError(f"{folder}: {exc}") from None
+    except OSError as exc:
+        raise BackupError(f"{folder}: cannot write the backup ({exc.strerror or exc})") from None
+    except sqlite3.Error as exc:
+        raise BackupError(f"{folder}: backup failed ({exc})") from None
+    finally:
+        for path in (local, Path(f"{local}-journal"), part):
+            path.unlink(missing_ok=True)
     return target
 
 
@@ -307,6 +353,11 @@ def restore(backup: str | os.PathLike, db: str | os.PathLike, *,
         raise BackupError(f"{db.parent}: no such folder")
     src = connect(backup, readonly=True)
     key = _key_of(src)
+    if key is not None and _meta(src, "role") == "central":
+        src.close()  # the central registry stays plain: the backup is decrypted into place
+        _restore_plain(backup, key, db)
+        generation.after_restore(db, backup)
+        return saved
     try:
         if key is None and atrest.is_encrypted(db):
             raise BackupError(f"{db}: 是加密数据库，不能用未加密的备份覆盖 (is encrypted; a plain "
@@ -337,6 +388,26 @@ def restore(backup: str | os.PathLike, db: str | os.PathLike, *,
         src.close()
     generation.after_restore(db, backup)  # migrates, proves it opens, takes a new generation
     return saved
+
+
+def _restore_plain(backup: Path, key: bytes, db: Path) -> None:
+    """Restore an encrypted central backup as the plain registry it was made from."""
+    tmp = db.with_name(db.name + ".restoring")
+    tmp.unlink(missing_ok=True)
+    try:
+        atrest.export_copy(backup, tmp, src_key=key, dst_key=None)
+        conn = connect(tmp, key=None)  # WAL, as every registry
+        conn.close()
+        _fsync(tmp)
+        for side in ("-wal", "-shm", "-journal"):  # the replaced database's, saved already
+            Path(f"{db}{side}").unlink(missing_ok=True)
+        os.replace(tmp, db)
+        atrest.remove_slots_file(db)
+    except atrest.AtRestError as exc:
+        raise BackupError(f"{db}: restore failed ({exc}); the database is unchanged") from None
+    finally:
+        for side in ("", "-wal", "-shm"):
+            Path(f"{tmp}{side}").unlink(missing_ok=True)
 
 
 def _restore_with_new_key(src: sqlite3.Connection, key: bytes, backup: Path, db: Path) -> None:
