@@ -138,6 +138,28 @@ def test_a_missing_key_file_is_a_clear_error_not_a_corrupt_database(tmp_path):
     assert secrets_in(lap.path) == []
 
 
+def test_a_hostile_key_file_is_refused_in_words_not_a_traceback(tmp_path):
+    project, lap = encrypted_laptop(tmp_path)
+    project.close()
+    kid = atrest.read_slots(lap.path)["key_id"]
+    good = atrest.keys_path(lap.path).read_bytes()
+    junk = [b"", b"{", b"[]", b'{"format": "anju-keys/1", "key_id": 5, "slots": []}',
+            atrest.json.dumps({"format": atrest.FORMAT, "key_id": kid, "slots": [1]}).encode(),
+            atrest.json.dumps({"format": atrest.FORMAT, "key_id": kid, "slots": [
+                {"user": "li", "n": "zz", "salt": "!!", "kdf": "scrypt"}]}).encode(),
+            atrest.json.dumps({"format": atrest.FORMAT, "key_id": kid, "slots": [
+                {"user": "li", "kdf": "x25519", "epk": "AAAA"}]}).encode()]
+    for content in junk:
+        atrest.keys_path(lap.path).write_bytes(content)
+        atrest.forget_all()
+        with pytest.raises(atrest.AtRestError):
+            atrest.unlock(lap.path, PASSWORD, user="li")
+        with pytest.raises(StoreError):
+            Registry.open(lap.path)
+    atrest.keys_path(lap.path).write_bytes(good)
+    assert atrest.unlock(lap.path, PASSWORD) == "li"
+
+
 def test_unlock_attempts_back_off_after_five_failures(tmp_path):
     project, lap = encrypted_laptop(tmp_path)
     project.close()

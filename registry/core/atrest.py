@@ -108,7 +108,8 @@ def read_slots(db: str | os.PathLike) -> dict:
     except (OSError, ValueError) as exc:
         raise KeyFileError(f"{path}: 密钥文件已损坏 (the key file is damaged: {exc})") from None
     if not isinstance(data, dict) or data.get("format") != FORMAT or not isinstance(
-            data.get("slots"), list) or not isinstance(data.get("key_id"), str):
+            data.get("slots"), list) or not isinstance(data.get("key_id"), str) or not all(
+            isinstance(s, dict) and isinstance(s.get("user"), str) for s in data["slots"]):
         raise KeyFileError(f"{path}: 不是安居密钥文件 (not an anju key file)")
     return data
 
