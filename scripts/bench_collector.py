@@ -193,7 +193,8 @@ def encrypted_side_by_side(directory: Path, db: Path, n: int) -> None:
 
     from anju.registry.core import atrest
     sealed = directory / "registry-encrypted.db"
-    if not sealed.exists():
+    if not atrest.is_encrypted(sealed):  # also a copy left plain by an interrupted run
+        sealed.unlink(missing_ok=True)
         with connect(db) as conn:
             conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         shutil.copyfile(db, sealed)
