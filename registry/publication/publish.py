@@ -40,7 +40,7 @@ from anju.registry.core.cells import FORMULA_STARTS
 from anju.registry.core.changes import now
 from anju.registry.core.definition import Field
 from anju.registry.core.digest import digest
-from anju.registry.core.store import Registry, StoreError
+from anju.registry.core.store import Registry, StoreError, connect
 from anju.registry.legal.public import write_tables as write_legal_tables
 from anju.registry.publication import disclosure
 from anju.registry.publication.privacy import (
@@ -104,7 +104,7 @@ def publish(reg: Registry, out_path: str | Path, *,
     tmp = out.with_name(f".{out.name}.{os.getpid()}.tmp")
     tmp.unlink(missing_ok=True)
     try:
-        conn = sqlite3.connect(tmp, isolation_level=None)
+        conn = connect(tmp, wal=False)
         try:
             summary = _build(reg, conn, compensation, comp_columns, progress)
         finally:
@@ -208,8 +208,7 @@ def digest_file(path: str) -> tuple[tuple, str]:
     import types
 
     from anju.registry.core.definition import parse
-    conn = sqlite3.connect(Path(path).resolve().as_uri() + "?mode=ro", uri=True,
-                           isolation_level=None)
+    conn = connect(path, readonly=True)
     try:
         conn.execute("BEGIN")
         marker = _snapshot_marker(conn)
