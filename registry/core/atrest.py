@@ -30,6 +30,7 @@ import threading
 import time
 from pathlib import Path
 
+from anju.registry.core.errors import AnjuError
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.scrypt import Scrypt
@@ -46,7 +47,7 @@ _KEYS: dict[str, bytes] = {}  # key id -> DEK, for this process only
 _LOCK = threading.Lock()
 
 
-class AtRestError(Exception):
+class AtRestError(AnjuError):
     """Base of the errors below; the registry turns them into StoreError (message for people)."""
 
 
