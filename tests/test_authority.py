@@ -30,7 +30,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.syncing import Project
+from tests.syncing import Project, sealed_to
 
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 40
 HTML = b"<html><script>fetch('/devices')</script></html>"
@@ -84,7 +84,7 @@ def forged_pack(project: Project, signer: Registry, rows: list, *, blobs=None):
     """A pack correctly signed (as a file) by `signer`'s genuine key, carrying `rows`."""
     path = project.root / "packs" / f"forged-{new_id()[:8]}.pack"
     writer = PackWriter(path, project_id=signer.project_id, device_id=signer.device_id,
-                        signer=enrollment.signing_key(signer), key=enrollment.project_key(signer))
+                        signer=enrollment.signing_key(signer), recipients=sealed_to(signer))
     writer.frame({"t": "meta", "role": "laptop", "device_name": "x", "have": {}})
     if rows:
         writer.frame({"t": "changes", "c": rows})
