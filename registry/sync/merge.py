@@ -70,6 +70,7 @@ class PackResult:
     params: dict = field(default_factory=dict)
     raised: tuple[tuple[str, str, str], ...] = ()
     survey: tuple = ()
+    pruned: int = 0  # households removed as outside this laptop's scope
 
     def line(self) -> str:
         """The summary line the command prints for this pack."""
@@ -137,6 +138,8 @@ def merge_pack(reg: Registry, path: str | Path,
     finally:
         if collecting:
             gc.enable()
+    if result.pruned:
+        scopes.scrub_file(reg)  # the removed households' pages out of the WAL, too
     return result
 
 
@@ -203,6 +206,7 @@ def _merge(reg: Registry, pack: Pack, name: str,
             scopes.clear_list(reg)
         gone = scopes.prune(reg, have)
         if gone:
+            result.pruned = gone
             notes.append(f"removed {gone} households outside this laptop's scope")
     if generation.notice_lost_changes(reg, have, held):
         notes.append("this database lacks changes it made (restored from a backup?): it now "

@@ -21,8 +21,10 @@ entering the scope (a zone moved, the scope widened) is sent whole in the next p
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
+import sqlite3
 
 from anju.registry.core.changes import dumps
 from anju.registry.core.digest import BOOKKEEPING
@@ -266,6 +268,7 @@ def prune(reg: Registry, central_have: dict) -> int:
         gone = conn.execute("SELECT count(*) FROM temp.prune_gone").fetchone()[0]
         if not gone:
             return 0
+        conn.execute("PRAGMA secure_delete = ON")  # freed pages are zeroed, not left readable
         conn.execute("DELETE FROM change WHERE record_id IN (SELECT id FROM temp.prune_record) "
                      f"AND NOT {own}", mine)
         for name in reg.definition.records:
@@ -277,6 +280,14 @@ def prune(reg: Registry, central_have: dict) -> int:
     finally:
         conn.execute("DROP TABLE IF EXISTS temp.prune_gone")
         conn.execute("DROP TABLE IF EXISTS temp.prune_record")
+
+
+def scrub_file(reg: Registry) -> None:
+    """After a prune committed: copy the zeroed pages into the database file and empty the WAL,
+    so the removed households are not left in either (best effort: a reader may hold the WAL;
+    the next checkpoint then does it)."""
+    with contextlib.suppress(sqlite3.Error):  # busy: the WAL waits for the next checkpoint
+        reg.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
 
 
 def _dependents(reg: Registry, households: str, records: str) -> None:
