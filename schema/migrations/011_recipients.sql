@@ -17,3 +17,6 @@ CREATE TABLE scope_sent (
 CREATE TABLE scope_held (
     household_id TEXT PRIMARY KEY
 ) WITHOUT ROWID;
+-- The shared project key sealed the packs of format 1, which are no longer read: a stolen
+-- database must not hold a key that opens old packs left on USB sticks.
+DELETE FROM keyring WHERE name = 'project_key';
