@@ -24,6 +24,8 @@ from anju.registry.sync.merge import merge_pack
 from anju.registry.sync.packs import PackError, export_pack, open_pack
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from tests.syncing import Project, fingerprint
 
@@ -310,3 +312,37 @@ def test_pack_content_is_not_readable_without_a_recipient_key(project):
             zlib.decompress(data[start:])
     pack = open_pack(project.central, project.pack(lap1, full=True))
     assert "13812345678" in "".join(json.dumps(f, ensure_ascii=False) for f in pack.frames())
+
+
+@pytest.fixture(scope="module")
+def sealed(tmp_path_factory):
+    """A laptop's pack and the central registry it is sealed to (shared by the variants)."""
+    p = Project(tmp_path_factory.mktemp("sealed") / "p", laptops=1, households=1)
+    p.lap(1).save("household", p.households[0], {"owner_phone": "13812345678"}, by="li")
+    pack = p.pack(p.lap(1))
+    yield p, pack, fingerprint(p.central)
+    p.close()
+
+
+@settings(max_examples=40, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@given(where=st.floats(0, 1, exclude_max=True), flip=st.integers(1, 255),
+       cut=st.booleans(), fix_checksum=st.booleans())
+def test_any_altered_or_cut_pack_is_refused_and_writes_nothing(sealed, tmp_path_factory, where,
+                                                              flip, cut, fix_checksum):
+    """Variants: a byte changed anywhere (header, recipient list, frames, signature; with the
+    checksum recomputed or not) or the file cut anywhere: refused, nothing written."""
+    project, pack, before = sealed
+    data = bytearray(pack.read_bytes())
+    at = int(where * (len(data) - 32))
+    if cut:
+        data = data[:at]
+    else:
+        data[at] ^= flip
+        if fix_checksum:
+            data[-32:] = hashlib.sha256(bytes(data[:-32])).digest()
+    target = tmp_path_factory.mktemp("v") / "v.pack"
+    target.write_bytes(bytes(data))
+    result = merge_pack(project.central, target)
+    assert not result.ok and result.reason and "\n" not in result.reason
+    assert fingerprint(project.central) == before
