@@ -230,12 +230,21 @@ def user_list(db: str) -> None:
 @click.argument("db", type=click.Path(dir_okay=False))
 @click.option("--all", "everything", is_flag=True,
               help="Add a second line over the change set and the open conflicts.")
-def digest(db: str, everything: bool) -> None:
+@click.option("--scope", "scope_text", metavar="ZONES",
+              help="Only the records in this scope: zones A,B (or zone=A,B; team=T), as a "
+                   "laptop with that scope holds them.")
+def digest(db: str, everything: bool, scope_text: str | None) -> None:
     """Print the order-independent content hash of DB's records."""
     from anju.registry.core.digest import digest as compute
     from anju.registry.core.digest import knowledge
+    from anju.registry.sync import scope as scopes
+    try:
+        scope = (scopes.parse_scope(scope_text if "=" in scope_text else f"zone={scope_text}")
+                 if scope_text is not None else None)
+    except StoreError as exc:
+        raise Abort(str(exc)) from None
     with open_registry(db) as reg:
-        click.echo(compute(reg))
+        click.echo(scopes.digest(reg, scope) if scope is not None else compute(reg))
         if everything:
             click.echo(knowledge(reg))
 

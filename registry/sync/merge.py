@@ -32,6 +32,7 @@ from anju.registry.core.validation import message, validate
 from anju.registry.field import backup, generation
 from anju.registry.review import checks
 from anju.registry.sync import authority, central_meta, enrollment
+from anju.registry.sync import scope as scopes
 from anju.registry.sync.packs import Pack, PackError, open_pack
 
 AT_RE = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z$")
@@ -71,6 +72,7 @@ class PackResult:
     params: dict = field(default_factory=dict)
     raised: tuple[tuple[str, str, str], ...] = ()
     survey: tuple = ()
+    pruned: int = 0  # households removed as outside this laptop's scope
 
     def line(self) -> str:
         """The summary line the command prints for this pack."""
@@ -138,6 +140,8 @@ def merge_pack(reg: Registry, path: str | Path,
     finally:
         if collecting:
             gc.enable()
+    if result.pruned:
+        scopes.scrub_file(reg)  # the removed households' pages out of the WAL, too
     return result
 
 
@@ -155,6 +159,11 @@ def _merge(reg: Registry, pack: Pack, name: str,
     memo = None
     trust = None
     first = True
+    from_central = pack.device["role"] == "central" and reg.meta("role") != "central"
+    listed = False
+    # A device enrolled before packs were sealed per recipient announces its encryption key
+    # in the header its signature covers: the first one known is kept.
+    enrollment.learn_box_key(reg, pack.header["device_id"], pack.header.get("box"))
     for frame in pack.frames(progress):
         kind = frame.get("t")
         if first != (kind == "meta"):
@@ -180,6 +189,13 @@ def _merge(reg: Registry, pack: Pack, name: str,
             result.known += known
         elif kind == "blobs":
             result.blobs += _take_blobs(reg, frame.get("b"))
+        elif kind == "scope" and from_central and not listed:
+            listed = True  # the households of this laptop's scope (registry/sync/scope.py)
+            try:
+                if scopes.scope_of(reg, reg.device_id) is not None:
+                    scopes.take_list(reg, frame)
+            except (TypeError, ValueError):
+                raise MergeError("malformed pack: scope frame") from None
         else:
             raise MergeError(f"malformed pack: unknown frame {kind!r}")
     if first:
@@ -187,6 +203,13 @@ def _merge(reg: Registry, pack: Pack, name: str,
     if trust:
         trust.finish()  # every change's origin signature, before anything commits
     _learn_holdings(reg, pack.header["device_id"], have)
+    if from_central:
+        if scopes.scope_of(reg, reg.device_id) is None:
+            scopes.clear_list(reg)
+        gone = scopes.prune(reg, have)
+        if gone:
+            result.pruned = gone
+            notes.append(f"removed {gone} households outside this laptop's scope")
     if generation.notice_lost_changes(reg, have, held):
         notes.append("this database lacks changes it made (restored from a backup?): it now "
                      "writes as a new generation; its lost changes come back with the next sync")
