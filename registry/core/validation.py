@@ -333,3 +333,34 @@ def validate(definition: Definition, record: str, data: dict, *, partial: bool =
     if rtype.parent and not partial and not merged.get(f"{rtype.parent}_id"):
         errors[f"{rtype.parent}_id"] = ["required"]
     return clean, errors
+
+
+@lru_cache(maxsize=64)
+def _partial_plan(definition: Definition, record: str) -> tuple[dict, dict, frozenset]:
+    rtype = definition.record(record)
+    return (dict(schema_for(definition, record).load_fields),
+            {f.name: is_identifier(f) for f in rtype.columns},
+            frozenset(f.name for f in rtype.columns if f.relevant))
+
+
+def partial_errors(definition: Definition, record: str, data: dict) -> dict:
+    """Exactly `validate(definition, record, data, partial=True, latest=None)[1]`, faster: each
+    field's own check called directly instead of through a whole schema load (a merge checks
+    millions of fields). A change holding a field with a relevance condition, whose errors
+    depend on the other fields, takes `validate` itself."""
+    loaders, kinds, conditional = _partial_plan(definition, record)
+    if conditional and not conditional.isdisjoint(data):
+        return validate(definition, record, data, partial=True, latest=None)[1]
+    errors: dict[str, list] = {}
+    with calendar(None):
+        for k, v in data.items():
+            loader = loaders.get(k)
+            if loader is None:
+                errors[k] = ["unknown_field"]
+                continue
+            try:
+                loader.deserialize(None if _blank(v) else normalise(v, kinds.get(k, False)),
+                                   k, data)
+            except ValidationError as exc:
+                errors[k] = exc.messages if isinstance(exc.messages, list) else [exc.messages]
+    return errors

@@ -26,7 +26,7 @@ from anju.registry.core import surveys
 from anju.registry.core.changes import DELETED, Change, now
 from anju.registry.core.definition import Definition, DefinitionError
 from anju.registry.core.store import Registry, StoreError, derive_tables, transaction
-from anju.registry.core.validation import message, validate
+from anju.registry.core.validation import message, partial_errors, validate
 from anju.registry.field import backup, generation
 from anju.registry.review import checks
 from anju.registry.sync import authority, central_meta, enrollment
@@ -325,8 +325,7 @@ class Memo:
             rest = {k: v for k, v in data.items() if k not in single
                     or not isinstance(v, str | int | float)
                     or (record_type, k, v.__class__, v) not in self.values}
-        errors = (validate(defn, record_type, rest, partial=True, latest=None)[1] if rest
-                  else {})
+        errors = partial_errors(defn, record_type, rest) if rest else {}
         if not errors:
             if key is not None and len(self.changes) < self.LIMIT:
                 self.changes.add(key)
