@@ -12,15 +12,19 @@ from __future__ import annotations
 
 import shutil
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
-from anju.registry.core import validation
+from anju.registry.core import deferred, search, validation
 from anju.registry.core.digest import digest, knowledge
 from anju.registry.core.store import Registry
 from anju.registry.sync import merge
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+
+from tests.syncing import Project
+from tests.test_merge import _central_copy, _clone, _play, op
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "scripts"))
 import scale_data  # noqa: E402
@@ -107,3 +111,115 @@ def test_scale_data_packs_merge_into_the_registry_built_directly(scaled, tmp_pat
     assert reg.conn.execute("SELECT count(*) FROM agreement").fetchone()[0] == statuses["signed"]
     reg.close()
     built.close()
+
+
+@pytest.fixture(scope="module")
+def template(tmp_path_factory):
+    """Central + 3 laptops holding 2 households, in sync (test_merge's template)."""
+    root = tmp_path_factory.mktemp("template") / "p"
+    Project(root, laptops=3, households=2, capabilities=("survey", "tombstones")).close()
+    return root
+
+
+def _plain(monkeypatch) -> None:
+    monkeypatch.setattr(merge, "_large", lambda reg, paths: False)
+    monkeypatch.setattr(merge, "BATCH", 10**9)
+
+
+def _bulk(monkeypatch, batch: int) -> None:
+    monkeypatch.setattr(merge, "_large", lambda reg, paths: True)
+    monkeypatch.setattr(merge, "BATCH", batch)
+
+
+def _search_rows(reg: Registry) -> list:
+    return sorted(reg.conn.execute(
+        f"SELECT h.id, f.house_no, f.owner_name, f.address FROM {search.FTS} f "
+        "JOIN household h ON h.rowid = f.rowid"))
+
+
+@settings(max_examples=25, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@given(ops=st.lists(op, min_size=1, max_size=12), order=st.permutations([1, 2, 3]),
+       batch=st.integers(1, 5))
+def test_bulk_path_is_the_plain_path(template, ops, order, batch):
+    """Concurrent edits (conflicts, tombstones) merged plainly in one order, and through the
+    bulk path (indexes deferred, tiny batches) in another: the same registry, conflicts,
+    change set, rows, indexes and search index."""
+    with tempfile.TemporaryDirectory() as tmp, pytest.MonkeyPatch.context() as mp:
+        project = _clone(template, Path(tmp) / "a")
+        _play(project, ops)
+        packs = [project.pack(project.lap(n)) for n in (1, 2, 3)]
+        a = project.central
+        search.ensure_search_index(a.conn)
+        b = _central_copy(a, Path(tmp) / "b")
+        _plain(mp)
+        assert all(r.ok for r in merge.merge_packs(a, [packs[n - 1] for n in order]))
+        _bulk(mp, batch)
+        assert all(r.ok for r in merge.merge_packs(b, [packs[n - 1] for n in reversed(order)]))
+        assert (digest(a), knowledge(a)) == (digest(b), knowledge(b))
+        assert _rows(a) == _rows(b)
+        assert _search_rows(a) == _search_rows(b)
+        assert _schema(a) == _schema(b)
+        assert not deferred.pending(b.conn)
+        b.close()
+        project.close()
+
+
+def _schema(reg: Registry) -> list:
+    return sorted(reg.conn.execute("SELECT type, name, sql FROM sqlite_master"))
+
+
+def test_bulk_merge_of_scale_packs_in_any_grouping(scaled, monkeypatch):
+    """The generator's packs merged in two groupings on the bulk path, one more time (all
+    known), give the registry built directly; indexes are back, nothing left pending."""
+    root, packs = scaled
+    reg = _fresh(root, "merged-bulk.db")
+    before = _schema(reg)
+    _bulk(monkeypatch, 7)
+    assert all(r.ok for r in merge.merge_packs(reg, packs[2:]))
+    assert all(r.ok for r in merge.merge_packs(reg, packs[:2] + packs[::-1]))
+    built = Registry.open(root / "built.db")
+    assert (digest(reg), knowledge(reg)) == (digest(built), knowledge(built))
+    assert set(before) <= set(_schema(reg)) and not deferred.pending(reg.conn)
+    reg.close()
+    built.close()
+
+
+def test_a_merge_that_died_with_indexes_deferred_is_repaired_by_the_next(scaled, monkeypatch):
+    root, packs = scaled
+    reg = _fresh(root, "died.db")
+    search.ensure_search_index(reg.conn)
+    before = _schema(reg)
+    deferred.defer(reg.conn)  # as a large merge does, then the process dies
+    assert deferred.pending(reg.conn) and _schema(reg) != before
+    reg.close()
+    reg = Registry.open(root / "died.db")
+    _plain(monkeypatch)
+    assert all(r.ok for r in merge.merge_packs(reg, packs[:1]))
+    assert set(before) <= set(_schema(reg)) and not deferred.pending(reg.conn)
+    assert len(_search_rows(reg)) == reg.conn.execute(
+        "SELECT count(*) FROM household").fetchone()[0] > 0
+    reg.close()
+
+
+def test_a_refused_pack_in_a_bulk_merge_writes_nothing_and_indexes_come_back(scaled, tmp_path,
+                                                                            monkeypatch):
+    root, packs = scaled
+    reg = _fresh(root, "refused.db")
+    before = _schema(reg)
+    bad = tmp_path / "bad.pack"
+    data = bytearray(packs[1].read_bytes())
+    data[len(data) // 2] ^= 1
+    bad.write_bytes(bytes(data))
+    _bulk(monkeypatch, 7)
+    results = merge.merge_packs(reg, [packs[0], bad])
+    assert [r.ok for r in results] == [True, False]
+    assert set(before) <= set(_schema(reg)) and not deferred.pending(reg.conn)
+    only = Registry.open(root / "p" / "central.db")  # untouched template: merge pack 0 alone
+    shutil.copy(root / "p" / "central.db", tmp_path / "one.db")
+    one = Registry.open(tmp_path / "one.db")
+    _plain(monkeypatch)
+    assert merge.merge_packs(one, [packs[0]])[0].ok
+    assert digest(one) == digest(reg)
+    for r in (reg, one, only):
+        r.close()
