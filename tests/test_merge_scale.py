@@ -19,8 +19,9 @@ import pytest
 from anju.registry.core import deferred, search, validation
 from anju.registry.core.digest import digest, knowledge
 from anju.registry.core.store import Registry
+from anju.registry.review import checks, incremental
 from anju.registry.sync import merge
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from tests.syncing import Project
@@ -223,3 +224,83 @@ def test_a_refused_pack_in_a_bulk_merge_writes_nothing_and_indexes_come_back(sca
     assert digest(one) == digest(reg)
     for r in (reg, one, only):
         r.close()
+
+
+def _flags(reg: Registry) -> tuple:
+    flags = sorted(reg.conn.execute(
+        "SELECT flag_key, kind, reason_zh, reason_en, records FROM flag"))
+    links = sorted(reg.conn.execute("SELECT flag_key, household_id FROM flag_household"))
+    return flags, links
+
+
+ABUSES = ("area", "freeze_member", "relation", "cert_zero", "use", "built", "dup_id", "move",
+          "fix_area", "delete", "status")
+
+
+def _abuse(reg: Registry, kind: str, hid: str, other: str) -> None:
+    """One edit made on the central registry itself (the web app), between merges."""
+    h = reg.get("household", hid)
+    member = reg.conn.execute("SELECT id, id_no FROM member WHERE household_id = ? AND deleted "
+                              "IS NULL ORDER BY created_at DESC, id LIMIT 1", (other,)).fetchone()
+    if kind == "area":
+        reg.save("household", hid, {"surveyed_area": round(h["cert_area"] * 1.5, 2)}, by="a")
+    elif kind == "fix_area":
+        reg.save("household", hid, {"surveyed_area": h["cert_area"]}, by="a")
+    elif kind == "freeze_member":
+        reg.save("member", None, {"household_id": hid, "name": "新来人", "relation": "other",
+                                  "id_no": "440524188001010014", "registered_on": "2026-05-01"},
+                 by="a", full=True)
+    elif kind == "relation":
+        reg.save("member", None, {"household_id": hid, "name": "老儿子", "relation": "child",
+                                  "id_no": "11010519491231002X"}, by="a", full=True)
+    elif kind == "cert_zero":
+        reg.save("household", hid, {"cert_area": 0}, by="a")
+    elif kind == "use":
+        reg.save("household", hid, {"actual_use": "non_residential"}, by="a")
+    elif kind == "built":
+        reg.save("household", hid, {"year_built": 2026}, by="a")
+    elif kind == "dup_id" and member:
+        reg.save("member", None, {"household_id": hid, "name": "张重复", "relation": "other",
+                                  "id_no": member[1]}, by="a", full=True)
+    elif kind == "move" and member:
+        reg.save("member", member[0], {"household_id": hid}, by="a")
+    elif kind == "delete":
+        reg.delete("household", hid, reason="重复登记", by="a")
+    elif kind == "status":
+        reg.save("household", hid, {"status": "signed"}, by="a")
+
+
+@settings(max_examples=15, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@given(split=st.integers(2, 3), edits=st.lists(st.lists(  # a few households, hit repeatedly
+    st.tuples(st.sampled_from(ABUSES), st.integers(0, 3), st.integers(0, 3)),
+    max_size=8), min_size=2, max_size=2))
+@example(split=2, edits=[  # flags made, then cleared, deleted and moved to another household
+    [("area", 0, 0), ("freeze_member", 1, 0), ("relation", 2, 0), ("use", 3, 0),
+     ("status", 1, 0)],
+    [("fix_area", 0, 0), ("delete", 1, 0), ("move", 3, 2), ("cert_zero", 0, 0)]])
+def test_incremental_flags_are_the_full_flags(scaled, split, edits):
+    """Packs merged in three calls with edits on the central between them (making flags, then
+    clearing or moving them): after each incremental merge the flags equal those of every
+    check run whole on the same registry."""
+    root, packs = scaled
+    with tempfile.TemporaryDirectory() as tmp, pytest.MonkeyPatch.context() as mp:
+        shutil.copy(root / "p" / "central.db", Path(tmp) / "c.db")
+        reg = Registry.open(Path(tmp) / "c.db")
+        assert all(r.ok for r in merge.merge_packs(reg, packs[:1]))  # the first: whole
+        calls = []
+        recheck = incremental.recheck
+        mp.setattr(incremental, "recheck", lambda *a: calls.append(1) or recheck(*a))
+        mp.setattr(incremental, "FULL_SHARE", 1.0)
+        for n, group in enumerate((packs[1:split], packs[split:])):
+            ids = [r[0] for r in reg.conn.execute("SELECT id FROM household ORDER BY id")]
+            for kind, a, b in edits[n]:
+                _abuse(reg, kind, ids[a % len(ids)], ids[b % len(ids)])
+            assert all(r.ok for r in merge.merge_packs(reg, group))
+            assert len(calls) == n + 1  # the incremental path was taken
+            reg.conn.execute("VACUUM INTO ?", (str(Path(tmp) / f"full{n}.db"),))
+            full = Registry.open(Path(tmp) / f"full{n}.db")
+            checks.run_checks(full)
+            assert _flags(reg) == _flags(full)
+            full.close()
+        reg.close()

@@ -28,7 +28,7 @@ from anju.registry.core.definition import Definition, DefinitionError
 from anju.registry.core.store import Registry, StoreError, derive_tables, transaction
 from anju.registry.core.validation import message, partial_errors, validate
 from anju.registry.field import backup, generation
-from anju.registry.review import checks
+from anju.registry.review import incremental
 from anju.registry.sync import authority, central_meta, enrollment
 from anju.registry.sync.packs import Pack, PackError, open_pack
 
@@ -113,7 +113,7 @@ def merge_packs(reg: Registry, paths: Iterable[str | Path],
             deferred.restore(reg.conn)  # each index built once, from sorted keys
     finally:
         reg.conn.execute(f"PRAGMA cache_size = {cache}")
-    checks.after_merge(reg, results)  # the central office's flags, rebuilt once per call
+    incremental.after_merge(reg, results)  # the central office's flags, once per call
     return results
 
 
