@@ -45,22 +45,27 @@ COPIED = ("change", "household", "member", "visit", "agreement", "conflict")
 def run_merge(root: Path, target: Path, profile: bool) -> dict:
     """merge_packs as `anju merge` runs it; the central checks at its end timed apart."""
     from anju.registry.review import checks
-    from anju.registry.sync.merge import merge_packs
+    from anju.registry.sync import merge
     packs = sorted((root / "packs").glob("*.pack"))
     reg = Registry.open(target)
-    after = checks.after_merge
-    timed = {}
-
-    def after_merge(*args):
-        t = time.perf_counter()
-        after(*args)
-        timed["checks"] = time.perf_counter() - t
-    checks.after_merge = after_merge
+    timed = {"checks": 0.0}
+    hooks = [checks]
+    try:
+        from anju.registry.review import incremental
+        hooks.append(incremental)
+    except ImportError:  # an anju before incremental checks
+        pass
+    for module in hooks:
+        def timed_hook(*args, _after=module.after_merge, **kwargs):
+            t = time.perf_counter()
+            _after(*args, **kwargs)
+            timed["checks"] += time.perf_counter() - t
+        module.after_merge = timed_hook
     if profile:
         import cProfile
         prof = cProfile.Profile()
         prof.enable()
-    results = merge_packs(reg, packs)
+    results = merge.merge_packs(reg, packs)
     if profile:
         prof.disable()
         prof.dump_stats(str(root / "merge.prof"))
@@ -68,7 +73,7 @@ def run_merge(root: Path, target: Path, profile: bool) -> dict:
     if bad:
         raise SystemExit(bad[0])
     reg.close()
-    return {"new": sum(r.new for r in results), "checks": timed.get("checks", 0.0)}
+    return {"new": sum(r.new for r in results), "checks": timed["checks"]}
 
 
 def run_floor(root: Path, target: Path, after: bool) -> dict:

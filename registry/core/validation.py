@@ -346,12 +346,11 @@ def _partial_plan(definition: Definition, record: str) -> tuple[dict, dict, froz
 def partial_errors(definition: Definition, record: str, data: dict) -> dict:
     """Exactly `validate(definition, record, data, partial=True, latest=None)[1]`, faster: each
     field's own check called directly instead of through a whole schema load (a merge checks
-    millions of fields). A change holding a field with a relevance condition, whose errors
-    depend on the other fields, takes `validate` itself."""
+    millions of fields); a field not relevant given the change's other values has its errors
+    dropped, as validate drops them."""
     loaders, kinds, conditional = _partial_plan(definition, record)
-    if conditional and not conditional.isdisjoint(data):
-        return validate(definition, record, data, partial=True, latest=None)[1]
     errors: dict[str, list] = {}
+    clean: dict = {}
     with calendar(None):
         for k, v in data.items():
             loader = loaders.get(k)
@@ -359,8 +358,12 @@ def partial_errors(definition: Definition, record: str, data: dict) -> dict:
                 errors[k] = ["unknown_field"]
                 continue
             try:
-                loader.deserialize(None if _blank(v) else normalise(v, kinds.get(k, False)),
-                                   k, data)
+                clean[k] = loader.deserialize(
+                    None if _blank(v) else normalise(v, kinds.get(k, False)), k, data)
             except ValidationError as exc:
                 errors[k] = exc.messages if isinstance(exc.messages, list) else [exc.messages]
+    if conditional and not conditional.isdisjoint(data):
+        for f in definition.record(record).columns:
+            if f.name in data and f.relevant and not is_relevant(f, clean):
+                errors.pop(f.name, None)
     return errors

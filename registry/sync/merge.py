@@ -350,19 +350,20 @@ class Memo:
     """Values already found valid in one pack, so that repeated ones are not checked again.
 
     Whole field sets are remembered by their JSON text (a status moving on), and single values
-    of choice, integer and date fields. A field's check depends only on its value unless the
-    change holds a field with a relevance condition; such changes are always checked whole.
+    of every field without a relevance condition (names, choices, dates, areas repeat): a
+    merge checks values without the calendar, so a field's check depends only on its value
+    unless the change holds a field with a relevance condition; such changes are always
+    checked whole.
     """
 
-    TYPES = ("select_one", "integer", "date")
     LIMIT = 200_000
 
     def __init__(self, defn: Definition, older: list[Definition] | None = None):
         self.older = older or []  # earlier definitions, for values made under them
         self.changes: set = set()
         self.values: set = set()
-        self.single = {name: {f.name for f in rt.columns if f.type in self.TYPES
-                              and not f.relevant} for name, rt in defn.records.items()}
+        self.single = {name: {f.name for f in rt.columns if not f.relevant}
+                       for name, rt in defn.records.items()}
         self.conditional = {name: {f.name for f in rt.columns if f.relevant}
                             for name, rt in defn.records.items()}
 
