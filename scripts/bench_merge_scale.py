@@ -118,6 +118,14 @@ def run_checks(root: Path, target: Path) -> dict:
     t = time.perf_counter()
     checks.run_checks(reg)
     out["full"] = time.perf_counter() - t
+    checks.prepare(reg)
+    settings = checks.load_settings(reg)
+    each = {}
+    for check in checks.CHECKS:
+        t = time.perf_counter()
+        check(reg, settings)
+        each[check.__name__[6:]] = round(time.perf_counter() - t, 2)
+    out["each"] = dict(sorted(each.items(), key=lambda kv: -kv[1]))
     last = reg.conn.execute("SELECT device_id FROM change ORDER BY rowid DESC LIMIT 1").fetchone()
     touched = [r[0] for r in reg.conn.execute(
         "SELECT DISTINCT coalesce(m.household_id, v.household_id, a.household_id, c.record_id) "
@@ -226,6 +234,7 @@ def main() -> None:
               f"{c['floor']:.2f} s, ratio {c['full'] / c['floor']:.1f}; incremental "
               f"{c['incremental']:.2f} s for the {c['touched']} households of one pack; "
               f"peak {c['peak'] / 2**20:.0f} MiB")
+        print(f"  each check (s): {c['each']}")
     if args.profile:
         import pstats
         pstats.Stats(str(root / "merge.prof")).sort_stats("cumulative").print_stats(40)
