@@ -244,18 +244,23 @@ def write_packs(root: Path, households: int, laptops: int = 100, seed: int = 1,
                 quiet: bool = False) -> list[Path]:
     """An empty enrolled central registry root/central.db and one pack per laptop in
     root/packs/; returns the packs' paths."""
-    from anju.registry.sync.enrollment import project_key
+    from anju.registry.sync import sealing
     from anju.registry.sync.packs import PackWriter
     root.mkdir(parents=True, exist_ok=True)
     (root / "packs").mkdir(exist_ok=True)
     reg = _central(root / "central.db", households)
     devices = _laptops(reg, laptops, root)
     project = Project(households, laptops, seed, reg.definition)
-    pid, pkey = reg.project_id, project_key(reg)
+    pid = reg.project_id
+    # A laptop's pack is sealed to the central registry alone (registry/sync/sealing.py).
+    (box,) = reg.conn.execute("SELECT box_key FROM device WHERE device_id = ?",
+                              (reg.device_id,)).fetchone()
+    to_central = [(reg.device_id, sealing.parse_public(box))]
     paths = []
     for i, (device_id, key) in enumerate(devices):
         path = root / "packs" / f"lap{i:03d}.pack"
-        writer = PackWriter(path, project_id=pid, device_id=device_id, signer=key, key=pkey)
+        writer = PackWriter(path, project_id=pid, device_id=device_id, signer=key,
+                            recipients=to_central)
         rows = list(signed(project.changes(i, device_id), key, pid))
         counts: dict[str, int] = {}
         for r in rows:
