@@ -13,10 +13,11 @@ from __future__ import annotations
 
 import datetime as dt
 
-from anju.registry.core import workflow
+from anju.registry.core import page_indexes, workflow
 from anju.registry.core.settings import cadres as cadre_teams
 from anju.registry.core.settings import load as load_settings
 from anju.registry.core.store import Registry
+from anju.registry.review import stages
 
 PATH = ("unsurveyed", "surveyed", "published", "valued", "signed", "handed_over", "demolished")
 SIDE = ("disputed", "decision")  # side states reached from published onwards
@@ -45,19 +46,61 @@ def _counts_sql(group: str) -> str:
 
 
 def _rows(reg: Registry, group: str) -> dict:
+    """The straightforward count: one GROUP BY over the household table (the tests' path)."""
     cur = reg.conn.execute(_counts_sql(group))
     cols = [d[0] for d in cur.description]
     return {r[0]: dict(zip(cols[1:], r[1:])) for r in cur}
+
+
+GROUPS = {"zone": 0, "'all'": None, "nullif(cadre, '')": 1}
+
+
+def status_counts(reg: Registry) -> list[tuple]:
+    """(zone, cadre or None, status, households) of the live households: one scan of a
+    covering index (core.page_indexes), from which every count by zone, cadre and stage is
+    summed, instead of a scan of the wide table per grouping."""
+    page_indexes.ensure(reg.conn)
+    return reg.conn.execute(
+        "SELECT zone, nullif(cadre, ''), status, count(*) FROM household "
+        "INDEXED BY pages_household_zone_cadre WHERE deleted IS NULL "
+        "GROUP BY zone, cadre, status").fetchall()
+
+
+def _summed(counts: list[tuple], group: str) -> dict:
+    """What `_rows(reg, group)` gives, summed from `status_counts`."""
+    at = GROUPS[group]
+    wanted = {s: set(reached(s)) for s in TREND}
+    out: dict = {}
+    for row in counts:
+        key = "all" if at is None else row[at]
+        status, n = row[2], row[3]
+        acc = out.setdefault(key, {"households": 0, **dict.fromkeys(TREND, 0)})
+        acc["households"] += n
+        for s in TREND:
+            if status in wanted[s]:
+                acc[s] += n
+    return out
+
+
+def _grouped(reg: Registry, group: str, counts: list[tuple] | None) -> dict:
+    return _summed(status_counts(reg) if counts is None else counts, group)
 
 
 def _today(today: dt.date | None) -> dt.date:
     return today or dt.datetime.now(dt.UTC).date()
 
 
-def zones(reg: Registry, today: dt.date | None = None) -> list[dict]:
-    """Each zone's households, stages reached and signing progress against target and deadline."""
+def today() -> dt.date:
+    """The day a snapshot taken now is of (its "today")."""
+    return _today(None)
+
+
+def zones(reg: Registry, today: dt.date | None = None,
+          counts: list[tuple] | None = None) -> list[dict]:
+    """Each zone's households, stages reached and signing progress against target and deadline
+    (`counts`: status_counts, when the caller has them)."""
     today = _today(today)
-    counts = _rows(reg, "zone")
+    counts = _grouped(reg, "zone", counts)
     out = []
     settings = load_settings(reg)
     start = settings.get("signing_start")
@@ -97,17 +140,17 @@ def expected(target: int | None, start: str | None, deadline: str | None,
     return round(target * share)
 
 
-def totals(reg: Registry) -> dict:
+def totals(reg: Registry, counts: list[tuple] | None = None) -> dict:
     """Households in the project and how many reached each stage, plus the summed targets."""
-    row = _rows(reg, "'all'").get("all", {"households": 0, **dict.fromkeys(TREND, 0)})
+    row = _grouped(reg, "'all'", counts).get("all", {"households": 0, **dict.fromkeys(TREND, 0)})
     row["target"] = sum(z.get("target") or 0 for z in load_settings(reg).get("zones") or ())
     row["percent"] = round(100 * row["signed"] / row["target"], 1) if row["target"] else None
     return row
 
 
-def trend(reg: Registry, start: str | None = None, end: str | None = None) -> list[dict]:
-    """Per day: households first reaching surveyed / signed / handed over / demolished that day,
-    and the running totals (cum_surveyed, ...), from the change log."""
+def trend_from_log(reg: Registry) -> dict[str, dict[str, int]]:
+    """{day: {stage: households first reaching it that day}} by a scan of the whole change log
+    (the straightforward path; the tests hold stages.day_counts to it)."""
     wanted = ", ".join(f"'{s}'" for s in TREND)
     rows = reg.conn.execute(f"""
         SELECT day, reached, count(*) FROM (
@@ -120,6 +163,15 @@ def trend(reg: Registry, start: str | None = None, end: str | None = None) -> li
     days: dict[str, dict] = {}
     for day, status, n in rows:
         days.setdefault(day, dict.fromkeys(TREND, 0))[status] = n
+    return days
+
+
+def trend(reg: Registry, start: str | None = None, end: str | None = None) -> list[dict]:
+    """Per day: households first reaching surveyed / signed / handed over / demolished that day,
+    and the running totals (cum_surveyed, ...), from the days recorded as changes were applied
+    (registry/review/stages.py)."""
+    page_indexes.ensure(reg.conn)
+    days = stages.day_counts(reg, TREND)
     if not days:
         return []
     first = dt.date.fromisoformat(start or min(days))
@@ -145,24 +197,26 @@ def _ranked(rows: list[dict]) -> list[dict]:
     return sorted(rows, key=lambda r: (r["percent"], -r["remaining"], str(r["name"])))
 
 
-def cadres(reg: Registry) -> list[dict]:
+def cadres(reg: Registry, counts: list[tuple] | None = None) -> list[dict]:
     """Each cadre (包户干部) with their team and households' progress, furthest behind first.
 
     Cadres of a team with no households yet are listed with zero; households with no cadre are
     counted under the name None.
     """
     teams = cadre_teams(load_settings(reg))
-    counts = _rows(reg, "nullif(cadre, '')")
+    counts = _grouped(reg, "nullif(cadre, '')", counts)
     names = list(dict.fromkeys([*teams, *counts]))
     rows = [{"name": c, "team": teams.get(c), "households": 0, **dict.fromkeys(TREND, 0),
              **counts.get(c, {})} for c in names]
     return _ranked(rows)
 
 
-def teams(reg: Registry) -> list[dict]:
-    """Each team's progress over its cadres' households, furthest behind first."""
+def teams(reg: Registry, counts: list[tuple] | None = None,
+          ranked: list[dict] | None = None) -> list[dict]:
+    """Each team's progress over its cadres' households, furthest behind first (`ranked`:
+    the cadres, when the caller has them)."""
     out: dict[str, dict] = {}
-    for row in cadres(reg):
+    for row in ranked if ranked is not None else cadres(reg, counts):
         if row["name"] is None:
             continue
         name = row["team"] or "未分组"
@@ -199,9 +253,12 @@ def snapshot(reg: Registry, today: dt.date | None = None) -> dict:
     from anju.registry.legal.path import counts as lawful_path
     from anju.registry.review.checks import summary
     today = _today(today)
+    counts = status_counts(reg)  # one index scan for totals, zones, cadres and teams
+    ranked = cadres(reg, counts)
     return {"today": today.isoformat(), "project": reg.meta("project_name"),
-            "totals": totals(reg), "zones": zones(reg, today), "trend": trend(reg),
-            "cadres": cadres(reg), "teams": teams(reg), "hardship": hardship(reg),
+            "totals": totals(reg, counts), "zones": zones(reg, today, counts),
+            "trend": trend(reg), "cadres": ranked, "teams": teams(reg, counts, ranked),
+            "hardship": hardship(reg),
             "flags": summary(reg),
             "conflicts": reg.conn.execute("SELECT count(*) FROM conflict").fetchone()[0],
             "legal": lawful_path(reg, today)}

@@ -1,0 +1,37 @@
+"""Indexes that the central office's pages read their figures from (issue 21).
+
+The record tables are derived from the survey definition after the migrations run, so their
+indexes cannot live in a migration: `ensure` creates the missing ones (once, at the first page
+or report; a few seconds on a million households) and is a cheap lookup after that.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+
+INDEXES = {
+    # every count by zone / cadre / status of the progress page, the 日报 and /compensation:
+    # one scan of this index, never of the wide table
+    "pages_household_zone_cadre": "household (zone, cadre, status, deleted)",
+    # a zone's list in its order, paged: the page's rows are a range of it
+    "pages_household_zone_list": "household (zone, house_no, id, deleted)",
+    # deleted households are few: the trend subtracts theirs
+    "pages_household_deleted": "household (id) WHERE deleted IS NOT NULL",
+    # "is this agreement amended?" for agreements in force
+    "pages_agreement_amends": "agreement (amends) WHERE amends IS NOT NULL",
+}
+
+
+def ensure(conn: sqlite3.Connection) -> None:
+    """Create the pages' indexes that are missing (tables that do not exist are skipped)."""
+    have = {name for (name,) in conn.execute(
+        "SELECT name FROM sqlite_master WHERE type = 'index' AND name LIKE 'pages_%'")}
+    missing = [name for name in INDEXES if name not in have]
+    if not missing:
+        return
+    tables = {name for (name,) in conn.execute("SELECT name FROM sqlite_master "
+                                               "WHERE type = 'table'")}
+    for name in missing:
+        table = INDEXES[name].split(" ", 1)[0]
+        if table in tables:
+            conn.execute(f"CREATE INDEX IF NOT EXISTS [{name}] ON {INDEXES[name]}")
