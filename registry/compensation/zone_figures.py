@@ -192,12 +192,12 @@ def agreements_for(reg: Registry, household_ids: list[str], ctx: Context
     params = {f"h{i}": h for i, h in enumerate(household_ids)}
     params["tampered"] = ctx.tampered_json
     cands: dict[str, list[dict]] = {}
-    for (aid, hid, number, signed_on, mode, total, area_type, area, flat_code, flat_label,
+    for (aid, hid, number, signed_on, mode, total, area_type, area, flat_type, flat,
          amended) in reg.conn.execute(
             "SELECT a.id, a.household_id, a.number, a.signed_on, a.mode, a.total, "
             "json_type(a.breakdown, '$.area'), json_extract(a.breakdown, '$.area'), "
-            "json_extract(a.breakdown, '$.flat.code'), json_extract(a.breakdown, "
-            f"'$.flat.label'), {_amended_sql('a')} FROM agreement a "
+            "json_type(a.breakdown, '$.flat'), json_extract(a.breakdown, '$.flat'), "
+            f"{_amended_sql('a')} FROM agreement a "
             f"WHERE a.household_id IN ({marks}) AND a.deleted IS NULL", params):
         if aid in ctx.aside or aid in ctx.frozen_amends:
             continue
@@ -220,7 +220,7 @@ def agreements_for(reg: Registry, household_ids: list[str], ctx: Context
             else:  # not how the store writes one: read it as the breakdown's reader does
                 area_value = Breakdown.from_json(reg.conn.execute(
                     "SELECT breakdown FROM agreement WHERE id = ?", (aid,)).fetchone()[0]).area
-            flat = {"code": flat_code, "label": flat_label} if flat_code is not None else None
+            flat = json.loads(flat) if flat_type == "object" else None  # code, label, ...
             a = {"id": aid, "number": number, "signed_on": signed_on, "mode": mode,
                  "total": money(total), "area": area_value, "flat": flat}
         cands.setdefault(hid, []).append(a)
