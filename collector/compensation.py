@@ -247,7 +247,7 @@ def zone_list(zone: str):
     if zone not in lists.zones(reg):
         abort(404)
     number = request.args.get("page", 1, type=int) or 1
-    zp = zone_figures.page(reg, zone, max(number, 1))
+    zp = zone_figures.page(reg, zone, max(number, 1), zone_figures.PAGE_SIZE)
     if number > zp.pages or number < 1:
         return redirect(url_for("compensation.zone_list", zone=zone, page=zp.pages
                                 if number > zp.pages else 1))
