@@ -23,6 +23,7 @@ from anju.registry.compensation.calculation import (
     recognised_area,
     rules_of,
 )
+from anju.registry.core import page_indexes
 from anju.registry.core.cells import safe_cell
 from anju.registry.core.store import Registry
 from anju.registry.core.workflow import is_signed
@@ -68,9 +69,13 @@ class ZoneList:
 def zones(reg: Registry) -> list[str]:
     """The project's zones: those of the settings in their order, then any others in use."""
     named = [z["name"] for z in reg.settings.get("zones", []) if z.get("name")]
-    used = [z for (z,) in reg.conn.execute(
-        "SELECT DISTINCT zone FROM household WHERE deleted IS NULL AND zone IS NOT NULL "
-        "ORDER BY zone")]
+    page_indexes.ensure(reg.conn)
+    used = [z for (z,) in reg.conn.execute(  # one index probe per zone, not a scan
+        "WITH RECURSIVE z(v) AS (SELECT (SELECT min(zone) FROM household INDEXED BY "
+        "pages_household_zone_cadre WHERE zone IS NOT NULL AND deleted IS NULL) UNION ALL "
+        "SELECT (SELECT min(zone) FROM household INDEXED BY pages_household_zone_cadre "
+        "WHERE zone > z.v AND deleted IS NULL) FROM z WHERE z.v IS NOT NULL) "
+        "SELECT v FROM z WHERE v IS NOT NULL")]
     return named + [z for z in used if z not in named]
 
 

@@ -82,7 +82,7 @@ def context(reg: Registry) -> Context:
     page_indexes.ensure(reg.conn)
     frozen = {}
     for (aid,) in reg.conn.execute(
-            "SELECT r.agreement_id FROM agreement_revised r JOIN agreement a "
+            "SELECT r.agreement_id FROM agreement_revised r CROSS JOIN agreement a "
             "ON a.id = r.agreement_id WHERE a.deleted IS NULL"):
         frozen[aid], _ = _frozen(reg, aid)
     amends = {v.get("amends") for v in frozen.values() if v.get("amends")}
@@ -128,7 +128,7 @@ def summaries(reg: Registry, zones: list[str], only: str | None = None
     params = {"excluded": ctx.excluded_json, "tampered": ctx.tampered_json, **args}
     heads = (
         "SELECT a.household_id AS hid, a.id AS id, " + fen + " AS fen FROM agreement a "
-        "WHERE a.deleted IS NULL AND a.id NOT IN (SELECT value FROM json_each(:excluded)) "
+        "INDEXED BY pages_agreement_heads WHERE a.deleted IS NULL AND a.id NOT IN (SELECT value FROM json_each(:excluded)) "
         "AND a.id NOT IN (SELECT value FROM json_each(:tampered)) "
         f"AND NOT {_amended_sql('a')}")
     extra = _tampered_candidates(reg, ctx)

@@ -17,6 +17,8 @@ INDEXES = {
     "pages_household_zone_list": "household (zone, house_no, id, deleted)",
     # deleted households are few: the trend subtracts theirs
     "pages_household_deleted": "household (id) WHERE deleted IS NOT NULL",
+    # the agreements' heads per household and their totals, without reading a breakdown
+    "pages_agreement_heads": "agreement (household_id, id, deleted, total)",
     # "is this agreement amended?" for agreements in force
     "pages_agreement_amends": "agreement (amends) WHERE amends IS NOT NULL",
 }
