@@ -25,6 +25,7 @@ from anju.collector import create_app
 from anju.registry.compensation import lists, zone_figures
 from anju.registry.core.store import Registry
 from anju.registry.field.demo import build_demo
+from anju.registry.legal import decisions
 from anju.registry.review import daily, progress, report, stages
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -85,6 +86,10 @@ def test_the_demo_gives_the_same_figures_both_ways(reg):
     for day in [*days[:4], TODAY.isoformat()]:
         same_as_straightforward(reg, dt.date.fromisoformat(day))
     assert sum(s.in_force for s in zone_figures.summaries(reg, lists.zones(reg))) > 0
+    for later in (0, 40, 400):  # before and after the zones' signing deadlines
+        on = TODAY + dt.timedelta(days=later)
+        assert decisions.eligible_count(reg, on) == len(decisions.eligible(reg, on))
+    assert decisions.eligible_count(reg, TODAY + dt.timedelta(days=400)) > 0
 
 
 def test_the_stage_days_are_derived_and_rebuild_the_same(reg, demo, tmp_path):

@@ -128,7 +128,8 @@ def summaries(reg: Registry, zones: list[str], only: str | None = None
     params = {"excluded": ctx.excluded_json, "tampered": ctx.tampered_json, **args}
     heads = (
         "SELECT a.household_id AS hid, a.id AS id, " + fen + " AS fen FROM agreement a "
-        "INDEXED BY pages_agreement_heads WHERE a.deleted IS NULL AND a.id NOT IN (SELECT value FROM json_each(:excluded)) "
+        "INDEXED BY pages_agreement_heads WHERE a.deleted IS NULL "
+        "AND a.id NOT IN (SELECT value FROM json_each(:excluded)) "
         "AND a.id NOT IN (SELECT value FROM json_each(:tampered)) "
         f"AND NOT {_amended_sql('a')}")
     extra = _tampered_candidates(reg, ctx)
