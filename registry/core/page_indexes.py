@@ -15,6 +15,9 @@ INDEXES = {
     "pages_household_zone_cadre": "household (zone, cadre, status, deleted)",
     # a zone's list in its order, paged: the page's rows are a range of it
     "pages_household_zone_list": "household (zone, house_no, id, deleted)",
+    # hardship households (a few in a hundred): their counts never read the other rows
+    "pages_household_hardship": "household (hardship, status, deleted) "
+                                "WHERE hardship IS NOT NULL",
     # deleted households are few: the trend subtracts theirs
     "pages_household_deleted": "household (id) WHERE deleted IS NOT NULL",
     # the agreements' heads per household and their totals, without reading a breakdown

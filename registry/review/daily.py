@@ -283,7 +283,8 @@ def hardship_rows(reg: Registry) -> list[dict]:
         SELECT j.value, count(*), sum(h.status IN ({signed})),
                sum(h.status IN ('handed_over', 'demolished')), sum(h.status = 'demolished')
         FROM household h, json_each(h.hardship) j
-        WHERE h.deleted IS NULL AND json_valid(h.hardship) GROUP BY j.value ORDER BY j.value""")
+        WHERE h.hardship IS NOT NULL AND h.deleted IS NULL AND json_valid(h.hardship)
+        GROUP BY j.value ORDER BY j.value""")
     out = []
     for code, n, s, handed, gone in rows:
         out.append({"type": field.choice_label(code, "zh"), "code": code, "households": n,
