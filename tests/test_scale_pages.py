@@ -315,3 +315,28 @@ def test_random_registries_give_the_same_figures_both_ways(empty, tmp_path_facto
         if any(a["total"] in (1.005, 0.125, 12.3456) for h in houses for a in h["agreements"]):
             assert all(isinstance(s.total, Decimal)
                        for s in zone_figures.summaries(reg, lists.zones(reg)))
+
+
+def test_the_open_queue_is_the_sorted_queue_a_page_at_a_time(demo, tmp_path):
+    from anju.registry.review import checks
+    from anju.registry.review import decisions as queue
+
+    copy = tmp_path / "copy.db"
+    shutil.copy(demo, copy)
+    with Registry.open(copy) as r:
+        checks.run_checks(r)
+        keys = [k for (k,) in r.conn.execute("SELECT flag_key FROM flag ORDER BY flag_key")]
+        assert len(keys) > 10
+        for key in keys[:3]:  # closed ones leave the open queue
+            queue.decide(r, key, "dismissed", "核实无误", by="test")
+        queue.decide(r, keys[3], "reopened", "再查", by="test")  # reopened: still open
+        sql, args = queue._items_sql(r)
+        everything = r.conn.execute(
+            f"SELECT * FROM ({sql}) ORDER BY item = 'flag', substr(at, 1, 10) DESC, "
+            f"{queue._priority()}, key", args).fetchall()
+        for limit, offset in ((50, 0), (7, 0), (7, 7), (5, len(everything) - 3),
+                              (5, len(everything) + 5)):
+            total, items = queue.queue(r, limit=limit, offset=offset)
+            assert total == len(everything)
+            assert [i["key"] for i in items] == [row[1] for row in
+                                                 everything[offset:offset + limit]]

@@ -121,7 +121,7 @@ def zone_rows(reg: Registry, day: dt.date) -> tuple[list[dict], dict]:
                     paid_today[hid] = paid_today.get(hid, Decimal(0)) + value
         for h in batch:
             zone = h.get("zone") or ""
-            row = rows.setdefault(zone, _empty(zone))
+            row = rows.get(zone) or rows.setdefault(zone, _empty(zone))
             status = h.get("status") or "unsurveyed"
             row["households"] += 1
             row["published"] += status in PUBLISHED
