@@ -174,6 +174,10 @@ def test_page_two_holds_the_next_rows(client, reg):
     beyond = client.get(url, query_string={"page": 999})
     assert beyond.status_code == 302 and f"page={(len(rows) + 9) // 10}" in beyond.location
     assert client.get(url, query_string={"page": "x"}).status_code == 200
+    huge = client.get(url, query_string={"page": str(10**30)})
+    assert huge.status_code == 302 and f"page={(len(rows) + 9) // 10}" in huge.location
+    assert client.get(url, query_string={"page": "-3"}).status_code == 302
+    assert client.get("/compensation/zones/没有这个片区/list").status_code == 404
 
 
 def test_the_whole_zone_is_one_xlsx_sheet(client, reg):

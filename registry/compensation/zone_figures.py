@@ -310,11 +310,13 @@ class ZonePage:
 
 def page(reg: Registry, zone: str, number: int = 1, size: int = PAGE_SIZE) -> ZonePage:
     """Page `number` (from 1) of a zone's list: rows numbered across pages, as printed."""
-    number = max(int(number), 1)
+    summary = summaries(reg, [zone], only=zone)[0]
+    # a page past the end is empty (never an offset SQLite cannot hold: ?page=10**30)
+    number = min(max(int(number), 1), summary.households // size + 2)
     ctx = context(reg)
     cur = reg.conn.execute(f"SELECT * {ZONE_ORDER} LIMIT ? OFFSET ?",
                            (zone, size, (number - 1) * size))
     cols = [d[0] for d in cur.description]
     households = [dict(zip(cols, r)) for r in cur]
     rows = shape_rows(reg, households, (number - 1) * size + 1, ctx, _area_rule(reg))
-    return ZonePage(zone, rows, summaries(reg, [zone], only=zone)[0], number, size)
+    return ZonePage(zone, rows, summary, number, size)
