@@ -39,7 +39,7 @@ from anju.registry.compensation.calculation import (
     recognised_area,
     rules_of,
 )
-from anju.registry.core import page_indexes
+from anju.registry.core import page_indexes, stages
 from anju.registry.core.store import Registry
 from anju.registry.core.workflow import SIGNED
 from anju.registry.publication.privacy import mask_name
@@ -80,13 +80,24 @@ class Context:
 def context(reg: Registry) -> Context:
     """Read the settlements and the tampered agreements (both few) for this request."""
     page_indexes.ensure(reg.conn)
+    if not _revised_up_to_date(reg):  # cannot bring the list up to date: ask the log
+        ids = [r for (r,) in reg.conn.execute(
+            "SELECT record_id FROM change WHERE record_type = 'agreement' GROUP BY record_id "
+            "HAVING count(*) > 1")]
+    else:
+        ids = [r for (r,) in reg.conn.execute("SELECT agreement_id FROM agreement_revised")]
     frozen = {}
-    for (aid,) in reg.conn.execute(
-            "SELECT r.agreement_id FROM agreement_revised r CROSS JOIN agreement a "
-            "ON a.id = r.agreement_id WHERE a.deleted IS NULL"):
-        frozen[aid], _ = _frozen(reg, aid)
+    for aid in ids:
+        if reg.conn.execute("SELECT 1 FROM agreement WHERE id = ? AND deleted IS NULL",
+                            (aid,)).fetchone():
+            frozen[aid], _ = _frozen(reg, aid)
     amends = {v.get("amends") for v in frozen.values() if v.get("amends")}
     return Context(set(set_aside_ids(reg)), frozen, amends)
+
+
+def _revised_up_to_date(reg: Registry) -> bool:
+    """Bring the derived list of agreements with more than one change up to date."""
+    return stages.catch_up(reg)
 
 
 def _amended_sql(alias: str) -> str:

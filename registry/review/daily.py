@@ -22,9 +22,9 @@ from anju.registry.compensation.agreements import all_agreements
 from anju.registry.compensation.calculation import RulesError, dec, recognised_area, rules_of
 from anju.registry.compensation.lists import zones as zone_names
 from anju.registry.completion import payments
-from anju.registry.core import workflow
+from anju.registry.core import stages, workflow
 from anju.registry.core.store import Registry
-from anju.registry.review import progress, stages
+from anju.registry.review import progress
 
 FEN = Decimal("0.01")
 HANDED = ("handed_over", "demolished")
@@ -82,7 +82,7 @@ def zone_rows(reg: Registry, day: dt.date) -> tuple[list[dict], dict]:
 
     The households are read a batch at a time with their agreements in force and payments
     (compensation.zone_figures), and "first reached today" comes from the stage days kept as
-    changes were applied (review.stages): memory stays that of one batch, and nothing parses
+    changes came in (core.stages): memory stays that of one batch, and nothing parses
     the change log or decodes a breakdown. `zone_rows_straightforward` is the same report
     the simple way (all agreements decoded, the log scanned); the tests hold them equal."""
     today = day.isoformat()

@@ -13,11 +13,10 @@ from __future__ import annotations
 
 import datetime as dt
 
-from anju.registry.core import page_indexes, workflow
+from anju.registry.core import page_indexes, stages, workflow
 from anju.registry.core.settings import cadres as cadre_teams
 from anju.registry.core.settings import load as load_settings
 from anju.registry.core.store import Registry
-from anju.registry.review import stages
 
 PATH = ("unsurveyed", "surveyed", "published", "valued", "signed", "handed_over", "demolished")
 SIDE = ("disputed", "decision")  # side states reached from published onwards
@@ -168,8 +167,8 @@ def trend_from_log(reg: Registry) -> dict[str, dict[str, int]]:
 
 def trend(reg: Registry, start: str | None = None, end: str | None = None) -> list[dict]:
     """Per day: households first reaching surveyed / signed / handed over / demolished that day,
-    and the running totals (cum_surveyed, ...), from the days recorded as changes were applied
-    (registry/review/stages.py)."""
+    and the running totals (cum_surveyed, ...), from the first days kept from the change log
+    (registry/core/stages.py)."""
     page_indexes.ensure(reg.conn)
     days = stages.day_counts(reg, TREND)
     if not days:

@@ -1,7 +1,8 @@
--- The central pages at scale (issue 21). Two small tables derived from the change log, kept
--- by triggers as changes are inserted (by the store, a merge or a bulk builder alike), so the
--- progress trend and the agreements' checks never scan the whole log. Both are derived: they
--- can be dropped and rebuilt from the log (registry/review/stages.py `rebuild`). Never synced.
+-- The central pages at scale (issue 21). Small tables derived from the change log and brought
+-- up to date from the changes added since they were last read (whoever added them: the store,
+-- a merge, a bulk builder), so the progress trend and the agreements' checks never scan the
+-- whole log. All are derived: registry/review/stages.py `rebuild` recomputes them from the
+-- log. Never synced.
 
 -- The UTC day each household first reached each status: min(substr(at, 1, 10)) over its
 -- changes that set `status` to that value (the trend, the 日报's "today" figures).
@@ -28,16 +29,6 @@ CREATE TABLE IF NOT EXISTS agreement_revised (
     agreement_id TEXT PRIMARY KEY
 ) WITHOUT ROWID;
 
-CREATE TRIGGER IF NOT EXISTS change_household_stage AFTER INSERT ON change
-WHEN NEW.record_type = 'household' AND json_valid(NEW.fields)
-     AND json_type(NEW.fields, '$.status') = 'text'
-BEGIN
-    INSERT INTO household_stage (household_id, status, day)
-    VALUES (NEW.record_id, json_extract(NEW.fields, '$.status'), substr(NEW.at, 1, 10))
-    ON CONFLICT (household_id, status) DO UPDATE SET day = excluded.day
-    WHERE excluded.day < household_stage.day;
-END;
-
 CREATE TRIGGER IF NOT EXISTS household_stage_new AFTER INSERT ON household_stage
 BEGIN
     INSERT INTO stage_day (status, day, n) VALUES (NEW.status, NEW.day, 1)
@@ -56,14 +47,13 @@ BEGIN
     UPDATE stage_day SET n = n - 1 WHERE status = OLD.status AND day = OLD.day;
 END;
 
-CREATE TRIGGER IF NOT EXISTS change_agreement_revised AFTER INSERT ON change
-WHEN NEW.record_type = 'agreement'
-BEGIN
-    INSERT OR IGNORE INTO agreement_revised (agreement_id)
-    SELECT NEW.record_id WHERE EXISTS (
-        SELECT 1 FROM change c WHERE c.record_id = NEW.record_id
-        AND c.change_id != NEW.change_id);
-END;
+-- How far into the change log (its rowid) the two tables above are up to date. Readers bring
+-- them up to date first (registry/review/stages.py `catch_up`: the changes since, in one
+-- grouped statement), so inserting a change (a merge) pays nothing for them.
+CREATE TABLE IF NOT EXISTS stage_mark (
+    id INTEGER PRIMARY KEY CHECK (id = 1),
+    last_rowid INTEGER NOT NULL
+);
 
 -- What the log already holds (a registry made before this migration).
 INSERT INTO household_stage (household_id, status, day)
@@ -74,3 +64,5 @@ GROUP BY record_id, json_extract(fields, '$.status');
 INSERT OR IGNORE INTO agreement_revised (agreement_id)
 SELECT record_id FROM change WHERE record_type = 'agreement' GROUP BY record_id
 HAVING count(*) > 1;
+
+INSERT OR REPLACE INTO stage_mark (id, last_rowid) SELECT 1, coalesce(max(rowid), 0) FROM change;
