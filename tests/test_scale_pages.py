@@ -122,6 +122,9 @@ def test_a_status_saved_now_is_counted_at_the_next_read(reg, demo, tmp_path):
         assert not stages.catch_up(r)
         assert stages.day_counts(r, progress.TREND) == {  # so the log is read whole instead
             d: c for d, c in progress.trend_from_log(r).items() if any(c.values())}
+        today = dt.date.fromisoformat(at[:10]) if (at := r.conn.execute(
+            "SELECT max(at) FROM change").fetchone()[0]) else TODAY
+        assert daily.zone_rows(r, today) == daily.zone_rows_straightforward(r, today)
         other.execute("ROLLBACK")
         assert stages.catch_up(r)
         day = r.conn.execute("SELECT day FROM household_stage WHERE household_id = ? AND "

@@ -69,13 +69,12 @@ class ZoneList:
 def zones(reg: Registry) -> list[str]:
     """The project's zones: those of the settings in their order, then any others in use."""
     named = [z["name"] for z in reg.settings.get("zones", []) if z.get("name")]
-    page_indexes.ensure(reg.conn)
-    used = [z for (z,) in reg.conn.execute(  # one index probe per zone, not a scan
+    used = [z for (z,) in reg.conn.execute(page_indexes.hinted(reg.conn,  # a probe per zone
         "WITH RECURSIVE z(v) AS (SELECT (SELECT min(zone) FROM household INDEXED BY "
         "pages_household_zone_cadre WHERE zone IS NOT NULL AND deleted IS NULL) UNION ALL "
         "SELECT (SELECT min(zone) FROM household INDEXED BY pages_household_zone_cadre "
         "WHERE zone > z.v AND deleted IS NULL) FROM z WHERE z.v IS NOT NULL) "
-        "SELECT v FROM z WHERE v IS NOT NULL")]
+        "SELECT v FROM z WHERE v IS NOT NULL"))]
     return named + [z for z in used if z not in named]
 
 

@@ -10,8 +10,9 @@ agreement the answer does not need, and the tests hold the two paths to the same
   force). The amended test is a probe of a partial index (core.page_indexes); the settlements are
   few and passed as one JSON list.
 - An agreement with more than one change (only a tampered pack makes one: the store refuses a
-  second change) is read from its first change, as `agreements._frozen` does: the triggers of
-  migration 011 list them in `agreement_revised`, so finding them reads no change log.
+  second change) is read from its first change, as `agreements._frozen` does: their ids are kept in
+  `agreement_revised`, brought up to date from the log's new changes (core.stages), so finding
+  them reads no change log.
 - Money is summed in fen as integers by SQL when a stored total lies within float noise of a
   fen (every total the store writes); any other total is summed in Python with Decimal, exactly
   as `agreements._shape` reads it.
@@ -127,10 +128,10 @@ def summaries(reg: Registry, zones: list[str], only: str | None = None
     ctx = context(reg)
     out = {z: ZoneSummary(z) for z in ([only] if only is not None else zones)}
     where, args = ("AND zone = :zone", {"zone": only}) if only is not None else ("", {})
-    for zone, n, signed in reg.conn.execute(
-            f"SELECT zone, count(*), sum(status IN ({SIGNED_SQL})) FROM household "
+    for zone, n, signed in reg.conn.execute(page_indexes.hinted(
+            reg.conn, f"SELECT zone, count(*), sum(status IN ({SIGNED_SQL})) FROM household "
             f"INDEXED BY pages_household_zone_cadre WHERE deleted IS NULL {where} "
-            "GROUP BY zone", args):
+            "GROUP BY zone"), args):
         if zone in out:
             out[zone].households, out[zone].signed = n, signed or 0
     if not supported(reg):
@@ -152,13 +153,12 @@ def summaries(reg: Registry, zones: list[str], only: str | None = None
         heads = (f"SELECT c.* FROM ({heads}) c WHERE c.hid IN (SELECT id FROM household "
                  "INDEXED BY pages_household_zone_list WHERE zone = :zone AND deleted IS NULL)")
     odd: set[str] = set()
-    for zone, in_force, fen_sum, odd_n, disputed in reg.conn.execute(
-            f"SELECT h.zone, sum(g.n = 1), sum(CASE WHEN g.n = 1 THEN g.fen END), "
+    for zone, in_force, fen_sum, odd_n, disputed in reg.conn.execute(page_indexes.hinted(
+            reg.conn, "SELECT h.zone, sum(g.n = 1), sum(CASE WHEN g.n = 1 THEN g.fen END), "
             "sum(g.n = 1 AND g.fen IS NULL), sum(g.n > 1) FROM (SELECT hid, count(*) AS n, "
             f"sum(fen) AS fen FROM ({heads}) GROUP BY hid) g JOIN household h ON h.id = g.hid "
             f"WHERE h.deleted IS NULL {'AND h.zone = :zone' if only is not None else ''} "
-            "GROUP BY h.zone",
-            params):
+            "GROUP BY h.zone"), params):
         if zone not in out:
             continue
         s = out[zone]
@@ -293,7 +293,7 @@ def iter_rows(reg: Registry, zone: str, *, ctx: Context | None = None,
     ctx = ctx or context(reg)
     if area_rule is None:
         area_rule = _area_rule(reg)
-    cur = reg.conn.execute(f"SELECT * {ZONE_ORDER}", (zone,))
+    cur = reg.conn.execute(page_indexes.hinted(reg.conn, f"SELECT * {ZONE_ORDER}"), (zone,))
     cols = [d[0] for d in cur.description]
     n = 1
     while True:
@@ -325,8 +325,8 @@ def page(reg: Registry, zone: str, number: int = 1, size: int = PAGE_SIZE) -> Zo
     # a page past the end is empty (never an offset SQLite cannot hold: ?page=10**30)
     number = min(max(int(number), 1), summary.households // size + 2)
     ctx = context(reg)
-    cur = reg.conn.execute(f"SELECT * {ZONE_ORDER} LIMIT ? OFFSET ?",
-                           (zone, size, (number - 1) * size))
+    cur = reg.conn.execute(page_indexes.hinted(reg.conn, f"SELECT * {ZONE_ORDER} LIMIT ? "
+                                               "OFFSET ?"), (zone, size, (number - 1) * size))
     cols = [d[0] for d in cur.description]
     households = [dict(zip(cols, r)) for r in cur]
     rows = shape_rows(reg, households, (number - 1) * size + 1, ctx, _area_rule(reg))

@@ -7,6 +7,7 @@ or report; a few seconds on a million households) and is a cheap lookup after th
 
 from __future__ import annotations
 
+import re
 import sqlite3
 
 INDEXES = {
@@ -27,16 +28,30 @@ INDEXES = {
 }
 
 
-def ensure(conn: sqlite3.Connection) -> None:
-    """Create the pages' indexes that are missing (tables that do not exist are skipped)."""
+def ensure(conn: sqlite3.Connection) -> bool:
+    """Create the pages' indexes that are missing (tables that do not exist are skipped);
+    False when some could not be made now (the database busy or read-only)."""
     have = {name for (name,) in conn.execute(
         "SELECT name FROM sqlite_master WHERE type = 'index' AND name LIKE 'pages_%'")}
     missing = [name for name in INDEXES if name not in have]
     if not missing:
-        return
+        return True
     tables = {name for (name,) in conn.execute("SELECT name FROM sqlite_master "
                                                "WHERE type = 'table'")}
-    for name in missing:
-        table = INDEXES[name].split(" ", 1)[0]
-        if table in tables:
-            conn.execute(f"CREATE INDEX IF NOT EXISTS [{name}] ON {INDEXES[name]}")
+    try:
+        for name in missing:
+            table = INDEXES[name].split(" ", 1)[0]
+            if table in tables:
+                conn.execute(f"CREATE INDEX IF NOT EXISTS [{name}] ON {INDEXES[name]}")
+    except sqlite3.OperationalError:
+        return False
+    return True
+
+
+HINT = re.compile(r"INDEXED BY \[?pages_\w+\]?\s*")
+
+
+def hinted(conn: sqlite3.Connection, sql: str) -> str:
+    """`sql` with its INDEXED BY hints when the pages' indexes exist, else without them (the
+    planner's own choice: slower, the same answer)."""
+    return sql if ensure(conn) else HINT.sub("", sql)

@@ -101,8 +101,15 @@ def first_days_on(reg: Registry, day: str, stages: dict[str, tuple[str, ...]]
     """{stage: ids of households that first reached any status of the stage on `day`} — the
     day is the earliest of the stage's statuses (e.g. signed: signed, handed over or
     demolished, whichever came first)."""
-    catch_up(reg)  # (a connection that cannot write reads the tables as last brought up)
     out: dict[str, set[str]] = {}
+    if not catch_up(reg):  # cannot bring the tables up to date: read the log whole
+        for stage, statuses in stages.items():
+            marks = ", ".join("?" for _ in statuses)
+            out[stage] = {hid for (hid,) in reg.conn.execute(
+                "SELECT record_id FROM change WHERE record_type = 'household' "
+                f"AND json_valid(fields) AND json_extract(fields, '$.status') IN ({marks}) "
+                "GROUP BY record_id HAVING min(substr(at, 1, 10)) = ?", (*statuses, day))}
+        return out
     for stage, statuses in stages.items():
         marks = ", ".join("?" for _ in statuses)
         out[stage] = {hid for (hid,) in reg.conn.execute(

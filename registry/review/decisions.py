@@ -116,17 +116,23 @@ def queue(reg: Registry, *, zone: str | None = None, kind: str | None = None,
     return total, [_detail(reg, *row) for row in rows]
 
 
-def _queue_index(reg: Registry) -> str:
+def _queue_index(reg: Registry) -> str | None:
     """The expression index of the flags in the queue's order (day found newest first, then
-    gravity, then key); its name carries a hash of KINDS, so a changed order makes a new one."""
+    gravity, then key); its name carries a hash of KINDS, so a changed order makes a new one.
+    None when it is missing and cannot be made now (the database busy or read-only)."""
     import hashlib
+    import sqlite3
     order = f"substr(found_at, 1, 10) DESC, {_priority()}, flag_key"
     name = "pages_flag_queue_" + hashlib.sha256(order.encode()).hexdigest()[:8]
     if not reg.conn.execute("SELECT 1 FROM sqlite_master WHERE name = ?", (name,)).fetchone():
-        for (old,) in reg.conn.execute("SELECT name FROM sqlite_master WHERE type = 'index' "
-                                       "AND name LIKE 'pages_flag_queue_%'").fetchall():
-            reg.conn.execute(f"DROP INDEX [{old}]")
-        reg.conn.execute(f"CREATE INDEX [{name}] ON flag ({order})")
+        try:
+            for (old,) in reg.conn.execute("SELECT name FROM sqlite_master WHERE type = "
+                                           "'index' AND name LIKE 'pages_flag_queue_%'"
+                                           ).fetchall():
+                reg.conn.execute(f"DROP INDEX [{old}]")
+            reg.conn.execute(f"CREATE INDEX [{name}] ON flag ({order})")
+        except sqlite3.OperationalError:
+            return None
     return name
 
 
@@ -141,7 +147,8 @@ def _open_queue(reg: Registry, limit: int, offset: int) -> tuple[int, list[dict]
     rows = conflicts[offset:offset + limit]
     if len(rows) < limit:
         rows += reg.conn.execute(
-            f"SELECT 'flag', flag_key, kind, found_at FROM flag INDEXED BY [{name}] "
+            f"SELECT 'flag', flag_key, kind, found_at FROM flag "
+            f"{f'INDEXED BY [{name}] ' if name else ''}"
             f"WHERE {closed_sql(reg, 'flag')} = 0 ORDER BY substr(found_at, 1, 10) DESC, "
             f"{_priority()}, flag_key LIMIT ? OFFSET ?",
             (limit - len(rows), max(offset - len(conflicts), 0))).fetchall()

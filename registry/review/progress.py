@@ -58,11 +58,10 @@ def status_counts(reg: Registry) -> list[tuple]:
     """(zone, cadre or None, status, households) of the live households: one scan of a
     covering index (core.page_indexes), from which every count by zone, cadre and stage is
     summed, instead of a scan of the wide table per grouping."""
-    page_indexes.ensure(reg.conn)
-    return reg.conn.execute(
-        "SELECT zone, nullif(cadre, ''), status, count(*) FROM household "
+    return reg.conn.execute(page_indexes.hinted(
+        reg.conn, "SELECT zone, nullif(cadre, ''), status, count(*) FROM household "
         "INDEXED BY pages_household_zone_cadre WHERE deleted IS NULL "
-        "GROUP BY zone, cadre, status").fetchall()
+        "GROUP BY zone, cadre, status")).fetchall()
 
 
 def _summed(counts: list[tuple], group: str) -> dict:
