@@ -60,7 +60,7 @@ def report_xlsx():
     """The daily report (日报) as an XLSX file."""
     reg = get_registry()
     data = report.xlsx_bytes(reg)
-    snap_day = progress.snapshot(reg)["today"]
+    snap_day = progress.today().isoformat()  # the report's day, not a second snapshot
     return Response(data, headers={
         "Content-Type": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
         "Content-Disposition": f'attachment; filename="anju-daily-{snap_day}.xlsx"'})
