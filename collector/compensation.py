@@ -11,7 +11,7 @@ import datetime as dt
 from urllib.parse import quote
 
 from anju.registry.compensation import agreements as ag
-from anju.registry.compensation import amounts, lists
+from anju.registry.compensation import amounts, lists, zone_figures
 from anju.registry.compensation import calculation as comp
 from anju.registry.compensation import rules as rules_mod
 from anju.registry.compensation.preview import preview as rules_preview
@@ -125,7 +125,7 @@ def index():
     """Overview: the rules in use, and each zone's list with its signed total."""
     reg = get_registry()
     rules, error = _rules(reg)
-    zone_lists = [lists.zone_list(reg, z) for z in lists.zones(reg)]
+    zone_lists = zone_figures.summaries(reg, lists.zones(reg))  # counted and summed in SQL
     return render_template("compensation/index.html", rules=rules, rules_error=error,
                            rules_stored=comp.rules_are_stored(reg), zone_lists=zone_lists,
                            missing=comp.missing_zones(reg, rules) if rules else [],
@@ -289,12 +289,18 @@ def _area(value) -> str:
 @bp.route("/compensation/zones/<path:zone>/list")
 @role_required("supervisor")
 def zone_list(zone: str):
-    """The printable list of one zone for public posting, names masked."""
+    """The printable list of one zone for public posting, names masked, a page at a time
+    (?page=N; the whole zone is the XLSX download)."""
     reg = get_registry()
     if zone not in lists.zones(reg):
         abort(404)
-    return render_template("compensation/zone_list.html", zl=lists.zone_list(reg, zone),
-                           columns=lists.COLUMNS, project=reg.meta("project_name") or "",
+    number = request.args.get("page", 1, type=int) or 1
+    zp = zone_figures.page(reg, zone, max(number, 1), zone_figures.PAGE_SIZE)
+    if number > zp.pages or number < 1:
+        return redirect(url_for("compensation.zone_list", zone=zone, page=zp.pages
+                                if number > zp.pages else 1))
+    return render_template("compensation/zone_list.html", zl=zp, columns=lists.COLUMNS,
+                           project=reg.meta("project_name") or "",
                            on=dt.date.today().isoformat(), **FORMATS)
 
 

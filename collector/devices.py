@@ -1,6 +1,7 @@
 """Devices of the central registry: enrol a laptop (download its enrolment file), see each
 device's last pack, counts and last-seen time, revoke a device so its later packs are rejected,
-and show and set what each device may write (its capabilities, registry/sync/authority.py).
+and show and set what each device may write (its capabilities, registry/sync/authority.py) and
+what each laptop receives (its scope of zones or teams, registry/sync/scope.py).
 
 Enrolment and revocation are the packs engineer's (registry/enrollment.py); this page calls them.
 """
@@ -11,6 +12,7 @@ import tempfile
 from pathlib import Path
 
 from anju.registry.core.store import Registry, StoreError
+from anju.registry.sync import scope as scopes
 from anju.registry.sync.authority import (
     CAPABILITIES,
     FIELD_DEFAULT,
@@ -21,7 +23,7 @@ from flask import Blueprint, Response, flash, redirect, render_template, request
 
 from .auth import has_role, role_required
 from .db import get_registry
-from .i18n import N_, _
+from .i18n import N_, _, lang
 
 bp = Blueprint("devices", __name__)
 NAV = [("devices.index", N_("设备"), "Devices", "supervisor")]
@@ -32,11 +34,15 @@ def device_rows(reg: Registry) -> list[dict]:
     cols = {r[1] for r in reg.conn.execute("PRAGMA table_info(device)")}
     role = "d.role" if "role" in cols else "NULL"
     caps = "d.capabilities" if "capabilities" in cols else "NULL"
+    scope = "d.scope" if "scope" in cols else "NULL"
     devices = [dict(zip(("device_id", "name", "enrolled_at", "revoked_at", "role",
-                         "capabilities"), r))
+                         "capabilities", "scope"), r))
                for r in reg.conn.execute(f"SELECT d.device_id, d.name, d.enrolled_at, "
-                                         f"d.revoked_at, {role}, {caps} FROM device d "
+                                         f"d.revoked_at, {role}, {caps}, {scope} FROM device d "
                                          "ORDER BY d.enrolled_at, d.name")]
+    for d in devices:
+        d["scope"] = scopes.normalise(d["scope"])
+        d["scope_en"] = scopes.describe(d["scope"])
     # A device restored from backup writes as `<device id>~<generation>` (registry/core/origin.py):
     # its changes count for the device.
     for d in devices:
@@ -75,7 +81,26 @@ def index():
     reg = get_registry()
     return render_template("devices/index.html", devices=device_rows(reg),
                            central=reg.meta("role") == "central", admin=has_role("admin"),
-                           capabilities=CAPABILITIES, field_default=FIELD_DEFAULT)
+                           capabilities=CAPABILITIES, field_default=FIELD_DEFAULT,
+                           scope_words=scope_words, **scope_choices(reg))
+
+
+def scope_choices(reg: Registry) -> dict:
+    """The zones and teams a scope may name: the settings' zones, else the zones households
+    have; the settings' teams."""
+    zones = [z.get("name") for z in reg.settings.get("zones") or () if z.get("name")]
+    if not zones:
+        zones = [r[0] for r in reg.conn.execute(
+            "SELECT DISTINCT zone FROM household WHERE zone IS NOT NULL ORDER BY zone LIMIT 200")]
+    teams = [tm.get("name") for tm in reg.settings.get("teams") or () if tm.get("name")]
+    return {"zones": zones, "teams": teams}
+
+
+def _posted_scope() -> dict | None:
+    """The scope ticked in a form (zones and teams); none ticked: the whole project."""
+    zones = [z for z in request.form.getlist("zone") if z.strip()]
+    teams = [tm for tm in request.form.getlist("team") if tm.strip()]
+    return {"zones": zones, "teams": teams} if zones or teams else None
 
 
 @bp.route("/devices/enroll", methods=("POST",))
@@ -86,13 +111,18 @@ def enroll():
     name = request.form.get("name", "").strip()
     caps = [c for c in request.form.getlist("capability") if c in CAPABILITIES]
     reg = get_registry()
+    try:
+        scope = scopes.check_scope(reg, _posted_scope())
+    except (StoreError, TypeError):
+        flash(_("未能登记设备：所选片区或工作组不存在，请刷新页面后重新选择。"))
+        return redirect(url_for("devices.index"))
     if reg.conn.execute("SELECT 1 FROM device WHERE name = ?", (name,)).fetchone():
         flash(_("未能登记设备：设备“%(name)s”已经登记过，请换一个名称。", name=name))
         return redirect(url_for("devices.index"))
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / f"{name or 'device'}.enrol"
         try:
-            enroll_device(reg, name, out, capabilities=caps or None)
+            enroll_device(reg, name, out, capabilities=caps or None, scope=scope)
         except StoreError:
             flash(_("未能登记设备：设备名须为 1–40 个字母、数字或“-”“_”“.”，且不能与已登记的"
                     "设备重名；只有中心登记库可以登记设备。"))
@@ -134,3 +164,33 @@ def capabilities(name: str):
         shown = _("、").join(_(CAPABILITIES[c][0]) for c in caps) or _("无")
         flash(_("设备 %(name)s 可写内容已改为：%(shown)s", name=name, shown=shown))
     return redirect(url_for("devices.index"))
+
+
+@bp.route("/devices/<name>/scope", methods=("POST",))
+@role_required("admin")
+def scope(name: str):
+    """Set what a laptop receives: its next pack brings the households entering its scope, and
+    merging that pack removes from the laptop those leaving it."""
+    reg = get_registry()
+    try:
+        chosen = scopes.set_scope(reg, name, _posted_scope())
+    except (StoreError, TypeError):
+        flash(_("未能修改数据范围：只有中心登记库可以设置，设备须已登记、不是中心库本身，"
+                "所选片区或工作组须存在。"))
+    else:
+        shown = scopes.describe(chosen) if lang() == "en" else scope_words(chosen)
+        flash(_("设备 %(name)s 的数据范围已改为：%(shown)s。请为它单独导出中心数据包；导入后，"
+                "范围外的住户会从该笔记本上删除。", name=name, shown=shown))
+    return redirect(url_for("devices.index"))
+
+
+def scope_words(scope: dict | None) -> str:
+    """A scope in Chinese: 片区 A、B；工作组 T (or 全项目)."""
+    if not scope:
+        return "全项目"
+    parts = []
+    if scope.get("zones"):
+        parts.append("片区 " + "、".join(scope["zones"]))
+    if scope.get("teams"):
+        parts.append("工作组 " + "、".join(scope["teams"]))
+    return "；".join(parts)

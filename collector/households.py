@@ -7,7 +7,7 @@ fast on tens of thousands of households through the indexes `ensure_indexes` kee
 
 from __future__ import annotations
 
-from anju.registry.core import localtime
+from anju.registry.core import atrest, localtime
 from anju.registry.core import search as household_search
 from anju.registry.core.store import Registry, transaction
 from anju.registry.sync.export_status import central_holds
@@ -41,8 +41,18 @@ INDEXES = {
 
 @bp.record_once
 def _setup(state) -> None:
-    """Create the list's indexes once, when the app is built."""
-    reg = Registry.open(state.app.config["DATABASE"])
+    """Create the list's indexes once, when the app is built (an encrypted database that is
+    still locked: at the login that opens it, collector/auth.py)."""
+    database = state.app.config["DATABASE"]
+    if atrest.is_encrypted(database) and not atrest.is_unlocked(database):
+        state.app.extensions.setdefault("anju_after_unlock", []).append(
+            lambda: _prepare(database))
+        return
+    _prepare(database)
+
+
+def _prepare(database) -> None:
+    reg = Registry.open(database)
     try:
         ensure_indexes(reg)
         household_search.ensure_search_index(reg.conn)

@@ -4,6 +4,7 @@ trend, teams and cadres furthest behind first, hardship households; and the dail
 
 from __future__ import annotations
 
+from anju.registry.completion import care
 from anju.registry.publication import charts
 from anju.registry.review import progress, report
 from flask import Blueprint, Response, render_template
@@ -47,6 +48,7 @@ def index():
     hardship_field = reg.definition.record("household").field("hardship") \
         if reg.definition.record("household").has("hardship") else None
     return render_template("progress/index.html", s=snap, svg=_charts(snap),
+                           care=care.summary(reg),
                            labels=progress.LABELS, stages=progress.TREND,
                            hardship_label=lambda v: hardship_field.choice_label(v, lang())
                            if hardship_field else v)
@@ -58,7 +60,7 @@ def report_xlsx():
     """The daily report (日报) as an XLSX file."""
     reg = get_registry()
     data = report.xlsx_bytes(reg)
-    snap_day = progress.snapshot(reg)["today"]
+    snap_day = progress.today().isoformat()  # the report's day, not a second snapshot
     return Response(data, headers={
         "Content-Type": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
         "Content-Disposition": f'attachment; filename="anju-daily-{snap_day}.xlsx"'})

@@ -49,8 +49,23 @@ def index():
                     "p.new, p.known, p.conflicts, p.last_seen_at, p.times FROM pack_received p "
                     "LEFT JOIN device d USING (device_id) ORDER BY p.last_seen_at DESC LIMIT 20")]
     return render_template("sync/index.html", central=_central(), received=received,
+                           scoped=_scoped_laptops(reg) if _central() else [],
                            conflicts=reg.open_conflicts(),
                            can_merge=not _central() or has_role("supervisor"))
+
+
+def _scoped_laptops(reg) -> list[dict]:
+    """Central: the laptops with a scope, each needing a pack of its own (name, scope)."""
+    from anju.registry.sync import scope as scopes
+
+    from .devices import scope_words
+    out = []
+    for name, text in reg.conn.execute("SELECT name, scope FROM device WHERE scope IS NOT NULL "
+                                       "AND revoked_at IS NULL AND role != 'central' "
+                                       "ORDER BY name"):
+        scope = scopes.normalise(text)
+        out.append({"name": name, "zh": scope_words(scope), "en": scopes.describe(scope)})
+    return out
 
 
 @bp.route("/sync/export", methods=("POST",))
@@ -59,12 +74,28 @@ def export():
     """Write a pack and send it as a download (the file is encrypted: safe on a USB stick)."""
     reg = get_registry()
     stamp = dt.datetime.now().strftime("%Y%m%d-%H%M")
-    name = f"anju-{reg.meta('device_name')}-{stamp}.pack"
+    recipient = (request.form.get("for") or "").strip() if _central() else ""
+    suffix = f"-for-{recipient}" if recipient and recipient.replace("-", "").replace(
+        "_", "").replace(".", "").isalnum() else ""
+    name = f"anju-{reg.meta('device_name')}{suffix}-{stamp}.pack"
     tmp = tempfile.mkdtemp(prefix="anju-export-")
     path = Path(tmp) / name
     try:
-        manifest = export_pack(reg, path, full=request.form.get("full") == "1")
-    except (PackError, StoreError, OSError):
+        manifest = export_pack(reg, path, full=request.form.get("full") == "1",
+                               recipients=[recipient] if recipient else None)
+    except PackError as exc:
+        shutil.rmtree(tmp, ignore_errors=True)
+        if exc.code == "no_central_key":
+            flash(_("导出失败：本机还不知道中心库的加密公钥。请先导入一个最新的中心数据包，再导出。"),
+                  "warning")
+        elif exc.code == "recipients":
+            flash(_("导出失败：所选笔记本不存在、已吊销，或尚未登记加密公钥（请先合并它的数据包）。"),
+                  "warning")
+        else:
+            flash(_("导出失败：数据包没有写成，请确认本机磁盘有空余空间后再试一次。"), "warning")
+        return redirect(url_for("sync.index"))
+    except (StoreError, OSError):
+        shutil.rmtree(tmp, ignore_errors=True)
         flash(_("导出失败：数据包没有写成，请确认本机磁盘有空余空间后再试一次。"), "warning")
         return redirect(url_for("sync.index"))
 

@@ -10,7 +10,7 @@ from anju.registry.core.digest import digest
 from anju.registry.core.store import Registry
 from anju.registry.sync.enrollment import enroll_device, init_laptop
 from anju.registry.sync.merge import merge_pack
-from anju.registry.sync.packs import export_pack
+from anju.registry.sync.packs import audience, export_pack
 
 from tests.conftest import HOUSEHOLD
 
@@ -87,6 +87,12 @@ class Project:
     def __init_reopen(self) -> None:
         self.central = Registry.open(self.root / "central.db")
         self.laptops = {n: Registry.open(self.root / f"{n}.db") for n in self.laptops}
+
+
+def sealed_to(reg: Registry) -> list:
+    """The (device id, X25519 public key) pairs `reg`'s next pack is sealed to, for tests that
+    write packs by hand with PackWriter."""
+    return [(r[0], r[2]) for r in audience(reg).recipients]
 
 
 def conflicts(reg: Registry) -> list[tuple]:

@@ -30,7 +30,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.syncing import Project
+from tests.syncing import Project, sealed_to
 
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 40
 HTML = b"<html><script>fetch('/devices')</script></html>"
@@ -84,7 +84,7 @@ def forged_pack(project: Project, signer: Registry, rows: list, *, blobs=None):
     """A pack correctly signed (as a file) by `signer`'s genuine key, carrying `rows`."""
     path = project.root / "packs" / f"forged-{new_id()[:8]}.pack"
     writer = PackWriter(path, project_id=signer.project_id, device_id=signer.device_id,
-                        signer=enrollment.signing_key(signer), key=enrollment.project_key(signer))
+                        signer=enrollment.signing_key(signer), recipients=sealed_to(signer))
     writer.frame({"t": "meta", "role": "laptop", "device_name": "x", "have": {}})
     if rows:
         writer.frame({"t": "changes", "c": rows})
@@ -413,8 +413,15 @@ def test_a_revoked_laptops_changes_relayed_by_another_laptop_are_refused(project
     hid = lap2.save("household", None, {"house_no": "R-0001", "zone": "东关片区A地块",
                                         "address": "东关街9号", "structure": "simple",
                                         "owner_name": "赵六"}, by="li", full=True)
-    # lap1 takes lap2's pack directly (a laptop merges what it is given), then lap2 is lost.
-    assert merge_pack(project.lap(1), project.pack(lap2)).ok
+    # lap1 comes to hold lap2's changes the central never received (laptops no longer read
+    # each other's packs, tests/test_recipients.py; a thief holding both databases copies the
+    # rows across), then lap2 is lost.
+    lap1 = project.lap(1)
+    cols = ("change_id, device_id, seq, record_type, record_id, fields, base, at, by, note, hlc, "
+            "received_at, prev, sig")
+    lap1.conn.executemany(f"INSERT INTO change ({cols}) VALUES ({', '.join('?' * 14)})",
+                          lap2.conn.execute(f"SELECT {cols} FROM change WHERE record_id = ?",
+                                            (hid,)).fetchall())
     enrollment.revoke_device(project.central, "lap2")
     refused(project, project.pack(project.lap(1), full=True), "revoked", "lap2")
     assert project.central.get("household", hid) is None

@@ -79,7 +79,7 @@ def test_merge_is_idempotent_commutative_associative_and_syncs_back(template, op
         _play(project, ops)
         packs = {n: project.pack(project.lap(n)) for n in (1, 2, 3)}
         a = project.central
-        b, c = (_central_copy(a, shared / n) for n in "bc")
+        b, c, d = (_central_copy(a, shared / n) for n in "bcd")
         # Commutative: two orders.
         project.merge(a, *(packs[n] for n in order))
         project.merge(b, *(packs[n] for n in reversed(order)))
@@ -88,16 +88,18 @@ def test_merge_is_idempotent_commutative_associative_and_syncs_back(template, op
         results = project.merge(b, *(packs[n] for n in sorted(order)))
         assert all(r.new == 0 and r.conflicts == 0 for r in results)
         assert fingerprint(b) == before
-        # Associative: (x + y) + z, with x merging y's pack on a laptop first.
+        # Associative: (x + y) + z, with laptop x holding y's changes first. Laptops read no
+        # pack but the central registry's, so y's changes reach x relayed by a central copy d.
         x, y, z = order
-        project.merge(project.lap(x), packs[y])
+        project.merge(d, packs[y])
+        project.merge(project.lap(x), project.pack(d))
         project.merge(c, project.pack(project.lap(x), full=True), packs[z])
         assert fingerprint(a) == fingerprint(b) == fingerprint(c)
         # Sync back: every laptop ends with the central registry's records and conflicts.
         project.sync_back()
         for n in (1, 2, 3):
             assert fingerprint(project.lap(n)) == fingerprint(a)
-        for reg in (b, c):
+        for reg in (b, c, d):
             reg.close()
         project.close()
 
@@ -342,18 +344,21 @@ def test_demo_lays_out_a_merged_project_with_laptops_packs_and_conflicts(demo_di
 
 
 def test_every_grouping_of_three_packs_gives_one_digest(project, tmp_path):
-    """Associativity on the command-line path too: all orders of three packs agree."""
+    """Associativity on the command-line path too: all orders of three packs agree (merged
+    where packs are sealed to: copies of the central registry; the third pack overlaps the
+    first)."""
     hid = project.households[0]
     project.lap(1).save("household", hid, {"floors": 1}, by="a")
+    first = project.pack(project.lap(1))
     project.lap(2).save("household", hid, {"floors": 2}, by="b")
-    packs = [project.pack(project.lap(1)), project.pack(project.lap(2)),
-             project.pack(project.central, full=True)]
+    project.lap(1).save("household", hid, {"comments": "再访"}, by="a")
+    packs = [first, project.pack(project.lap(2)), project.pack(project.lap(1), full=True)]
     digests = set()
-    project.lap(1).conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    project.central.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     for i, perm in enumerate(itertools.permutations(packs)):
         import shutil
         target = tmp_path / f"t{i}.db"
-        shutil.copy(project.root / "lap1.db", target)
+        shutil.copy(project.root / "central.db", target)
         with Registry.open(target) as reg:
             project.merge(reg, *perm)
             digests.add(fingerprint(reg))

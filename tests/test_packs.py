@@ -17,8 +17,9 @@ from anju.registry.sync import enrollment
 from anju.registry.sync.enrollment import enroll_device, init_laptop, revoke_device
 from anju.registry.sync.merge import merge_pack
 from anju.registry.sync.packs import PackWriter, export_pack, open_pack
+from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 
-from tests.syncing import Project, fingerprint
+from tests.syncing import Project, fingerprint, sealed_to
 
 
 def anju(*args):
@@ -48,7 +49,7 @@ def test_a_pack_reveals_nothing_readable(project):
 def forge(reg: Registry, path, rows, *, schema_version: int = SCHEMA_VERSION):
     """A pack correctly signed by `reg`'s device holding the given change rows."""
     writer = PackWriter(path, project_id=reg.project_id, device_id=reg.device_id,
-                        signer=enrollment.signing_key(reg), key=enrollment.project_key(reg),
+                        signer=enrollment.signing_key(reg), recipients=sealed_to(reg),
                         schema_version=schema_version)
     writer.frame({"t": "meta", "role": "laptop", "device_name": "x", "have": {}})
     writer.frame({"t": "changes", "c": rows})
@@ -182,9 +183,10 @@ def test_signature_is_checked_not_only_the_checksum(project, tmp_path):
 
 def test_pack_made_with_another_key_is_refused(project, tmp_path):
     lap1 = project.lap(1)
+    stranger = X25519PrivateKey.generate().public_key()  # not the central registry's key
     writer = PackWriter(tmp_path / "k.pack", project_id=lap1.project_id,
                         device_id=lap1.device_id, signer=enrollment.signing_key(lap1),
-                        key=os.urandom(32))
+                        recipients=[(lap1.meta("central_device_id"), stranger)])
     writer.frame({"t": "meta", "have": {}})
     writer.finish({"project_id": lap1.project_id, "device_id": lap1.device_id,
                    "counts": {"changes": 0, "blobs": 0}})

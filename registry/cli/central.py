@@ -135,14 +135,15 @@ def settings_assign(db: str, cadre: str, house_nos: tuple[str, ...], by: str) ->
 @click.option("--out", type=click.Path(dir_okay=False), help="Write the XLSX report here.")
 def report(db: str, out: str | None) -> None:
     """Print the daily report (日报) summary; with --out also write it as XLSX."""
-    from anju.registry.review.report import text_summary, write_xlsx
+    from anju.registry.review.report import figures, text_summary, write_xlsx
     with open_registry(db) as reg:
+        computed = figures(reg)  # once, for the workbook and the summary alike
         if out:
             try:
-                write_xlsx(reg, out)
+                write_xlsx(reg, out, computed=computed)
             except OSError as exc:
                 raise Abort(f"{out}: cannot write ({exc.strerror})") from None
-        click.echo(text_summary(reg))
+        click.echo(text_summary(reg, computed=computed))
     if out:
         click.echo(f"wrote {out}", err=True)
 

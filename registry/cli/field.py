@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import click
-from anju.registry.cli.base import Abort, main, open_registry
+from anju.registry.cli.base import Abort, main, open_registry, unlock
 
 
 @main.command()
@@ -37,6 +37,9 @@ def restore(backup_file: str, db: str, force: bool) -> None:
     from anju.registry.core.store import Registry
     from anju.registry.field import backup as backups
     from anju.registry.field import generation
+    unlock(backup_file)
+    if Path(db).is_file():
+        unlock(db)  # the database replaced is saved as a backup first
     saved = backups.restore(backup_file, db, force=force)  # a BackupError is a StoreError
     if saved:
         click.echo(f"the replaced database was saved as {saved}")
@@ -60,6 +63,7 @@ def recover(db: str, backup_file: str, by: str | None) -> None:
 
     from anju.registry.sync.recover import recover_backup
     by = (by or "").strip() or getpass.getuser()
+    unlock(backup_file)  # an encrypted laptop's backup: one of its users' passwords
     with open_registry(db) as reg:
         result = recover_backup(reg, backup_file, attested_by=by[:80])
     click.echo(f"recovered from {backup_file}: {result.line()}")

@@ -29,19 +29,44 @@ def device() -> None:
                    "one). Default: survey (households, members, visits, attachments, status "
                    "up to surveyed). Others: status, agreements, decisions, resolutions, "
                    "tombstones, completion.")
-def device_enroll(db: str, name: str, out: str, capabilities: tuple[str, ...]) -> None:
+@click.option("--scope", "scope_items", multiple=True, metavar="zone=A,B|team=T|all",
+              help="What the laptop receives: the households of these zones or teams "
+                   "(repeat to combine). Default: the whole project.")
+def device_enroll(db: str, name: str, out: str, capabilities: tuple[str, ...],
+                  scope_items: tuple[str, ...]) -> None:
     """Enrol laptop NAME and write its enrolment file for `anju init DB --enroll FILE`."""
+    from anju.registry.sync import scope as scopes
     from anju.registry.sync.authority import FIELD_DEFAULT, parse_capabilities
     from anju.registry.sync.enrollment import enroll_device
     with open_registry(db) as reg:
         try:
             caps = parse_capabilities(capabilities) if capabilities else None
-            enroll_device(reg, name, out, capabilities=caps)
+            scope = scopes.parse_scope(scope_items)
+            enroll_device(reg, name, out, capabilities=caps, scope=scope)
         except (StoreError, OSError) as exc:
             raise Abort(str(exc)) from None
     shown = ", ".join(sorted(caps if caps is not None else FIELD_DEFAULT)) or "none"
-    click.echo(f"enrolled {name} (may write: {shown}): {out} "
-               "(keep it secret; delete it after `anju init`)")
+    click.echo(f"enrolled {name} (may write: {shown}; receives: {scopes.describe(scope)}): "
+               f"{out} (keep it secret; delete it after `anju init`)")
+
+
+@device.command("scope")
+@click.argument("db", type=click.Path(dir_okay=False))
+@click.argument("name")
+@click.option("--scope", "scope_items", multiple=True, required=True,
+              metavar="zone=A,B|team=T|all",
+              help="The households laptop NAME receives from now on ('all': the whole project).")
+def device_scope(db: str, name: str, scope_items: tuple[str, ...]) -> None:
+    """Set what laptop NAME receives: its next pack brings the households entering its scope,
+    and merging that pack removes from the laptop those leaving it."""
+    from anju.registry.sync import scope as scopes
+    with open_registry(db) as reg:
+        try:
+            scope = scopes.set_scope(reg, name, scopes.parse_scope(scope_items))
+        except StoreError as exc:
+            raise Abort(str(exc)) from None
+    click.echo(f"{name} receives: {scopes.describe(scope)}"
+               + (f" (export its packs with --for {name})" if scope else ""))
 
 
 @device.command("grant")
@@ -73,17 +98,24 @@ def device_revoke(db: str, name: str) -> None:
 @click.argument("db", type=click.Path(dir_okay=False))
 @click.option("--out", required=True, type=click.Path(dir_okay=False), help="The pack to write.")
 @click.option("--full", is_flag=True, help="Every change, not only what the receiver lacks.")
-def export_cmd(db: str, out: str, full: bool) -> None:
-    """Write a pack of DB's changes (encrypted with the project key, signed by this device)."""
+@click.option("--for", "recipients", multiple=True, metavar="NAME",
+              help="Central: the laptop(s) to seal the pack to (repeat; laptops of one scope). "
+                   "Default: every enrolled laptop, not revoked, whose scope is the whole "
+                   "project.")
+def export_cmd(db: str, out: str, full: bool, recipients: tuple[str, ...]) -> None:
+    """Write a pack of DB's changes, sealed to its recipients and signed by this device."""
     from anju.registry.sync.packs import PackError, export_pack
     with open_registry(db) as reg:
         try:
-            manifest = export_pack(reg, out, full=full)
+            manifest = export_pack(reg, out, full=full, recipients=recipients or None)
         except (PackError, StoreError, OSError) as exc:
             raise Abort(describe(exc)) from None
     counts = manifest["counts"]
     click.echo(f"wrote {out}: {counts['changes']} changes, {counts['blobs']} files"
-               f"{' (full)' if manifest['full'] else ''}")
+               f"{' (full)' if manifest['full'] else ''}; sealed to "
+               f"{', '.join(manifest['recipients']) or 'nobody'}")
+    for name, why in manifest.get("left_out") or ():
+        click.echo(f"not sealed to {name}: {why}", err=True)
 
 
 @main.command("merge")

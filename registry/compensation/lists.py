@@ -24,6 +24,7 @@ from anju.registry.compensation.calculation import (
     recognised_area,
     rules_of,
 )
+from anju.registry.core import page_indexes
 from anju.registry.core.cells import safe_cell
 from anju.registry.core.store import Registry
 from anju.registry.core.workflow import is_signed
@@ -69,9 +70,12 @@ class ZoneList:
 def zones(reg: Registry) -> list[str]:
     """The project's zones: those of the settings in their order, then any others in use."""
     named = [z["name"] for z in reg.settings.get("zones", []) if z.get("name")]
-    used = [z for (z,) in reg.conn.execute(
-        "SELECT DISTINCT zone FROM household WHERE deleted IS NULL AND zone IS NOT NULL "
-        "ORDER BY zone")]
+    used = [z for (z,) in reg.conn.execute(page_indexes.hinted(reg.conn,  # a probe per zone
+        "WITH RECURSIVE z(v) AS (SELECT (SELECT min(zone) FROM household INDEXED BY "
+        "pages_household_zone_cadre WHERE zone IS NOT NULL AND deleted IS NULL) UNION ALL "
+        "SELECT (SELECT min(zone) FROM household INDEXED BY pages_household_zone_cadre "
+        "WHERE zone > z.v AND deleted IS NULL) FROM z WHERE z.v IS NOT NULL) "
+        "SELECT v FROM z WHERE v IS NOT NULL"))]
     return named + [z for z in used if z not in named]
 
 
@@ -140,14 +144,15 @@ def _sheet_title(zone: str, used: set[str]) -> str:
 
 def workbook(reg: Registry, selected: list[str] | None = None) -> Workbook:
     """The zone lists as one workbook, a sheet per zone, amounts as numbers (written in
-    openpyxl's streaming mode: a large project's lists stay quick and small in memory)."""
+    openpyxl's streaming mode, the rows read a batch at a time by zone_figures.iter_rows: a
+    large project's lists stay quick and small in memory)."""
+    from anju.registry.compensation import zone_figures  # the rows, a batch at a time
     book = Workbook(write_only=True)
     used: set[str] = set()
     project = reg.meta("project_name") or ""
-    in_force, area_rule, disputed = agreements_in_force(reg), _area_rule(reg), disputes(reg)
+    ctx, area_rule = zone_figures.context(reg), _area_rule(reg)
     bold = Font(bold=True)
     for zone in selected or zones(reg):
-        zl = zone_list(reg, zone, in_force=in_force, area_rule=area_rule, disputed=disputed)
         sheet = book.create_sheet(_sheet_title(zone, used))
         for i, (_, _, _, width) in enumerate(COLUMNS, 1):
             sheet.column_dimensions[get_column_letter(i)].width = width
@@ -156,13 +161,20 @@ def workbook(reg: Registry, selected: list[str] | None = None) -> Workbook:
         sheet.append([_cell(sheet, title, Font(bold=True, size=14))])
         sheet.append([_cell(sheet, zh, bold, Alignment(horizontal="center", wrap_text=True))
                       for _, zh, _, _ in COLUMNS])
-        for row in zl.rows:
+        count = signed = disputed = 0
+        net = Decimal("0.00")
+        for row in zone_figures.iter_rows(reg, zone, ctx=ctx, area_rule=area_rule):
             sheet.append([_value(sheet, key, row[key]) for key, *_ in COLUMNS])
+            count += 1  # the footer's figures as ZoneList sums them
+            signed += is_signed(row["status_code"])
+            disputed += row["disputed"]
+            if row["net"] is not None:
+                net += row["net"]
         sheet.append([])
-        sheet.append([_cell(sheet, "合计", bold), f"{len(zl.rows)} 户", f"已签约 {zl.signed} 户"]
-                     + [f"双重协议待核定 {zl.disputed} 户" if zl.disputed else None]
-                     + [None] * (len(COLUMNS) - 6) + [_net_words(zl.total),
-                                                      _value(sheet, "total", abs(zl.total))])
+        sheet.append([_cell(sheet, "合计", bold), f"{count} 户", f"已签约 {signed} 户"]
+                     + [f"双重协议待核定 {disputed} 户" if disputed else None]
+                     + [None] * (len(COLUMNS) - 6) + [_net_words(net),
+                                                      _value(sheet, "total", abs(net))])
     if not book.sheetnames:
         book.create_sheet("无片区")
     return book

@@ -22,7 +22,8 @@ DEFAULT_AREA_TOLERANCE = 0.05
 SCALARS = ("freeze_date", "signing_start", "survey_start", "area_tolerance",
            "export_warn_hours", "signing_deadline", "objection_reply_days",
            "record_objection_days", "review_request_days", "appraisal_request_days",
-           "administrative_review_days", "litigation_months")
+           "administrative_review_days", "litigation_months", "selection_priority",
+           "flat_area_tolerance")
 # The lawful path's periods in days (months for litigation): registry/legal/common.py PERIODS.
 LEGAL_PERIODS = ("objection_reply_days", "record_objection_days", "review_request_days",
                  "appraisal_request_days", "review_result_days", "administrative_review_days",
@@ -43,6 +44,8 @@ MESSAGES = {
     "deadline_before_signing": (N_("签约期限早于签约开始日期"),
                                 "Signing deadline before its start"),
     "period": (N_("应为 1 到 3650 之间的整数"), "Must be a whole number, 1 to 3650"),
+    "priority": (N_("只能为 hardship(困难群体优先)或不设"), "Must be hardship or unset"),
+    "flat_tolerance": (N_("应为 0 到 100 之间的平方米数"), "Must be 0 to 100 m²"),
 }
 
 _TEXT = {"required": "required", "invalid": "invalid_text", "null": "required"}
@@ -114,6 +117,14 @@ class SettingsSchema(Schema):
     review_result_days = _period()
     administrative_review_days = _period()
     litigation_months = _period()
+    # Flat selection (registry/completion/selection.py): `hardship` when the plan gives hardship
+    # households priority in the order; the m² within which another flat type's plan area
+    # still fits an agreement's type.
+    selection_priority = fields.String(load_default=None, allow_none=True,
+                                       validate=validate.OneOf(["hardship"], error="priority"))
+    flat_area_tolerance = fields.Float(load_default=None, allow_none=True,
+                                       error_messages={"invalid": "flat_tolerance"},
+                                       validate=validate.Range(0, 100, error="flat_tolerance"))
 
     @validates_schema
     def _consistent(self, data: dict, **kwargs) -> None:

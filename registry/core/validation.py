@@ -348,3 +348,37 @@ def validate(definition: Definition, record: str, data: dict, *, partial: bool =
     if rtype.parent and not partial and not merged.get(f"{rtype.parent}_id"):
         errors[f"{rtype.parent}_id"] = ["required"]
     return clean, errors
+
+
+@lru_cache(maxsize=64)
+def _partial_plan(definition: Definition, record: str) -> tuple[dict, dict, frozenset]:
+    rtype = definition.record(record)
+    return (dict(schema_for(definition, record).load_fields),
+            {f.name: is_identifier(f) for f in rtype.columns},
+            frozenset(f.name for f in rtype.columns if f.relevant))
+
+
+def partial_errors(definition: Definition, record: str, data: dict) -> dict:
+    """Exactly `validate(definition, record, data, partial=True, latest=None)[1]`, faster: each
+    field's own check called directly instead of through a whole schema load (a merge checks
+    millions of fields); a field not relevant given the change's other values has its errors
+    dropped, as validate drops them."""
+    loaders, kinds, conditional = _partial_plan(definition, record)
+    errors: dict[str, list] = {}
+    clean: dict = {}
+    with calendar(None):
+        for k, v in data.items():
+            loader = loaders.get(k)
+            if loader is None:
+                errors[k] = ["unknown_field"]
+                continue
+            try:
+                clean[k] = loader.deserialize(
+                    None if _blank(v) else normalise(v, kinds.get(k, False)), k, data)
+            except ValidationError as exc:
+                errors[k] = exc.messages if isinstance(exc.messages, list) else [exc.messages]
+    if conditional and not conditional.isdisjoint(data):
+        for f in definition.record(record).columns:
+            if f.name in data and f.relevant and not is_relevant(f, clean):
+                errors.pop(f.name, None)
+    return errors

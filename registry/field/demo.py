@@ -22,6 +22,7 @@ from anju.registry.core.changes import Change
 from anju.registry.core.store import InvalidChange, Registry, transaction
 from anju.registry.core.validation import id_check_char, validate
 from anju.registry.core.workflow import allowed_moves
+from anju.registry.field.demo_flats import play_care, play_selection
 from faker import Faker
 
 AREA_CODES = ("110105", "110108", "440524", "370102", "420106", "510104", "330106", "610113")
@@ -441,6 +442,8 @@ def build_demo(directory: str | Path, *, households: int = 2000, devices: int = 
             if not result.ok:
                 raise InvalidChange("pack", {result.path: [result.reason]})
         play_lawful_path(reg, builder.today, seed)
+        play_selection(reg, builder.today, seed)  # flats, a lottery, choices in order
+        play_care(reg, builder.today, seed)  # help planned and given to hardship households
     finally:
         reg.close()
         if collecting:

@@ -110,6 +110,25 @@ def eligible(reg: Registry, today: dt.date | None = None) -> list[dict]:
     return out
 
 
+def eligible_count(reg: Registry, today: dt.date | None = None) -> int:
+    """len(eligible(reg, today)), counted by zone in SQL: the progress page and the 日报 need
+    the number, not the households (a scan of their rows was most of /progress at scale)."""
+    if not reg.definition.records.get("compensation_decision"):
+        return 0
+    today = today or dt.date.today()
+    signed = ("AND NOT EXISTS (SELECT 1 FROM agreement a WHERE a.household_id = h.id)"
+              if "agreement" in reg.definition.records else "")
+    total = 0
+    for zone, n in reg.conn.execute(
+            "SELECT h.zone, count(*) FROM household h WHERE h.deleted IS NULL AND "
+            f"h.status = 'valued' {signed} AND NOT EXISTS (SELECT 1 FROM compensation_decision "
+            "d WHERE d.household_id = h.id AND d.deleted IS NULL) GROUP BY h.zone"):
+        deadline = signing_deadline(reg, {"zone": zone})
+        if deadline is not None and today > deadline:
+            total += n
+    return total
+
+
 # Items of an agreement's breakdown that a decision does not grant: the signing reward is for
 # households that signed within the period, which a holdout by definition did not.
 NOT_IN_DECISION = ("incentive",)

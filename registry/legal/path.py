@@ -104,7 +104,7 @@ def counts(reg: Registry, today: dt.date | None = None) -> dict[str, int]:
     out["valuations_reviewed"] = sum(1 for v in live_rows(reg, "valuation")
                                      if v.get("basis") in ("review", "appraisal"))
     out.update({f"decisions_{k}": v for k, v in decisions.counts(reg).items()})
-    out["decisions_eligible"] = len(decisions.eligible(reg, today))
+    out["decisions_eligible"] = decisions.eligible_count(reg, today)
     out["rounds"] = len(rounds.rounds(reg, today))
     return out
 

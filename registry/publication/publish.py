@@ -35,11 +35,12 @@ from collections.abc import Callable
 from importlib import metadata
 from pathlib import Path
 
+from anju.registry.completion import public as completion_public
 from anju.registry.core.cells import FORMULA_STARTS
 from anju.registry.core.changes import now
 from anju.registry.core.definition import Field
 from anju.registry.core.digest import digest
-from anju.registry.core.store import Registry, StoreError
+from anju.registry.core.store import Registry, StoreError, connect
 from anju.registry.legal.public import write_tables as write_legal_tables
 from anju.registry.publication import disclosure
 from anju.registry.publication.privacy import (
@@ -103,7 +104,7 @@ def publish(reg: Registry, out_path: str | Path, *,
     tmp = out.with_name(f".{out.name}.{os.getpid()}.tmp")
     tmp.unlink(missing_ok=True)
     try:
-        conn = sqlite3.connect(tmp, isolation_level=None)
+        conn = connect(tmp, wal=False)
         try:
             summary = _build(reg, conn, compensation, comp_columns, progress)
         finally:
@@ -207,8 +208,7 @@ def digest_file(path: str) -> tuple[tuple, str]:
     import types
 
     from anju.registry.core.definition import parse
-    conn = sqlite3.connect(Path(path).resolve().as_uri() + "?mode=ro", uri=True,
-                           isolation_level=None)
+    conn = connect(path, readonly=True)
     try:
         conn.execute("BEGIN")
         marker = _snapshot_marker(conn)
@@ -290,6 +290,7 @@ def _build(reg: Registry, conn: sqlite3.Connection, compensation: dict, comp_col
         summary = _write(reg, conn, shown, totalled, cols, rows, people, compensation,
                          comp_columns, progress)
         write_legal_tables(conn, reg, people)  # rounds, what each published, decisions
+        completion_public.write_tables(conn, reg)  # selection order, results, flats left
 
         cells = disclosure.sensitive_cells(totalled)
         current = disclosure.contributions(cells, rows, SURVEYED)
@@ -302,6 +303,7 @@ def _build(reg: Registry, conn: sqlite3.Connection, compensation: dict, comp_col
             helper.wait()
     # The ledger is written (and committed) before the file is put in place.
     disclosure.write_table(conn, disclosure.release(reg, cells, current))
+    completion_public.write_paid(conn, completion_public.paid_by_zone(reg))  # the ledger too
     survey_hash = defn.hash
     _provenance(conn, reg, {
         "as_of": now(), "last_change_at": last_change or "", "registry_digest": registry_digest,

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import heapq
 import json
 import statistics
 import unicodedata
@@ -581,22 +582,12 @@ def check_id_two_names(reg: Registry, settings: dict) -> list[Flag]:
     if not (_has(reg, "member", "id_no", "name") and _has(reg, "household", "owner_id_no",
                                                             "owner_name")):
         return []
-    groups = reg.conn.execute("""
-        WITH p AS (
-            SELECT household_id AS hid, anju_id(id_no) AS canon, anju_norm(name) AS name,
-                   'member' AS t, id AS rid
-            FROM member WHERE deleted IS NULL AND trim(id_no) != ''
-            UNION ALL
-            SELECT id, anju_id(owner_id_no), anju_norm(owner_name), 'household', id
-            FROM household WHERE deleted IS NULL AND trim(owner_id_no) != '')
-        SELECT hid, canon, json_group_array(json_array(name, t, rid)) FROM p
-        WHERE name IS NOT NULL GROUP BY hid, canon HAVING count(DISTINCT name) > 1""").fetchall()
+    groups = _id_name_groups(reg)
     nos = _live_households(reg, [g[0] for g in groups])
     flags = []
     for hid, canon, rows in sorted(groups, key=lambda g: (nos.get(g[0]) or "", g[1])):
         if hid not in nos:
             continue
-        rows = json.loads(rows)
         names = sorted({mask_name(n) for n, _, _ in rows})
         count = len({n for n, _, _ in rows})
         shown = mask_id_for_staff(canon)
@@ -606,6 +597,41 @@ def check_id_two_names(reg: Registry, settings: dict) -> list[Flag]:
             f"{nos[hid]}: resident ID {shown} is recorded under {count} names",
             [hid], [(t, r) for _, t, r in rows if t == "member"]))
     return flags
+
+
+def _id_name_groups(reg: Registry) -> list[tuple[str, str | None, list]]:
+    """(household, canonical ID, [(name, record type, record id)]) for every ID recorded under
+    two or more names (compared normalised) in one household, owner included. Members and
+    owners are read in household order along their indexes and grouped one household at a
+    time, so memory stays bounded and each value is normalised once (in SQL, a grouped CTE
+    called the functions three times per row and sorted every row)."""
+    members = reg.conn.execute(
+        "SELECT household_id, id_no, name, id FROM member WHERE household_id IS NOT NULL "
+        "AND deleted IS NULL AND trim(id_no) != '' ORDER BY household_id")
+    owners = reg.conn.execute(
+        "SELECT id, owner_id_no, owner_name, id FROM household WHERE deleted IS NULL "
+        "AND trim(owner_id_no) != '' ORDER BY id")
+    out = []
+    people: dict = {}
+    current = None
+
+    def close():
+        for (hid, canon), rows in people.items():
+            if len({r[0] for r in rows}) > 1:
+                out.append((hid, canon, rows))
+        people.clear()
+
+    tagged = heapq.merge(((r, "member") for r in members), ((r, "household") for r in owners),
+                         key=lambda x: x[0][0])
+    for (hid, id_no, name, rid), kind in tagged:
+        if hid != current:
+            close()
+            current = hid
+        folded = normalize(name)
+        if folded is not None:
+            people.setdefault((hid, canonical_id(id_no)), []).append((folded, kind, rid))
+    close()
+    return out
 
 
 # relation -> (must the member be born after the head?, words)

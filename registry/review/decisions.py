@@ -105,6 +105,8 @@ def queue(reg: Registry, *, zone: str | None = None, kind: str | None = None,
     """(total, one page of items): conflicts first, then flags by day found (newest first)
     and gravity (the order of KINDS)."""
     prepare(reg)
+    if not (zone or kind or cadre or closed):
+        return _open_queue(reg, limit, offset)
     sql, args = _items_sql(reg, zone=zone, kind=kind, cadre=cadre, closed=closed)
     if not sql:
         return 0, []
@@ -112,6 +114,50 @@ def queue(reg: Registry, *, zone: str | None = None, kind: str | None = None,
     rows = reg.conn.execute(f"SELECT * FROM ({sql}) ORDER BY item = 'flag', "
                             f"substr(at, 1, 10) DESC, {_priority()}, key LIMIT ? OFFSET ?",
                             [*args, limit, offset]).fetchall()
+    return total, [_detail(reg, *row) for row in rows]
+
+
+def _queue_index(reg: Registry) -> str | None:
+    """The expression index of the flags in the queue's order (day found newest first, then
+    gravity, then key); its name carries a hash of KINDS, so a changed order makes a new one.
+    None when it is missing and cannot be made now (the database busy or read-only)."""
+    import hashlib
+    import sqlite3
+    order = f"substr(found_at, 1, 10) DESC, {_priority()}, flag_key"
+    name = "pages_flag_queue_" + hashlib.sha256(order.encode()).hexdigest()[:8]
+    if not reg.conn.execute("SELECT 1 FROM sqlite_master WHERE name = ?", (name,)).fetchone():
+        try:
+            for (old,) in reg.conn.execute("SELECT name FROM sqlite_master WHERE type = "
+                                           "'index' AND name LIKE 'pages_flag_queue_%'"
+                                           ).fetchall():
+                reg.conn.execute(f"DROP INDEX [{old}]")
+            reg.conn.execute(f"CREATE INDEX [{name}] ON flag ({order})")
+        except sqlite3.OperationalError:
+            return None
+    return name
+
+
+def _open_queue(reg: Registry, limit: int, offset: int) -> tuple[int, list[dict]]:
+    """The unfiltered open queue (what /review shows first) without sorting every flag: the
+    conflicts (few) first in the queue's order, then the open flags read along an index in
+    that order, stopped by the page; the count is the flags less the closed ones (few)."""
+    name = _queue_index(reg)
+    sql, args = _items_sql(reg, kind="conflict")
+    conflicts = reg.conn.execute(f"SELECT * FROM ({sql}) ORDER BY substr(at, 1, 10) DESC, "
+                                 f"{_priority()}, key", args).fetchall()
+    rows = conflicts[offset:offset + limit]
+    if len(rows) < limit:
+        rows += reg.conn.execute(
+            f"SELECT 'flag', flag_key, kind, found_at FROM flag "
+            f"{f'INDEXED BY [{name}] ' if name else ''}"
+            f"WHERE {closed_sql(reg, 'flag')} = 0 ORDER BY substr(found_at, 1, 10) DESC, "
+            f"{_priority()}, flag_key LIMIT ? OFFSET ?",
+            (limit - len(rows), max(offset - len(conflicts), 0))).fetchall()
+    marks = ", ".join(f"'{c}'" for c in CLOSING)
+    closed = reg.conn.execute(
+        "SELECT count(*) FROM flag f WHERE f.flag_key IN (SELECT d.flag_key FROM decision d "
+        f"WHERE d.deleted IS NULL AND d.decision IN ({marks}))").fetchone()[0]
+    total = len(conflicts) + reg.conn.execute("SELECT count(*) FROM flag").fetchone()[0] - closed
     return total, [_detail(reg, *row) for row in rows]
 
 

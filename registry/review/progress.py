@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from anju.registry.core import workflow
+from anju.registry.core import page_indexes, stages, workflow
 from anju.registry.core.i18n import N_
 from anju.registry.core.settings import cadres as cadre_teams
 from anju.registry.core.settings import load as load_settings
@@ -46,19 +46,60 @@ def _counts_sql(group: str) -> str:
 
 
 def _rows(reg: Registry, group: str) -> dict:
+    """The straightforward count: one GROUP BY over the household table (the tests' path)."""
     cur = reg.conn.execute(_counts_sql(group))
     cols = [d[0] for d in cur.description]
     return {r[0]: dict(zip(cols[1:], r[1:])) for r in cur}
+
+
+GROUPS = {"zone": 0, "'all'": None, "nullif(cadre, '')": 1}
+
+
+def status_counts(reg: Registry) -> list[tuple]:
+    """(zone, cadre or None, status, households) of the live households: one scan of a
+    covering index (core.page_indexes), from which every count by zone, cadre and stage is
+    summed, instead of a scan of the wide table per grouping."""
+    return reg.conn.execute(page_indexes.hinted(
+        reg.conn, "SELECT zone, nullif(cadre, ''), status, count(*) FROM household "
+        "INDEXED BY pages_household_zone_cadre WHERE deleted IS NULL "
+        "GROUP BY zone, cadre, status")).fetchall()
+
+
+def _summed(counts: list[tuple], group: str) -> dict:
+    """What `_rows(reg, group)` gives, summed from `status_counts`."""
+    at = GROUPS[group]
+    wanted = {s: set(reached(s)) for s in TREND}
+    out: dict = {}
+    for row in counts:
+        key = "all" if at is None else row[at]
+        status, n = row[2], row[3]
+        acc = out.setdefault(key, {"households": 0, **dict.fromkeys(TREND, 0)})
+        acc["households"] += n
+        for s in TREND:
+            if status in wanted[s]:
+                acc[s] += n
+    return out
+
+
+def _grouped(reg: Registry, group: str, counts: list[tuple] | None) -> dict:
+    return _summed(status_counts(reg) if counts is None else counts, group)
 
 
 def _today(today: dt.date | None) -> dt.date:
     return today or dt.datetime.now(dt.UTC).date()
 
 
-def zones(reg: Registry, today: dt.date | None = None) -> list[dict]:
-    """Each zone's households, stages reached and signing progress against target and deadline."""
+def today() -> dt.date:
+    """The day a snapshot taken now is of (its "today")."""
+    return _today(None)
+
+
+def zones(reg: Registry, today: dt.date | None = None,
+          counts: list[tuple] | None = None) -> list[dict]:
+    """Each zone's households, stages reached and signing progress against target and deadline
+    (`counts`: status_counts, when the caller has them)."""
     today = _today(today)
-    counts = _rows(reg, "zone")
+    counts = _grouped(reg, "zone", counts)
     out = []
     settings = load_settings(reg)
     start = settings.get("signing_start")
@@ -98,17 +139,17 @@ def expected(target: int | None, start: str | None, deadline: str | None,
     return round(target * share)
 
 
-def totals(reg: Registry) -> dict:
+def totals(reg: Registry, counts: list[tuple] | None = None) -> dict:
     """Households in the project and how many reached each stage, plus the summed targets."""
-    row = _rows(reg, "'all'").get("all", {"households": 0, **dict.fromkeys(TREND, 0)})
+    row = _grouped(reg, "'all'", counts).get("all", {"households": 0, **dict.fromkeys(TREND, 0)})
     row["target"] = sum(z.get("target") or 0 for z in load_settings(reg).get("zones") or ())
     row["percent"] = round(100 * row["signed"] / row["target"], 1) if row["target"] else None
     return row
 
 
-def trend(reg: Registry, start: str | None = None, end: str | None = None) -> list[dict]:
-    """Per day: households first reaching surveyed / signed / handed over / demolished that day,
-    and the running totals (cum_surveyed, ...), from the change log."""
+def trend_from_log(reg: Registry) -> dict[str, dict[str, int]]:
+    """{day: {stage: households first reaching it that day}} by a scan of the whole change log
+    (the straightforward path; the tests hold stages.day_counts to it)."""
     wanted = ", ".join(f"'{s}'" for s in TREND)
     rows = reg.conn.execute(f"""
         SELECT day, reached, count(*) FROM (
@@ -121,6 +162,15 @@ def trend(reg: Registry, start: str | None = None, end: str | None = None) -> li
     days: dict[str, dict] = {}
     for day, status, n in rows:
         days.setdefault(day, dict.fromkeys(TREND, 0))[status] = n
+    return days
+
+
+def trend(reg: Registry, start: str | None = None, end: str | None = None) -> list[dict]:
+    """Per day: households first reaching surveyed / signed / handed over / demolished that day,
+    and the running totals (cum_surveyed, ...), from the first days kept from the change log
+    (registry/core/stages.py)."""
+    page_indexes.ensure(reg.conn)
+    days = stages.day_counts(reg, TREND)
     if not days:
         return []
     first = dt.date.fromisoformat(start or min(days))
@@ -146,24 +196,26 @@ def _ranked(rows: list[dict]) -> list[dict]:
     return sorted(rows, key=lambda r: (r["percent"], -r["remaining"], str(r["name"])))
 
 
-def cadres(reg: Registry) -> list[dict]:
+def cadres(reg: Registry, counts: list[tuple] | None = None) -> list[dict]:
     """Each cadre (包户干部) with their team and households' progress, furthest behind first.
 
     Cadres of a team with no households yet are listed with zero; households with no cadre are
     counted under the name None.
     """
     teams = cadre_teams(load_settings(reg))
-    counts = _rows(reg, "nullif(cadre, '')")
+    counts = _grouped(reg, "nullif(cadre, '')", counts)
     names = list(dict.fromkeys([*teams, *counts]))
     rows = [{"name": c, "team": teams.get(c), "households": 0, **dict.fromkeys(TREND, 0),
              **counts.get(c, {})} for c in names]
     return _ranked(rows)
 
 
-def teams(reg: Registry) -> list[dict]:
-    """Each team's progress over its cadres' households, furthest behind first."""
+def teams(reg: Registry, counts: list[tuple] | None = None,
+          ranked: list[dict] | None = None) -> list[dict]:
+    """Each team's progress over its cadres' households, furthest behind first (`ranked`:
+    the cadres, when the caller has them)."""
     out: dict[str, dict] = {}
-    for row in cadres(reg):
+    for row in ranked if ranked is not None else cadres(reg, counts):
         if row["name"] is None:
             continue
         name = row["team"] or "未分组"
@@ -176,17 +228,22 @@ def teams(reg: Registry) -> list[dict]:
 
 
 def hardship(reg: Registry) -> dict:
-    """Hardship households (困难群体): totals over all of them and per hardship type."""
+    """Hardship households (困难群体): totals over all of them and per hardship type (read from
+    the partial index of hardship households: `hardship IS NOT NULL` changes no answer, since
+    json_valid(NULL) is not true)."""
+    page_indexes.ensure(reg.conn)
     stages = ", ".join(f"sum({_in(s, 'h.')}) AS {s}" for s in TREND)
     cur = reg.conn.execute(f"""
         SELECT j.value AS type, count(*) AS households, {stages}
         FROM household h, json_each(h.hardship) j
-        WHERE h.deleted IS NULL AND json_valid(h.hardship) GROUP BY j.value ORDER BY j.value""")
+        WHERE h.hardship IS NOT NULL AND h.deleted IS NULL AND json_valid(h.hardship)
+        GROUP BY j.value ORDER BY j.value""")
     cols = [d[0] for d in cur.description]
     types = [dict(zip(cols, r)) for r in cur]
     cur = reg.conn.execute(f"""
         SELECT count(*) AS households, {stages} FROM household h
-        WHERE deleted IS NULL AND json_valid(hardship) AND json_array_length(hardship) > 0""")
+        WHERE hardship IS NOT NULL AND deleted IS NULL AND json_valid(hardship)
+          AND json_array_length(hardship) > 0""")
     cols = [d[0] for d in cur.description]
     total = dict(zip(cols, cur.fetchone()))
     total = {k: v or 0 for k, v in total.items()}
@@ -200,9 +257,12 @@ def snapshot(reg: Registry, today: dt.date | None = None) -> dict:
     from anju.registry.legal.path import counts as lawful_path
     from anju.registry.review.checks import summary
     today = _today(today)
+    counts = status_counts(reg)  # one index scan for totals, zones, cadres and teams
+    ranked = cadres(reg, counts)
     return {"today": today.isoformat(), "project": reg.meta("project_name"),
-            "totals": totals(reg), "zones": zones(reg, today), "trend": trend(reg),
-            "cadres": cadres(reg), "teams": teams(reg), "hardship": hardship(reg),
+            "totals": totals(reg, counts), "zones": zones(reg, today, counts),
+            "trend": trend(reg), "cadres": ranked, "teams": teams(reg, counts, ranked),
+            "hardship": hardship(reg),
             "flags": summary(reg),
             "conflicts": reg.conn.execute("SELECT count(*) FROM conflict").fetchone()[0],
             "legal": lawful_path(reg, today)}

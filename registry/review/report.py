@@ -40,9 +40,17 @@ def _sheet(wb: Workbook, title: str, columns: list[tuple[str, str, str]], rows: 
     return ws
 
 
-def workbook(reg: Registry, today: dt.date | None = None) -> Workbook:
-    """The daily report as an openpyxl Workbook."""
+def figures(reg: Registry, today: dt.date | None = None) -> tuple[dict, tuple[list, dict]]:
+    """Everything the report shows, computed once: the progress snapshot and the 日报's zone
+    rows with their total (the workbook and the text summary both take them)."""
     snap = progress.snapshot(reg, today)
+    return snap, daily.zone_rows(reg, dt.date.fromisoformat(snap["today"]))
+
+
+def workbook(reg: Registry, today: dt.date | None = None,
+             computed: tuple[dict, tuple[list, dict]] | None = None) -> Workbook:
+    """The daily report as an openpyxl Workbook (`computed`: `figures`, when already made)."""
+    snap, zone_rows = computed or figures(reg, today)
     wb = Workbook()
     ws = wb.active
     ws.title = "概况"
@@ -59,7 +67,7 @@ def workbook(reg: Registry, today: dt.date | None = None) -> Workbook:
     ws.column_dimensions["A"].width = 36
     ws.column_dimensions["B"].width = 14
     stage_cols = [(s, zh, en) for s, zh, en in STAGES]
-    _daily_sheet(wb, reg, dt.date.fromisoformat(snap["today"]))
+    _daily_sheet(wb, reg, dt.date.fromisoformat(snap["today"]), zone_rows)
     _sheet(wb, "片区进度", [
         ("zone", "片区", "Zone"), ("households", "户数", "Households"), *stage_cols,
         ("target", "签约目标", "Target"), ("percent", "完成率%", "Signed %"),
@@ -90,10 +98,10 @@ def workbook(reg: Registry, today: dt.date | None = None) -> Workbook:
     return wb
 
 
-def _daily_sheet(wb: Workbook, reg: Registry, day: dt.date):
+def _daily_sheet(wb: Workbook, reg: Registry, day: dt.date, zone_rows: tuple[list, dict]):
     """The 日报 proper: each zone and the total, for the day and cumulative, with areas, agreed
     amounts, the money / swap split and the flats demanded (one column per flat type)."""
-    rows, total = daily.zone_rows(reg, day)
+    rows, total = zone_rows
     labels = total["flat_labels"]
     codes = list(labels)  # the rules' order of flat types, then any others met
     flat_cols = [(f"flat:{c}", f"需求{labels[c]}", f"Flats {c}") for c in codes]
@@ -117,12 +125,13 @@ def _daily_sheet(wb: Workbook, reg: Registry, day: dt.date):
     return ws
 
 
-def write_xlsx(reg: Registry, path: str | os.PathLike, today: dt.date | None = None) -> Path:
+def write_xlsx(reg: Registry, path: str | os.PathLike, today: dt.date | None = None,
+               computed: tuple[dict, tuple[list, dict]] | None = None) -> Path:
     """Write the daily report to `path` (whole or not at all)."""
     path = Path(path)
     tmp = path.with_name(path.name + ".part")
     try:
-        workbook(reg, today).save(tmp)
+        workbook(reg, today, computed).save(tmp)
         os.replace(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)
@@ -136,9 +145,10 @@ def xlsx_bytes(reg: Registry, today: dt.date | None = None) -> bytes:
     return buf.getvalue()
 
 
-def text_summary(reg: Registry, today: dt.date | None = None) -> str:
+def text_summary(reg: Registry, today: dt.date | None = None,
+                 computed: tuple[dict, tuple[list, dict]] | None = None) -> str:
     """The daily report's key figures as plain English lines for a terminal."""
-    snap = progress.snapshot(reg, today)
+    snap, (rows, total) = computed or figures(reg, today)
     t = snap["totals"]
     out = [f"{snap['project']} daily report {snap['today']}",
            f"households {t['households']}, surveyed {t['surveyed']}, signed {t['signed']}"
@@ -158,7 +168,6 @@ def text_summary(reg: Registry, today: dt.date | None = None) -> str:
     if behind:
         out.append("furthest behind: " + ", ".join(
             f"{c['name']} {c['signed']}/{c['households']}" for c in behind))
-    rows, total = daily.zone_rows(reg, dt.date.fromisoformat(snap["today"]))
     for r in [*rows, total]:
         out.append(f"  {r['zone']}: signed today {r['signed_day']}, area {r['area']} m2, signed "
                    f"{r['area_signed']} m2, demolished {r['area_demolished']} m2, agreed "

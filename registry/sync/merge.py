@@ -21,19 +21,26 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from anju.registry.compensation.rules import learn_versions
+from anju.registry.core import deferred, surveys
 from anju.registry.core import definition as definition_mod
-from anju.registry.core import surveys
 from anju.registry.core.changes import DELETED, Change, now
 from anju.registry.core.definition import Definition, DefinitionError
 from anju.registry.core.errors import AnjuError
 from anju.registry.core.i18n import N_
 from anju.registry.core.store import Registry, StoreError, derive_tables, transaction
-from anju.registry.core.validation import message, validate
+from anju.registry.core.validation import message, partial_errors, validate
 from anju.registry.field import backup, generation
-from anju.registry.review import checks
+from anju.registry.review import incremental
 from anju.registry.sync import authority, central_meta, enrollment
+from anju.registry.sync import scope as scopes
 from anju.registry.sync.packs import Pack, PackError, open_pack
 
+# A large merge (registry/core/deferred.py): at least this many changes coming, judged from
+# the packs' bytes (a compressed change takes about 200), and a quarter of those held.
+BULK_MIN_CHANGES = 50_000
+PACK_BYTES_PER_CHANGE = 200
+MERGE_CACHE_KIB = 256 * 1024  # page cache during a merge (the default is 2 MiB)
+BATCH = 50_000  # changes of one pack applied (and their records folded) at once
 AT_RE = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z$")
 MAX_ID = 64
 
@@ -71,6 +78,7 @@ class PackResult:
     params: dict = field(default_factory=dict)
     raised: tuple[tuple[str, str, str], ...] = ()
     survey: tuple = ()
+    pruned: int = 0  # households removed as outside this laptop's scope
 
     def line(self) -> str:
         """The summary line the command prints for this pack."""
@@ -91,13 +99,38 @@ def merge_packs(reg: Registry, paths: Iterable[str | Path],
     The one entry point of every merge (command line, web upload, laptop import): the central
     office's flags are rebuilt once at the end. `done` is told of each pack as it is merged.
     """
+    paths = list(paths)
     results = []
-    for p in paths:
-        results.append(merge_pack(reg, p, progress=progress))
-        if done:
-            done(p, results[-1])
-    checks.after_merge(reg, results)  # the central office's flags, rebuilt once per call
+    if deferred.pending(reg.conn):  # a large merge that died before rebuilding its indexes
+        deferred.restore(reg.conn)
+    bulk = _large(reg, paths)
+    cache = reg.conn.execute("PRAGMA cache_size").fetchone()[0]
+    reg.conn.execute(f"PRAGMA cache_size = {-MERGE_CACHE_KIB}")  # random keys: keep pages
+    try:
+        if bulk:
+            deferred.defer(reg.conn)
+        for p in paths:
+            results.append(merge_pack(reg, p, progress=progress))
+            if done:
+                done(p, results[-1])
+        if bulk:
+            deferred.restore(reg.conn)  # each index built once, from sorted keys
+    finally:
+        reg.conn.execute(f"PRAGMA cache_size = {cache}")
+    incremental.after_merge(reg, results)  # the central office's flags, once per call
     return results
+
+
+def _large(reg: Registry, paths: list) -> bool:
+    """Whether a merge call is large enough to defer index maintenance: it may bring (judged
+    from the packs' sizes) at least BULK_MIN_CHANGES changes and a quarter of those held."""
+    size = 0
+    for p in paths:
+        path = Path(p)
+        size += path.stat().st_size if path.is_file() else 0  # else merge_pack reports it
+    coming = size // PACK_BYTES_PER_CHANGE
+    held = reg.conn.execute("SELECT max(rowid) FROM change").fetchone()[0] or 0
+    return coming >= BULK_MIN_CHANGES and coming * 4 >= held
 
 
 def merge_pack(reg: Registry, path: str | Path,
@@ -138,6 +171,8 @@ def merge_pack(reg: Registry, path: str | Path,
     finally:
         if collecting:
             gc.enable()
+    if result.pruned:
+        scopes.scrub_file(reg)  # the removed households' pages out of the WAL, too
     return result
 
 
@@ -155,6 +190,12 @@ def _merge(reg: Registry, pack: Pack, name: str,
     memo = None
     trust = None
     first = True
+    from_central = pack.device["role"] == "central" and reg.meta("role") != "central"
+    listed = False
+    # A device enrolled before packs were sealed per recipient announces its encryption key
+    # in the header its signature covers: the first one known is kept.
+    enrollment.learn_box_key(reg, pack.header["device_id"], pack.header.get("box"))
+    pending: list[Change] = []  # checked changes not yet applied (up to BATCH)
     for frame in pack.frames(progress):
         kind = frame.get("t")
         if first != (kind == "meta"):
@@ -172,27 +213,63 @@ def _merge(reg: Registry, pack: Pack, name: str,
                 raise MergeError("malformed pack: changes frame")
             memo = memo or Memo(reg.definition, surveys.older(reg))
             trust = trust or authority.Checker(reg, pack.device, source=name)
-            changes = trust.check(rows, [parse_change(reg.definition, row, memo)
-                                         for row in authority.bare(rows)])
-            new, known = reg.apply(changes)
-            result.changes += len(changes)
-            result.new += new
-            result.known += known
+            pending += trust.check(rows, [parse_change(reg.definition, row, memo)
+                                          for row in authority.bare(rows)])
+            if len(pending) >= BATCH:
+                _apply(reg, pending, result)
+                pending = []
         elif kind == "blobs":
             result.blobs += _take_blobs(reg, frame.get("b"))
+        elif kind == "scope" and from_central and not listed:
+            listed = True  # the households of this laptop's scope (registry/sync/scope.py)
+            if pending:  # the list judges what is held, so what came before it is applied
+                _apply(reg, pending, result)
+                pending = []
+            try:
+                if scopes.scope_of(reg, reg.device_id) is not None:
+                    scopes.take_list(reg, frame)
+            except (TypeError, ValueError):
+                raise MergeError("malformed pack: scope frame") from None
         else:
             raise MergeError(f"malformed pack: unknown frame {kind!r}")
     if first:
         raise MergeError("malformed pack: no meta frame")
+    _apply(reg, pending, result)
     if trust:
         trust.finish()  # every change's origin signature, before anything commits
     _learn_holdings(reg, pack.header["device_id"], have)
+    if from_central:
+        if scopes.scope_of(reg, reg.device_id) is None:
+            scopes.clear_list(reg)
+        gone = scopes.prune(reg, have)
+        if gone:
+            result.pruned = gone
+            notes.append(f"removed {gone} households outside this laptop's scope")
     if generation.notice_lost_changes(reg, have, held):
         notes.append("this database lacks changes it made (restored from a backup?): it now "
                      "writes as a new generation; its lost changes come back with the next sync")
     result.notes = tuple(notes)
     result.survey = survey[0] if survey else ()
     return result
+
+
+def _apply(reg: Registry, changes: list[Change], result: PackResult) -> None:
+    """Apply a batch of checked changes: each record folded once for the whole batch, rows
+    written in record order (neighbouring keys share index pages). A change id twice keeps its
+    first copy, as apply would (the copy the signature check judged first)."""
+    if not changes:
+        return
+    first: dict[str, Change] = {}
+    for c in changes:
+        first.setdefault(c.change_id, c)
+    new, _ = reg.apply(sorted(first.values(), key=_by_record))
+    result.changes += len(changes)
+    result.new += new
+    result.known += len(changes) - new
+
+
+def _by_record(c: Change) -> tuple:
+    return (c.record_id, c.record_type)
 
 
 def _take_meta(reg: Registry, pack: Pack, meta: dict, survey: list | None = None) -> list[str]:
@@ -301,19 +378,20 @@ class Memo:
     """Values already found valid in one pack, so that repeated ones are not checked again.
 
     Whole field sets are remembered by their JSON text (a status moving on), and single values
-    of choice, integer and date fields. A field's check depends only on its value unless the
-    change holds a field with a relevance condition; such changes are always checked whole.
+    of every field without a relevance condition (names, choices, dates, areas repeat): a
+    merge checks values without the calendar, so a field's check depends only on its value
+    unless the change holds a field with a relevance condition; such changes are always
+    checked whole.
     """
 
-    TYPES = ("select_one", "integer", "date")
     LIMIT = 200_000
 
     def __init__(self, defn: Definition, older: list[Definition] | None = None):
         self.older = older or []  # earlier definitions, for values made under them
         self.changes: set = set()
         self.values: set = set()
-        self.single = {name: {f.name for f in rt.columns if f.type in self.TYPES
-                              and not f.relevant} for name, rt in defn.records.items()}
+        self.single = {name: {f.name for f in rt.columns if not f.relevant}
+                       for name, rt in defn.records.items()}
         self.conditional = {name: {f.name for f in rt.columns if f.relevant}
                             for name, rt in defn.records.items()}
 
@@ -327,8 +405,7 @@ class Memo:
             rest = {k: v for k, v in data.items() if k not in single
                     or not isinstance(v, str | int | float)
                     or (record_type, k, v.__class__, v) not in self.values}
-        errors = (validate(defn, record_type, rest, partial=True, latest=None)[1] if rest
-                  else {})
+        errors = partial_errors(defn, record_type, rest) if rest else {}
         if not errors:
             if key is not None and len(self.changes) < self.LIMIT:
                 self.changes.add(key)

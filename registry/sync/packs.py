@@ -1,12 +1,21 @@
 """Packs: the files that carry changes between laptops and the central registry on USB sticks.
 
-A pack is a header in clear (format, project id, device id, schema version, nonce), then frames
-encrypted with the project key (AES-256-GCM; each frame's number is in its nonce and associated
-data, so frames cannot be dropped, swapped or replayed), an end mark, the making device's
-Ed25519 signature and a SHA-256 checksum of everything before it. The frames hold, compressed:
-the sender's meta (holdings, and from the central registry its settings, survey definition and
-device directory), changes, blobs, and last a manifest (counts and the content hash). Without
-the project key nothing in a pack is readable; without a device's key no pack can be forged.
+A pack is a header in clear (format, project id, device id, schema version, nonce, the sender's
+X25519 public key, and its recipients: for each, its device id and the pack's content key
+wrapped to its X25519 key, registry/sync/sealing.py), then frames encrypted with the content key
+(AES-256-GCM; each frame's number is in its nonce and associated data, and the associated data
+covers the whole header, so frames cannot be dropped, swapped, replayed into another pack or
+kept under an altered recipient list), an end mark, the making device's Ed25519 signature over
+everything before it, and a SHA-256 checksum. The frames hold, compressed: the sender's meta
+(holdings, and from the central registry its settings, survey definition and device directory),
+for a laptop with a scope the list of its households, changes, blobs, and last a manifest
+(counts and the content hash).
+
+A laptop's pack is sealed to the central registry alone; a central pack to the laptops it is
+made for (by default every enrolled laptop, not revoked, whose scope is the whole project;
+`--for NAME` makes one for a laptop with a scope). Only a recipient's own private key opens a
+pack: no shared project key, so a stolen laptop reads neither another laptop's packs nor any
+central pack made after its revocation. Without a device's signing key no pack can be forged.
 
 `open_pack` checks everything that can be checked before decrypting and raises `PackError`
 with the reason; `Pack.frames()` then streams the decrypted frames one at a time, so a pack of
@@ -29,15 +38,18 @@ from anju.registry.core import surveys
 from anju.registry.core.changes import dumps, now
 from anju.registry.core.errors import AnjuError
 from anju.registry.core.i18n import N_
-from anju.registry.core.store import SCHEMA_VERSION, Registry
-from anju.registry.sync import central_meta, enrollment
+from anju.registry.core.store import SCHEMA_VERSION, Registry, transaction
+from anju.registry.sync import central_meta, enrollment, sealing
+from anju.registry.sync import scope as scopes
 from cryptography.exceptions import InvalidSignature, InvalidTag
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PublicKey
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 MAGIC = b"ANJUPACK"
-FORMAT = 1
-SIGN_DOMAIN = b"anju pack v1\x00"
+FORMAT = 2  # 2: sealed per recipient (1: the project key, no longer read)
+SIGN_DOMAIN = b"anju pack v2\x00"
+MAX_RECIPIENTS = 10_000
 FRAME_CHANGES = 2000          # changes per frame: bounded memory on both sides
 FRAME_BLOB_BYTES = 4 << 20    # blob bytes per frame
 TRAILER = 64 + 32             # signature + checksum
@@ -61,18 +73,30 @@ def _b64(data: bytes) -> str:
     return base64.b64encode(data).decode("ascii")
 
 
+def wrap_context(header: dict) -> bytes:
+    """What each recipient's key wrap is bound to: the header without its recipient list."""
+    core = {k: header.get(k) for k in ("format", "project_id", "device_id", "schema_version",
+                                       "nonce", "box")}
+    return hashlib.sha256(dumps(core).encode()).digest()
+
+
 class PackWriter:
     """Writes one pack file frame by frame (to FILE.part, renamed into place when complete)."""
 
     def __init__(self, path: str | Path, *, project_id: str, device_id: str,
-                 signer: Ed25519PrivateKey, key: bytes, schema_version: int = SCHEMA_VERSION):
+                 signer: Ed25519PrivateKey, recipients: list[tuple[str, X25519PublicKey]],
+                 box: str | None = None, schema_version: int = SCHEMA_VERSION):
         self.path = Path(path)
         self.part = self.path.with_name(self.path.name + ".part")
         self.signer = signer
+        key = sealing.new_content_key()
         self.aead = AESGCM(key)
         self.prefix = os.urandom(8)
-        header = dumps({"format": FORMAT, "project_id": project_id, "device_id": device_id,
-                        "schema_version": schema_version, "nonce": _b64(self.prefix)}).encode()
+        core = {"format": FORMAT, "project_id": project_id, "device_id": device_id,
+                "schema_version": schema_version, "nonce": _b64(self.prefix), "box": box}
+        context = wrap_context(core)
+        header = dumps({**core, "recipients": [sealing.wrap(key, rid, pub, context)
+                                               for rid, pub in recipients]}).encode()
         self.aad = hashlib.sha256(header).digest()
         self.hash = hashlib.sha256()
         self.content = hashlib.sha256()
@@ -138,11 +162,88 @@ def holdings(reg: Registry) -> dict[str, int]:
     return out
 
 
-def receiver_holdings(reg: Registry) -> dict[str, int] | None:
+class Audience:
+    """Who a pack is sealed to: recipients (device id, name, X25519 key), their one scope
+    (None: the whole project), and the laptops left out with the reason."""
+
+    def __init__(self, recipients: list[tuple[str, str, X25519PublicKey]],
+                 scope: dict | None = None, left_out: list[tuple[str, str]] | None = None):
+        self.recipients = recipients
+        self.scope = scope
+        self.left_out = left_out or []
+
+    @property
+    def ids(self) -> list[str]:
+        return [r[0] for r in self.recipients]
+
+    @property
+    def names(self) -> list[str]:
+        return [r[1] for r in self.recipients]
+
+
+def audience(reg: Registry, names: list[str] | tuple[str, ...] | None = None) -> Audience:
+    """The recipients of this database's next pack; PackError when it cannot be sealed.
+
+    A laptop seals to the central registry. The central registry seals to the laptops named
+    (`--for`), or by default to every enrolled laptop, not revoked, whose scope is the whole
+    project; laptops with a scope need a pack of their own (or one shared by laptops of the
+    same scope), so no pack carries households beyond a recipient's scope."""
+    if reg.meta("role") != "central":
+        if names:
+            raise PackError("a laptop's pack is sealed to the central registry only; "
+                            "drop --for", "recipients")
+        central = reg.meta("central_device_id")
+        row = reg.conn.execute("SELECT name, box_key FROM device WHERE device_id = ?",
+                               (central,)).fetchone()
+        pub = sealing.parse_public(row[1]) if row else None
+        if pub is None:
+            raise PackError("this laptop does not know the central registry's encryption key "
+                            "yet: merge a recent central pack first, then export again",
+                            "no_central_key")
+        return Audience([(central, row[0], pub)])
+    rows = reg.conn.execute("SELECT device_id, name, box_key, revoked_at, scope FROM device "
+                            "WHERE device_id != ? AND role != 'central' ORDER BY name",
+                            (reg.device_id,)).fetchall()
+    by_name = {r[1]: r for r in rows}
+    chosen, left_out = [], []
+    if names:
+        for name in dict.fromkeys(names):
+            r = by_name.get(name)
+            if r is None:
+                raise PackError(f"no laptop named {name}", "recipients")
+            if r[3]:
+                raise PackError(f"{name} was revoked at {r[3]}: no pack is sealed to it",
+                                "recipients")
+            if sealing.parse_public(r[2]) is None:
+                raise PackError(f"{name} has not registered its encryption key yet: merge a "
+                                "pack from it first", "recipients")
+            chosen.append(r)
+        found = {scopes.scope_text(r[4]) for r in chosen}
+        if len(found) > 1:
+            raise PackError(f"{', '.join(names)} have different scopes: export a pack for each "
+                            "(--for NAME)", "recipients")
+    else:
+        for r in rows:
+            if r[3]:
+                continue
+            if sealing.parse_public(r[2]) is None:
+                left_out.append((r[1], "no encryption key registered yet"))
+            elif r[4]:
+                left_out.append((r[1], f"scope {scopes.describe(r[4])}: needs --for {r[1]}"))
+            else:
+                chosen.append(r)
+    scope = scopes.normalise(chosen[0][4]) if chosen else None
+    return Audience([(r[0], r[1], sealing.parse_public(r[2])) for r in chosen], scope,
+                    left_out)
+
+
+def receiver_holdings(reg: Registry, receivers: list[str] | None = None
+                      ) -> dict[str, int] | None:
     """What the receivers of this database's next pack are known to hold (None: nothing).
 
-    A laptop sends to the central registry; the central registry's pack goes to every active
-    laptop, so it holds what the laptop knowing least lacks.
+    A laptop sends to the central registry; the central registry's pack goes to its
+    recipients (`receivers`; by default every active laptop), so it holds what the recipient
+    knowing least lacks.
     """
     def marks(device_id: str) -> dict[str, int]:
         return dict(reg.conn.execute("SELECT origin, seq FROM export_bookmark "
@@ -150,7 +251,7 @@ def receiver_holdings(reg: Registry) -> dict[str, int] | None:
     if reg.meta("role") != "central":
         central = reg.meta("central_device_id")
         return marks(central) if central else None
-    peers = [r[0] for r in reg.conn.execute(
+    peers = receivers if receivers is not None else [r[0] for r in reg.conn.execute(
         "SELECT device_id FROM device WHERE revoked_at IS NULL AND device_id != ?",
         (reg.device_id,))]
     if not peers:
@@ -161,15 +262,22 @@ def receiver_holdings(reg: Registry) -> dict[str, int] | None:
 
 
 def export_pack(reg: Registry, out: str | Path, *, full: bool = False,
-                progress: Callable[[int], None] | None = None) -> dict:
-    """Write a pack of the changes the receiver lacks (or all with `full`); return its manifest."""
+                progress: Callable[[int], None] | None = None,
+                recipients: list[str] | tuple[str, ...] | None = None) -> dict:
+    """Write a pack of the changes the receivers lack (or all with `full`), sealed to them;
+    return its manifest (with `recipients` and `left_out` named)."""
     out = Path(out)
     if not out.parent.is_dir():
         raise PackError(f"{out.parent}: no such directory", "no_folder")
-    marks = None if full else receiver_holdings(reg)
+    to = audience(reg, recipients)
+    central = reg.meta("role") == "central"
+    marks = None if full else receiver_holdings(reg, to.ids if central else None)
     started = now()  # changes received before this are in the pack (the web app's banner)
     writer = PackWriter(out, project_id=reg.project_id, device_id=reg.device_id,
-                        signer=enrollment.signing_key(reg), key=enrollment.project_key(reg))
+                        signer=enrollment.signing_key(reg),
+                        recipients=[(r[0], r[2]) for r in to.recipients],
+                        box=enrollment.box_public(reg))
+    scoped = central and to.scope is not None
     try:
         reg.conn.execute("CREATE TEMP TABLE IF NOT EXISTS export_mark "
                          "(origin TEXT PRIMARY KEY, seq INTEGER)")
@@ -178,17 +286,25 @@ def export_pack(reg: Registry, out: str | Path, *, full: bool = False,
                              list((marks or {}).items()))
         where = ("LEFT JOIN temp.export_mark m ON m.origin = c.device_id "
                  "WHERE c.seq > COALESCE(m.seq, 0)")
+        if scoped:
+            where = _scoped_where(reg, to)
         total = reg.conn.execute(f"SELECT count(*) FROM change c {where}").fetchone()[0]
         meta = {"t": "meta", "role": reg.meta("role"), "device_name": reg.meta("device_name"),
                 "have": holdings(reg), "changes": total, "made_at": started,
                 **central_meta.state(reg)}
-        if reg.meta("role") == "central":
+        if central:
             meta.update(settings=reg.settings, survey=reg.meta("survey"),
                         surveys=surveys.texts(reg),
                         compensation=reg.meta("compensation"),
                         rules_versions=export_versions(reg),
                         devices=enrollment.devices(reg))
         writer.frame(meta)
+        if scoped:
+            serial = int(reg.meta("scope_serial") or 0) + 1
+            reg.set_meta("scope_serial", str(serial))
+            writer.frame({"t": "scope", "serial": serial, "scope": to.scope,
+                          "households": [r[0] for r in reg.conn.execute(
+                              "SELECT id FROM temp.scope_household ORDER BY id")]})
         cur = reg.conn.execute(
             "SELECT c.change_id, c.device_id, c.seq, c.record_type, c.record_id, c.fields, "
             f"c.base, c.at, c.by, c.note, c.hlc, c.prev, c.sig FROM change c {where} "
@@ -205,21 +321,63 @@ def export_pack(reg: Registry, out: str | Path, *, full: bool = False,
             writer.frame({"t": "changes", "c": [list(r) for r in rows]})
             if progress:
                 progress(len(rows))
-        blobs = _write_blobs(reg, writer, None if full else shas)
+        blobs = _write_blobs(reg, writer, None if full and not scoped else shas)
         manifest = writer.finish({
             "project_id": reg.project_id, "device_id": reg.device_id,
             "device_name": reg.meta("device_name"), "role": reg.meta("role"),
             "schema_version": SCHEMA_VERSION, "definition_hash": reg.definition.hash,
             "definition_version": reg.definition.version, "full": bool(full or marks is None),
+            "recipients": to.names, "scope": to.scope,
             "made_at": now(), "counts": {"changes": sum(counts.values()), "blobs": blobs,
                                          "by_record_type": counts}})
+        if scoped:
+            _remember_sent(reg, to)
     except BaseException:
         writer.abort()
         raise
     finally:
         reg.conn.execute("DROP TABLE IF EXISTS temp.export_mark")
+        for t in ("scope_household", "scope_record", "scope_full", "scope_to"):
+            reg.conn.execute(f"DROP TABLE IF EXISTS temp.{t}")
     reg.set_meta("last_export_at", started)
-    return manifest
+    return {**manifest, "left_out": to.left_out}
+
+
+def _scoped_where(reg: Registry, to: Audience) -> str:
+    """The change filter of a central pack for laptops with a scope: the changes they lack of
+    records in the scope, and of their own; every change of a household entering the scope
+    (not carried to one of them before), whatever the bookmarks say."""
+    scopes.fill(reg, to.scope)
+    conn = reg.conn
+    conn.execute("CREATE TEMP TABLE IF NOT EXISTS scope_to (id TEXT PRIMARY KEY) WITHOUT ROWID")
+    conn.execute("DELETE FROM temp.scope_to")
+    conn.executemany("INSERT INTO temp.scope_to VALUES (?)", [(i,) for i in to.ids])
+    conn.execute("CREATE TEMP TABLE IF NOT EXISTS scope_full (id TEXT PRIMARY KEY) WITHOUT ROWID")
+    conn.execute("DELETE FROM temp.scope_full")
+    conn.execute("CREATE TEMP TABLE IF NOT EXISTS scope_entering (id TEXT PRIMARY KEY) "
+                 "WITHOUT ROWID")
+    conn.execute("DELETE FROM temp.scope_entering")
+    conn.execute("INSERT INTO temp.scope_entering SELECT h.id FROM temp.scope_household h "
+                 "WHERE EXISTS (SELECT 1 FROM temp.scope_to t WHERE NOT EXISTS (SELECT 1 FROM "
+                 "scope_sent s WHERE s.device_id = t.id AND s.household_id = h.id))")
+    scopes._dependents(reg, "scope_entering", "scope_full")
+    conn.execute("DROP TABLE temp.scope_entering")
+    origin = ("CASE WHEN instr(c.device_id, '~') > 0 THEN substr(c.device_id, 1, "
+              "instr(c.device_id, '~') - 1) ELSE c.device_id END")
+    return ("LEFT JOIN temp.export_mark m ON m.origin = c.device_id "
+            "WHERE (c.seq > COALESCE(m.seq, 0) AND (c.record_id IN "
+            f"(SELECT id FROM temp.scope_record) OR {origin} IN (SELECT id FROM temp.scope_to)))"
+            " OR c.record_id IN (SELECT id FROM temp.scope_full)")
+
+
+def _remember_sent(reg: Registry, to: Audience) -> None:
+    """After a scoped pack is written: the households it listed count as carried to each of
+    its recipients (a household not counted, when in scope, is sent whole next time)."""
+    with transaction(reg.conn):
+        for device_id in to.ids:
+            reg.conn.execute("DELETE FROM scope_sent WHERE device_id = ?", (device_id,))
+            reg.conn.execute("INSERT INTO scope_sent (device_id, household_id) "
+                             "SELECT ?, id FROM temp.scope_household", (device_id,))
 
 
 def _write_blobs(reg: Registry, writer: PackWriter, shas: set[str] | None) -> int:
@@ -280,8 +438,8 @@ class Pack:
                                                          aad + counter))
                     obj = json.loads(plain)
                 except InvalidTag:
-                    raise PackError("cannot decrypt: not made with this project's key",
-                                    "wrong_key") from None
+                    raise PackError(f"frame {index} does not decrypt: altered", "damaged"
+                                    ) from None
                 except (zlib.error, ValueError):
                     raise PackError(f"frame {index} is not readable") from None
                 if progress:
@@ -354,9 +512,16 @@ def open_pack(reg: Registry, path: str | Path) -> Pack:
         assert isinstance(header, dict)
     except (ValueError, AssertionError):
         raise PackError("damaged header") from None
-    if fmt > FORMAT or header.get("format", 0) > FORMAT:
-        raise PackError(f"made by a newer anju (pack format {max(fmt, header.get('format'))}); "
+    stated = header.get("format", 0)
+    if not isinstance(stated, int) or isinstance(stated, bool):
+        raise PackError("damaged header")
+    if fmt > FORMAT or stated > FORMAT:
+        raise PackError(f"made by a newer anju (pack format {max(fmt, stated)}); "
                         "upgrade anju", "newer")
+    if fmt < FORMAT or stated != fmt:
+        raise PackError(f"made by an older anju (pack format {min(fmt, stated)}, encrypted with "
+                        "the project key, no longer accepted): upgrade anju on the sending "
+                        "device and export again", "older")
     if dumps(header).encode() != raw:
         raise PackError("damaged header")
     if header.get("project_id") != reg.project_id:
@@ -383,7 +548,48 @@ def open_pack(reg: Registry, path: str | Path) -> Pack:
     if not isinstance(version, int) or version > SCHEMA_VERSION:
         raise PackError(f"made with a newer schema version ({version} > {SCHEMA_VERSION}); "
                         "upgrade anju", "newer")
-    return Pack(path, header, 13 + hlen, device, enrollment.project_key(reg))
+    return Pack(path, header, 13 + hlen, device, _content_key(reg, header, device))
+
+
+def _content_key(reg: Registry, header: dict, device: dict) -> bytes:
+    """Unwrap the pack's content key with this database's own X25519 key; PackError when the
+    pack is not sealed to it (or its entry does not open)."""
+    entries = header.get("recipients")
+    if (not isinstance(entries, list) or len(entries) > MAX_RECIPIENTS
+            or not all(isinstance(e, dict) for e in entries)):
+        raise PackError("damaged header (recipient list)")
+    mine = [e for e in entries if e.get("device_id") == reg.device_id]
+    if not mine:
+        learnt = False
+        if sealing.parse_public(header.get("box")):
+            # A device enrolled before packs were sealed per recipient learns the central
+            # registry's encryption key from its signed header (and the central a laptop's):
+            # a public key, authenticated by the signature just verified.
+            own = not reg.conn.in_transaction
+            if own:
+                reg.conn.execute("BEGIN IMMEDIATE")
+            learnt = enrollment.learn_box_key(reg, device["device_id"], header["box"])
+            if own:
+                reg.conn.execute("COMMIT")
+        names = _recipient_names(reg, entries)
+        hint = (": this database now knows its sender's encryption key; export a pack to it, "
+                "then ask for a new one" if learnt else "")
+        raise PackError(f"not sealed to this device (made for {names}){hint}",
+                        "not_recipient", device=device["name"])
+    key = sealing.unwrap(mine[0], enrollment.box_private(reg), wrap_context(header))
+    if key is None:
+        raise PackError("cannot decrypt: not sealed with this device's key", "wrong_key")
+    return key
+
+
+def _recipient_names(reg: Registry, entries: list[dict]) -> str:
+    names = []
+    for e in entries[:5]:
+        row = reg.conn.execute("SELECT name FROM device WHERE device_id = ?",
+                               (str(e.get("device_id")),)).fetchone()
+        names.append(row[0] if row else str(e.get("device_id"))[:8])
+    more = f" and {len(entries) - 5} more" if len(entries) > 5 else ""
+    return (", ".join(names) + more) if names else "nobody"
 
 
 def _hash_range(fh, start: int, end: int):
