@@ -41,6 +41,7 @@ from anju.registry.core.digest import digest
 from anju.registry.core.store import Registry, StoreError
 from anju.registry.legal.public import write_tables as write_legal_tables
 from anju.registry.publication import disclosure
+from anju.registry.publication.facets import write_counts as write_facet_counts
 from anju.registry.publication.privacy import (
     MIN_GROUP,
     NEVER_TYPES,
@@ -313,6 +314,7 @@ def _build(reg: Registry, conn: sqlite3.Connection, compensation: dict, comp_col
     _neutralise_formulas(conn)
     conn.execute("COMMIT")
     _indexes(conn, shown, comp_columns)
+    write_facet_counts(conn)  # the site's facet counts, once (registry/publication/facets.py)
     return {**summary, "deleted": deleted, "registry_digest": registry_digest,
             "survey_hash": survey_hash}
 
