@@ -63,6 +63,19 @@ def normalised_view(text: str) -> tuple[str, list[int]]:
     return "".join(chars), index
 
 
+# Ideographs that NFKC, lower() and the digit table leave as they are (the Chinese digits are
+# outside the class): a name made only of them is its own normalised view.
+_PLAIN_IDEOGRAPHS = re.compile("[^\\s{}]+".format(re.escape("零〇一二三四五六七八九")))
+_IDEOGRAPHS = re.compile("[\u4e00-\u9fff]+")
+
+
+def _name_view(name: str) -> str:
+    """normalised_view(name)[0], without the per-character walk for a plain Chinese name."""
+    if _IDEOGRAPHS.fullmatch(name) and _PLAIN_IDEOGRAPHS.fullmatch(name):
+        return name
+    return normalised_view(name)[0]
+
+
 def secret_spans(view: str) -> list[tuple[int, int]]:
     """Spans of the view holding an ID, a phone, a GPS reading or a sensitive word."""
     spans = []
@@ -134,8 +147,9 @@ class NameScrubber:
     """
 
     def __init__(self, names: Iterable[str]):
-        # Names as the normalised view of a text writes them (NFKC, no spaces, lower case).
-        self.names = {v for v in (normalised_view(str(n))[0] for n in names if n) if len(v) > 1}
+        # Names as the normalised view of a text writes them (NFKC, no spaces, lower case);
+        # each distinct name normalised once (a registry repeats names by the hundred thousand).
+        self.names = {v for v in (_name_view(str(n)) for n in set(names) if n) if len(v) > 1}
         self.lengths: dict[str, list[int]] = {}
         for n in self.names:
             self.lengths.setdefault(n[0], []).append(len(n))

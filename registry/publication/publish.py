@@ -41,6 +41,7 @@ from anju.registry.core.digest import digest
 from anju.registry.core.store import Registry, StoreError
 from anju.registry.legal.public import write_tables as write_legal_tables
 from anju.registry.publication import disclosure
+from anju.registry.publication.aggregate import Aggregates, write_daily
 from anju.registry.publication.facets import write_counts as write_facet_counts
 from anju.registry.publication.privacy import (
     MIN_GROUP,
@@ -49,7 +50,7 @@ from anju.registry.publication.privacy import (
     mask_name,
     scrub_text,
 )
-from anju.registry.publication.totals import SURVEYED, write_daily, write_totals
+from anju.registry.publication.totals import SURVEYED
 
 # Legal identifying data, published exactly as registered (the same address in public.db, the
 # lookup, the zone lists and their XLSX): never rewritten, so lookups and facets keep working.
@@ -272,27 +273,18 @@ def _build(reg: Registry, conn: sqlite3.Connection, compensation: dict, comp_col
     reg.conn.execute("BEGIN")
     try:
         marker = _snapshot_marker(reg.conn)
-        people = [n for (n,) in reg.conn.execute("SELECT name FROM member")]
-        cur = reg.conn.execute(
-            "SELECT {} FROM household WHERE deleted IS NULL ORDER BY zone, house_no, id".format(
-                ", ".join(f"[{n}]" for n in needed)))
-        rows = [dict(zip(needed, r)) for r in cur]
         deleted = reg.conn.execute(
             "SELECT count(*) FROM household WHERE deleted IS NOT NULL").fetchone()[0]
         last_change = reg.conn.execute("SELECT max(at) FROM change").fetchone()[0]
         packs = _packs_merged(reg)
-        masked = [f.name for f in shown if f.publish == "masked"]
-        if "owner_name" in stored:
-            masked.append("owner_name")
-        for name in dict.fromkeys(masked):
-            people += [n for (n,) in reg.conn.execute(f"SELECT [{name}] FROM household")]
-        people += _staff_names(reg)
-        summary = _write(reg, conn, shown, totalled, cols, rows, people, compensation,
-                         comp_columns, progress)
-        write_legal_tables(conn, reg, people)  # rounds, what each published, decisions
-
+        # Every person's name in the registry, so that no free text names anyone, a neighbour
+        # included: read straight into the scrubber's set (no list of millions of names).
+        names = NameScrubber(_people(reg, shown, stored))
         cells = disclosure.sensitive_cells(totalled)
-        current = disclosure.contributions(cells, rows, SURVEYED)
+        summary, totals = _write(reg, conn, shown, totalled, cols, needed, names, cells,
+                                 compensation, comp_columns, progress)
+        write_legal_tables(conn, reg, names)  # rounds, what each published, decisions
+        current = totals.current()
         # A failed or outdated helper: compute it here, in our snapshot.
         registry_digest = _digest_result(helper, marker) or digest(reg)
     finally:
@@ -306,7 +298,7 @@ def _build(reg: Registry, conn: sqlite3.Connection, compensation: dict, comp_col
     _provenance(conn, reg, {
         "as_of": now(), "last_change_at": last_change or "", "registry_digest": registry_digest,
         "packs_merged": packs, "anju_version": _version(), "survey_hash": survey_hash,
-        "survey_version": str(defn.version), "households": str(len(rows)),
+        "survey_version": str(defn.version), "households": str(summary["households"]),
         "households_deleted": str(deleted), "min_group": str(MIN_GROUP),
         "sensitive_rounding": f"{disclosure.ROUND_COUNT}/{disclosure.ROUND_SUM}",
         "sensitive_min_change": str(disclosure.K_CHANGED),
@@ -333,25 +325,43 @@ def _neutralise_formulas(conn) -> None:
                          f"IN ({marks})", starts)
 
 
+def _people(reg: Registry, shown: list[Field], stored: set[str]):
+    """Every name the public text must not show: members, the masked household fields (owner),
+    deleted households included, and the staff; yielded, never collected."""
+    yield from (n for (n,) in reg.conn.execute("SELECT name FROM member"))
+    masked = [f.name for f in shown if f.publish == "masked"]
+    if "owner_name" in stored:
+        masked.append("owner_name")
+    for name in dict.fromkeys(masked):
+        yield from (n for (n,) in reg.conn.execute(f"SELECT [{name}] FROM household"))
+    yield from _staff_names(reg)
+
+
 def _write(reg: Registry, conn, shown: list[Field], totalled: list[Field], cols: list,
-           rows: list[dict], people: list[str], compensation: dict, comp_columns: list,
-           progress) -> dict:
-    """Insert the household rows and the aggregate tables (inside the caller's transaction)."""
+           needed: list[str], names: NameScrubber, cells: list, compensation: dict,
+           comp_columns: list, progress) -> tuple[dict, Aggregates]:
+    """Stream the household rows into the public table, summing the aggregates on the way, and
+    write the aggregate tables (inside the caller's transactions)."""
     status_field = reg.definition.record("household").field("status")
     order = {c.value: i for i, c in enumerate(status_field.choices)}
-    # Every person's name in the registry, so that no free text names anyone, a neighbour included.
-    names = NameScrubber(people)
     convert = [(f.name, _converter(f, names)) for f in shown]
     comp_convert = [(c["name"], _converter(c["choices"], _NO_NAMES) if c["choices"]
                      else (lambda v: v)) for c in comp_columns]
+    totals = Aggregates(totalled, status_field, order, cells, SURVEYED)
     marks = ", ".join("?" for _ in cols)
+    cur = reg.conn.execute(
+        "SELECT {} FROM household WHERE deleted IS NULL ORDER BY zone, house_no, id".format(
+            ", ".join(f"[{n}]" for n in needed)))
     batch = []
-    for i, row in enumerate(rows, 1):
+    i = 0
+    for i, values_in in enumerate(cur, 1):
+        row = dict(zip(needed, values_in))
         values = [i] + [fn(row[name]) for name, fn in convert] + [row["status"]]
         comp = compensation.get(row["id"])
         if comp_convert:
             values += [fn(comp.get(name)) if comp else None for name, fn in comp_convert]
         batch.append(values)
+        totals.add(row)
         if len(batch) >= 5000:
             conn.executemany(f"INSERT INTO household VALUES ({marks})", batch)
             if progress:
@@ -360,10 +370,10 @@ def _write(reg: Registry, conn, shown: list[Field], totalled: list[Field], cols:
     conn.executemany(f"INSERT INTO household VALUES ({marks})", batch)
     if progress:
         progress(len(batch))
-    write_totals(conn, reg, rows, totalled, status_field, order)
-    write_daily(conn, reg, rows)
+    totals.write(conn, reg)
+    write_daily(conn, reg)
     _column_info(conn, shown, comp_columns)
-    return {"households": len(rows), "columns": [c for c, _ in cols]}
+    return {"households": i, "columns": [c for c, _ in cols]}, totals
 
 
 def _column_info(conn, shown: list[Field], comp_columns: list[dict]) -> None:
