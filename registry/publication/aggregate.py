@@ -151,25 +151,32 @@ class Aggregates:
 def write_daily(conn, reg: Registry) -> None:
     """Cumulative households surveyed, signed and handed over by day (see
     totals.write_daily: the first UTC day a change moved a published household into a stage
-    it is still at), computed in the registry's SQLite, streamed."""
-    stages = (("surveyed", SURVEYED), ("signed", SIGNED), ("handed_over", HANDED_OVER))
+    it is still at), computed in the registry's SQLite, streamed.
 
-    def within(column: str, group: frozenset) -> str:
-        return f"{column} IN ({', '.join(repr(s) for s in sorted(group))})"
-    firsts = ", ".join(
-        f"min(CASE WHEN {within('s', group)} AND {within('now', group)} THEN day END)"
-        for _, group in stages)
+    The change log is grouped by household first (the first day of each stage among its status
+    changes), then joined with the households, so the join costs one lookup per household, not
+    per change. A change can only carry a status if its JSON names the key `status`, literally
+    or through a \\u escape: the instr() test skips the JSON parse of every other change and
+    leaves the answer as it was. NOT INDEXED: one pass over the table and a sort beats walking
+    change_record and reading each change at random (4x at 50,000 households)."""
+    stages = (("surveyed", SURVEYED), ("signed", SIGNED), ("handed_over", HANDED_OVER))
+    params: list = []
+
+    def within(group: frozenset) -> str:
+        params.extend(sorted(group))
+        return f"s IN ({', '.join('?' for _ in group)})"
+    firsts = ", ".join(f"min(CASE WHEN {within(group)} THEN day END)" for _, group in stages)
     cur = reg.conn.execute(
-        f"SELECT {firsts} FROM (SELECT c.record_id AS hid, substr(c.at, 1, 10) AS day, "
-        "json_extract(c.fields, '$.status') AS s, h.status AS now FROM change c "
-        "JOIN household h ON h.id = c.record_id WHERE c.record_type = 'household' "
-        "AND h.deleted IS NULL AND json_extract(c.fields, '$.status') IS NOT NULL) "
-        "GROUP BY hid")
+        f"SELECT h.status, g.* FROM (SELECT record_id, {firsts} FROM (SELECT record_id, "
+        "substr(at, 1, 10) AS day, json_extract(fields, '$.status') AS s FROM change NOT INDEXED "
+        "WHERE record_type = 'household' AND (instr(fields, '\"status\"') OR "
+        "instr(fields, '\\u'))) WHERE s IS NOT NULL GROUP BY record_id) g "
+        "JOIN household h ON h.id = g.record_id WHERE h.deleted IS NULL", params)
     counts = {name: defaultdict(int) for name, _ in stages}
     days: set = set()
-    for firsts_of_one in cur:
-        for (name, _), day in zip(stages, firsts_of_one):
-            if day is not None:
+    for now_status, _, *firsts_of_one in cur:
+        for (name, group), day in zip(stages, firsts_of_one):
+            if day is not None and now_status in group:
                 counts[name][day] += 1
                 days.add(day)
     conn.execute("CREATE TABLE daily_progress (date TEXT PRIMARY KEY, surveyed INTEGER, "
