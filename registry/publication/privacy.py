@@ -47,8 +47,17 @@ _WORDS = re.compile("|".join(re.escape(w.translate(_CN_DIGITS).lower()) for w in
 HIDDEN = "[已隐去]"
 
 
+# Characters the walk below leaves as they are, one for one: ideographs but the Chinese digits,
+# ASCII lower-case letters, digits and punctuation, the ideographic comma and full stop. A text
+# made only of them is its own view (most survey text is), without the per-character walk.
+_AS_IS = re.compile("[\u4e00-\u9fffa-z0-9!-/:-@\\[-`{-~\u3001\u3002]+")
+_CN_DIGIT_CHARS = re.compile("[零〇一二三四五六七八九]")
+
+
 def normalised_view(text: str) -> tuple[str, list[int]]:
     """The text as it is searched (see above) and, per view character, its original index."""
+    if _AS_IS.fullmatch(text) and not _CN_DIGIT_CHARS.search(text):
+        return text, list(range(len(text)))
     chars: list[str] = []
     index: list[int] = []
     for i, ch in enumerate(text):
@@ -63,15 +72,9 @@ def normalised_view(text: str) -> tuple[str, list[int]]:
     return "".join(chars), index
 
 
-# Ideographs that NFKC, lower() and the digit table leave as they are (the Chinese digits are
-# outside the class): a name made only of them is its own normalised view.
-_PLAIN_IDEOGRAPHS = re.compile("[^\\s{}]+".format(re.escape("零〇一二三四五六七八九")))
-_IDEOGRAPHS = re.compile("[\u4e00-\u9fff]+")
-
-
 def _name_view(name: str) -> str:
-    """normalised_view(name)[0], without the per-character walk for a plain Chinese name."""
-    if _IDEOGRAPHS.fullmatch(name) and _PLAIN_IDEOGRAPHS.fullmatch(name):
+    """normalised_view(name)[0], without building the index list."""
+    if _AS_IS.fullmatch(name) and not _CN_DIGIT_CHARS.search(name):
         return name
     return normalised_view(name)[0]
 
