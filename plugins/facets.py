@@ -69,12 +69,11 @@ class PublishedFacet(ColumnFacet):
             setattr(self.ds, _CACHE_ATTR, cache)
         key = (self.database, self.table)
         if key not in cache:
-            try:
+            cache[key] = set()
+            if await db.table_exists("facet_column"):  # absent from older publications
                 rows = await db.execute("SELECT col FROM facet_column WHERE tbl = ?",
                                         [self.table])
                 cache[key] = {r[0] for r in rows.rows}
-            except Exception:  # noqa: BLE001 - no such table: an older publication
-                cache[key] = set()
         return cache[key]
 
     async def facet_results(self):
