@@ -173,3 +173,28 @@ def test_any_filter_combination_matches_datasette(files, sites, data):
                                        "&_facet_size=max"]))
     url = "/public/household.json?" + urllib.parse.urlencode(args) + extra
     assert _get(ours, url).json()["facet_results"] == _get(plain, url).json()["facet_results"]
+
+
+def test_the_province_site_answers_each_project_from_its_counts(files, tmp_path):
+    """Many projects side by side: each database's facets come from its own counts."""
+    from anju.registry.publication.serve import build_province
+    ours, plain = [], []
+    for name in ("east", "west"):
+        shutil.copy(files["public"], tmp_path / f"{name}.db")
+        ours.append(tmp_path / f"{name}.db")
+        (tmp_path / "plain").mkdir(exist_ok=True)
+        shutil.copy(files["plain"], tmp_path / "plain" / f"{name}.db")
+        plain.append(tmp_path / "plain" / f"{name}.db")
+    conn = sqlite3.connect(ours[1])
+    conn.execute("UPDATE facet_count SET count = count * 2")  # tell the two projects apart
+    conn.commit()
+    conn.close()
+    province, reference = build_province(ours), build_province(plain)
+    zone = urllib.parse.quote(_values(files["public"], "zone")[0])
+    for path in ("/east/household.json", f"/east/household.json?zone={zone}"):
+        assert _get(province, path).json()["facet_results"] == \
+            _get(reference, path).json()["facet_results"], path
+    doubled = _get(province, "/west/household.json").json()["facet_results"]
+    single = _get(reference, "/west/household.json").json()["facet_results"]
+    assert [v["count"] for v in doubled["zone"]["results"]] == \
+        [2 * v["count"] for v in single["zone"]["results"]]
