@@ -20,11 +20,16 @@ from datasette.database import QueryInterrupted
 from datasette.facets import ColumnFacet
 from datasette.utils import escape_sqlite, path_with_added_args, path_with_removed_args
 
-_CLAUSE = re.compile(r"(?P<col>[A-Za-z_][A-Za-z0-9_]*|\[[^\]]+\]) = :(?P<param>p\d+)")
+# A filter's clause as datasette.filters writes it: "column" = :p0 (also a bare or [bracketed]
+# name, as escape_sqlite writes one).
+_CLAUSE = re.compile(r'(?P<col>"(?:[^"]|"")+"|[A-Za-z_][A-Za-z0-9_]*|\[[^\]]+\]) = '
+                     r":(?P<param>p\d+)")
 _CACHE_ATTR = "_anju_facet_columns"
 
 
 def _unescape(col: str) -> str:
+    if col.startswith('"'):
+        return col[1:-1].replace('""', '"')
     return col[1:-1] if col.startswith("[") and col.endswith("]") else col
 
 

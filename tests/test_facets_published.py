@@ -84,6 +84,8 @@ def test_the_facet_sql_is_parsed_strictly():
     sql = "select id, zone from household "
     assert parse_filters(sql, {}, "household") == []
     assert parse_filters(sql + "where zone = :p0 ", {"p0": "A"}, "household") == [("zone", "A")]
+    assert parse_filters(sql + 'where "zone" = :p0 and "a ""b""" = :p1 ',
+                         {"p0": "A", "p1": "B"}, "household") == [("zone", "A"), ('a "b"', "B")]
     assert parse_filters(sql + "where [actual use] = :p0 and status = :p1 ",
                          {"p0": "A", "p1": "B"}, "household") == [("actual use", "A"),
                                                                   ("status", "B")]
@@ -154,7 +156,15 @@ def test_json_and_html_equal_datasettes_own(files, sites):
     ds = build_datasette(tampered / "public.db")
     facets = _get(ds, "/public/household.json").json()["facet_results"]
     assert all(v["count"] > 1000 for f in facets.values() for v in f["results"])
+    zone = urllib.parse.quote(_values(files["public"], "zone")[0])
+    status = urllib.parse.quote(_values(files["public"], "status")[0])
+    for query in (f"zone={zone}", f"status={status}", f"zone={zone}&status={status}"):
+        facets = _get(ds, f"/public/household.json?{query}").json()["facet_results"]
+        assert facets and all(v["count"] > 1000 for f in facets.values()
+                              for v in f["results"]), query
     facets = _get(ds, "/public/household.json?_search=%E8%B7%AF").json()["facet_results"]
+    assert all(v["count"] < 1000 for f in facets.values() for v in f["results"])
+    facets = _get(ds, f"/public/household.json?zone__not={zone}").json()["facet_results"]
     assert all(v["count"] < 1000 for f in facets.values() for v in f["results"])
 
 

@@ -47,6 +47,27 @@ def metadata_facets(table: str = "household") -> list[str]:
     return list((tables.get(table) or {}).get("facets") or [])
 
 
+def metadata_sort(table: str = "household") -> str | None:
+    """The column schema/metadata.yaml sorts a public table by."""
+    raw = yaml.safe_load(METADATA.read_text(encoding="utf-8"))
+    tables = raw["public"]["databases"]["public"].get("tables") or {}
+    return (tables.get(table) or {}).get("sort")
+
+
+def sort_indexes(conn, table: str = "household") -> None:
+    """An index (facet column, sort column) per faceted column: a page filtered by a facet
+    value reads its first rows in the site's order and counts its rows from one index range,
+    instead of sorting every matching row (a second at 250,000 households)."""
+    sort = metadata_sort(table)
+    columns = {r[1] for r in conn.execute(f"PRAGMA table_info({_quote(table)})")}
+    if sort not in columns:
+        return
+    for col in metadata_facets(table):
+        if col in columns and col != sort:
+            conn.execute(f"CREATE INDEX {_quote(f'{table}_{col}_by_{sort}')} ON "
+                         f"{_quote(table)} ({_quote(col)}, {_quote(sort)})")
+
+
 def _quote(name: str) -> str:
     return "[" + name.replace("]", "]]") + "]"
 
