@@ -16,7 +16,10 @@
    its four facets and the facet pages filtered by zone, by status, and by both (p50/p95 of
    sequential requests); plain gets the same facets asked for by `_facet=`. Our server's peak
    RSS is read from /proc.
-4. With --province K: K copies of the public.db as K projects on one province site
+4. With --facets (in one process, through ds.client): our site on the public.db against the
+   same site on a copy of the file without facet_count, i.e. Datasette's own facet queries,
+   JSON with _size=1 (the facets alone) and the HTML pages; p50/p95 of interleaved requests.
+5. With --province K: K copies of the public.db as K projects on one province site
    (`anju province`) against plain Datasette serving the same K files.
 Prints each figure and its ratio to the floor.
 """
@@ -192,6 +195,46 @@ def compare(ours: list[str], plain: list[str], pages: dict, rounds: int, label: 
             process.wait(timeout=10)
 
 
+def facets_alone(public: Path, rounds: int) -> None:
+    """Our facets (the counts table) against Datasette's own (the file without it)."""
+    import asyncio
+
+    from anju.registry.publication.serve import build_datasette
+    plain = public.parent / "nofacet" / public.name
+    plain.parent.mkdir(exist_ok=True)
+    shutil.copy(public, plain)
+    conn = sqlite3.connect(plain)
+    conn.execute("DROP TABLE facet_count")
+    conn.execute("DROP TABLE facet_column")
+    conn.commit()
+    conn.close()
+    pages = {name: paths[0] for name, paths in site_pages(public, "public").items()}
+    pages = {**{f"{k} .json": (v.replace("/household", "/household.json", 1)
+                               + ("&" if "?" in v else "?") + "_size=1")
+                for k, v in pages.items() if not k.endswith(".json")},
+             "html table": pages["table+facets"], "html zone": pages["zone page"]}
+
+    async def run() -> None:
+        sites = {"counts": build_datasette(public), "datasette": build_datasette(plain)}
+        for ds in sites.values():
+            await ds.invoke_startup()
+        print(f"\nfacets alone, in process ({rounds} each, ms) p50 / p95")
+        for name, path in pages.items():
+            times: dict[str, list[float]] = {k: [] for k in sites}
+            for i in range(rounds + 3):
+                for k, ds in sites.items():
+                    t = time.perf_counter()
+                    response = await ds.client.get(path)
+                    if i >= 3:
+                        times[k].append(time.perf_counter() - t)
+                    assert response.status_code == 200, path
+            a, b = times["counts"], times["datasette"]
+            print(f"{name:18} {statistics.median(a) * 1000:7.1f} / {p95(a) * 1000:6.1f} "
+                  f"{statistics.median(b) * 1000:7.1f} / {p95(b) * 1000:6.1f} "
+                  f"{p95(a) / p95(b):6.2f}x")
+    asyncio.run(run())
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--households", type=int, default=50_000)
@@ -199,6 +242,8 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=60)
     parser.add_argument("--province", type=int, default=0, help="projects on a province site")
     parser.add_argument("--no-site", action="store_true")
+    parser.add_argument("--facets", action="store_true", help="the facets alone, in process")
+    parser.add_argument("--no-publish", action="store_true", help="reuse DIR/public.db")
     args = parser.parse_args()
     directory = args.dir
     directory.mkdir(parents=True, exist_ok=True)
@@ -213,6 +258,10 @@ def main() -> None:
         (directory / "enriched").touch()
         print(f"enriched in {time.perf_counter() - t:.0f} s")
     public = directory / "public.db"
+    if args.no_publish:
+        if args.facets:
+            facets_alone(public, args.rounds)
+        return
     out = subprocess.run([sys.executable, "-c", PUBLISH, str(registry), str(public)],
                          capture_output=True, text=True, cwd=ROOT)
     if out.returncode != 0:
@@ -224,6 +273,8 @@ def main() -> None:
           f"SELECT of the published columns) {floor:.1f} s: {run['seconds'] / floor:.1f}x")
     print(f"  registry {registry.stat().st_size / 2**20:.0f} MiB, public.db "
           f"{public.stat().st_size / 2**20:.0f} MiB")
+    if args.facets:
+        facets_alone(public, args.rounds)
     if args.no_site:
         return
     inspect = directory / "inspect.json"
