@@ -22,9 +22,10 @@ from .db import close_registry
 
 # Blueprint modules of the app, in navigation order. Add a module name to register it.
 BLUEPRINTS = ("households", "forms", "dossier", "visits", "workflow", "attachments", "auth",
-              "review", "progress", "compensation", "completion", "legal", "devices",
+              "review", "progress", "care", "compensation", "completion", "selection", "legal",
+              "devices",
               "settings_view", "backup_view", "sync", "users_view", "survey_view", "drafts",
-              "screens")
+              "screens", "fixtures")
 
 csrf = CSRFProtect()
 babel = Babel()

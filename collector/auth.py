@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import functools
 
-from anju.registry.core import users
+from anju.registry.core import atrest, users
 from anju.registry.core.redirects import safe_next
 from anju.registry.core.users import ROLES
 from flask import (
     Blueprint,
+    current_app,
     flash,
     g,
     redirect,
@@ -25,8 +26,8 @@ from flask import (
     url_for,
 )
 
-from .db import get_registry
-from .i18n import t
+from .db import database_locked, get_registry
+from .i18n import _
 
 bp = Blueprint("auth", __name__)
 SITE = "collector"
@@ -40,8 +41,8 @@ def load_user() -> None:
     request.anju_user_loaded = True
     g.user = None
     token = session.get("sid")
-    if not token or request.endpoint == "static":
-        return
+    if not token or request.endpoint == "static" or database_locked():
+        return  # a locked database (the app restarted): log in again to unlock it
     g.user = users.session_user(get_registry(), token, SITE)
     if g.user is None:
         session.pop("sid", None)
@@ -97,16 +98,20 @@ def inject_roles() -> dict:
 def login():
     """Log in with a name and password."""
     error, status = None, 200
+    locked = database_locked()
     if request.method == "POST":
-        reg = get_registry()
         name = request.form.get("name", "").strip()[:100]
-        user, token, wait = users.login(reg, name, request.form.get("password", ""),
-                                        request.remote_addr, SITE)
+        password = request.form.get("password", "")
+        if locked:  # the first login after a start opens the encrypted database
+            error, status = unlock_database(name, password)
+            if error:
+                return render_template("login.html", error=error, locked=True), status
+        reg = get_registry()
+        user, token, wait = users.login(reg, name, password, request.remote_addr, SITE)
         if wait:
-            error, status = t(f"登录失败次数过多，请 {wait} 秒后再试",
-                              f"Too many failed logins; try again in {wait} seconds"), 429
+            error, status = _("登录失败次数过多，请 %(wait)s 秒后再试", wait=wait), 429
         elif user is None:
-            error, status = t("用户名或密码错误", "Wrong user name or password"), 401
+            error, status = _("用户名或密码错误"), 401
         else:
             users.end_session(reg, session.get("sid"))
             lang = session.get("lang")
@@ -116,7 +121,25 @@ def login():
             if lang:
                 session["lang"] = lang
             return redirect(safe_next(request.args.get("next"), url_for("index")))
-    return render_template("login.html", error=error), status
+    return render_template("login.html", error=error, locked=locked), status
+
+
+def unlock_database(name: str, password: str) -> tuple[str | None, int]:
+    """Open the app's encrypted database with this user's key slot: (None, 200), or the message
+    and status to show (the same words as a wrong password, so no name is given away)."""
+    path = current_app.config["DATABASE"]
+    wait = atrest.unlock_wait(path)
+    if wait:
+        return _("登录失败次数过多，请 %(wait)s 秒后再试", wait=wait), 429
+    try:
+        atrest.unlock(path, password, user=name)
+    except atrest.WrongPassword:
+        return _("用户名或密码错误"), 401
+    except atrest.AtRestError as exc:
+        return str(exc), 500
+    for task in current_app.extensions.pop("anju_after_unlock", []):
+        task()  # what the app would have done at its start (indexes)
+    return None, 200
 
 
 @bp.route("/logout", methods=("POST",))
@@ -128,5 +151,5 @@ def logout():
     session.clear()
     if lang:
         session["lang"] = lang
-    flash(t("已退出登录", "Logged out"))
+    flash(_("已退出登录"))
     return redirect(url_for("auth.login"))

@@ -28,14 +28,14 @@ from flask import (
 
 from .auth import role_required
 from .db import get_registry
-from .i18n import local, t
+from .i18n import N_, _, local
 
 bp = Blueprint("backup", __name__)
-NAV = [("backup.index", "备份", "Backup", "surveyor")]
+NAV = [("backup.index", N_("备份"), "Backup", "surveyor")]
 
 EVERY_CHOICES = (0, 15, 30, 60, 120, 240)
-REASONS = {"manual": ("手动", "manual"), "scheduled": ("定时", "scheduled"),
-           "import": ("导入前", "before import"), "restore": ("恢复前", "before restore")}
+REASONS = {"manual": (N_("手动"), "manual"), "scheduled": (N_("定时"), "scheduled"),
+           "import": (N_("导入前"), "before import"), "restore": (N_("恢复前"), "before restore")}
 
 
 @bp.record_once
@@ -99,18 +99,18 @@ def settings():
     except ValueError:
         every, keep = -1, -1
     if every not in EVERY_CHOICES or not 1 <= keep <= 100:
-        flash(t("备份间隔或保留份数不正确", "Wrong interval or number of backups to keep"))
+        flash(_("备份间隔或保留份数不正确"))
         return redirect(url_for("backup.index"))
     try:
         folder = _prepare(raw)
     except backup.BackupError as exc:
-        flash(t(f"不能使用这个文件夹：{_reason_zh(exc)}", f"Cannot use this folder: {exc}"))
+        flash(_("不能使用这个文件夹：%(reason)s", reason=_reason(exc)))
         return redirect(url_for("backup.index"))
     reg.set_meta("backup_dir", str(folder))
     reg.set_meta("backup_every_minutes", str(every))
     reg.set_meta("backup_keep", str(keep))
     start_scheduler(current_app._get_current_object())
-    flash(t(f"已保存：备份到 {folder}", f"Saved: backups go to {folder}"))
+    flash(_("已保存：备份到 %(folder)s", folder=folder))
     return redirect(url_for("backup.index"))
 
 
@@ -132,14 +132,15 @@ def _prepare(raw: str) -> Path:
     return backup.check_folder(path)
 
 
-def _reason_zh(exc: Exception) -> str:
+def _reason(exc: Exception) -> str:
+    """Why a backup folder cannot be used, in the user's language (else the error's own words)."""
     text = str(exc)
     if "no such folder" in text:
-        return "找不到这个文件夹（U盘是否已插好？）"
+        return _("找不到这个文件夹（U盘是否已插好？）")
     if "cannot write" in text or "cannot create" in text:
-        return "没有写入权限或U盘已写保护"
+        return _("没有写入权限或U盘已写保护")
     if "no backup folder" in text:
-        return "请先填写备份文件夹"
+        return _("请先填写备份文件夹")
     return text
 
 
@@ -150,14 +151,14 @@ def now():
     reg = get_registry()
     folder = backup.configured_folder(reg)
     if folder is None:
-        flash(t("请先选择备份文件夹", "Choose a backup folder first"))
+        flash(_("请先选择备份文件夹"))
         return redirect(url_for("backup.index"))
     try:
         path = backup.backup_now(reg, folder, reason="manual")
     except backup.BackupError as exc:
-        flash(t(f"备份失败：{_reason_zh(exc)}", f"Backup failed: {exc}"))
+        flash(_("备份失败：%(reason)s", reason=_reason(exc)))
     else:
-        flash(t(f"已备份：{path.name}", f"Backed up: {path.name}"))
+        flash(_("已备份：%(name)s", name=path.name))
     return redirect(url_for("backup.index"))
 
 
@@ -200,8 +201,6 @@ def remind_on_logout(response):
     except StoreError:
         return response
     if status.count:
-        flash(t(f"提醒：本机还有 {status.count} 条修改没有导出。"
-                "下班前请导出数据包并交到项目办公室。",
-                f"Reminder: {status.count} changes on this laptop are not exported yet. Export a "
-                "pack and hand it to the office before you leave."), "warning")
+        flash(_("提醒：本机还有 %(count)s 条修改没有导出。下班前请导出数据包并交到项目办公室。",
+                count=status.count), "warning")
     return response

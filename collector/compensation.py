@@ -15,6 +15,7 @@ from anju.registry.compensation import amounts, lists
 from anju.registry.compensation import calculation as comp
 from anju.registry.compensation import rules as rules_mod
 from anju.registry.compensation.preview import preview as rules_preview
+from anju.registry.completion import rewards
 from anju.registry.core.store import Registry, StoreError
 from anju.registry.core.workflow import allowed_moves
 from flask import Blueprint, Response, abort, flash, g, redirect, render_template, request, url_for
@@ -22,10 +23,10 @@ from flask import Blueprint, Response, abort, flash, g, redirect, render_templat
 from .auth import has_role, role_required
 from .db import get_registry, live_household
 from .dossier import panel
-from .i18n import lang, t
+from .i18n import N_, _, lang
 
 bp = Blueprint("compensation", __name__)
-NAV = [("compensation.index", "补偿", "Compensation", "supervisor")]
+NAV = [("compensation.index", N_("补偿"), "Compensation", "supervisor")]
 # How amounts, rates and areas are printed, for every template of this module.
 FORMATS = {"money": amounts.yuan, "num": comp.num, "sq": comp.sq,
            "settlement": amounts.settlement_words, "settlement_capital": amounts.settlement_capital,
@@ -43,9 +44,10 @@ def _rules(reg: Registry) -> tuple[comp.Rules | None, str | None]:
 def estimates(reg: Registry, rules: comp.Rules, household: dict,
               on: dt.date) -> list[comp.Breakdown]:
     """The money and swap breakdowns of a household if it signed on `on`."""
-    valuation = comp.valuation_of(reg, household["id"])
+    valuation = comp.valuation_of(reg, household["id"], on)
+    fixtures = comp.fixtures_of(reg, household["id"])
     return [comp.calculate(rules, household, mode, on, settings=reg.settings,
-                           valuation=valuation) for mode in comp.MODES]
+                           valuation=valuation, fixtures=fixtures) for mode in comp.MODES]
 
 
 def can_sign(household: dict) -> bool:
@@ -63,9 +65,10 @@ def breakdown_panel(reg: Registry, household: dict):
     rules, error = _rules(reg)
     agreements = ag.agreements_of(reg, household["id"])
     today = dt.date.today()
+    after = {a["id"]: rewards.after_handover(reg, a) for a in agreements if a["in_force"]}
     return render_template(
         "compensation/_breakdown.html", household=household, rules=rules, rules_error=error,
-        rules_stored=comp.rules_are_stored(reg), agreements=agreements,
+        rules_stored=comp.rules_are_stored(reg), agreements=agreements, after=after,
         estimates=[] if agreements or rules is None else estimates(reg, rules, household, today),
         today=today.isoformat(), can_sign=can_sign(household) and ag.supported(reg),
         **FORMATS)
@@ -105,8 +108,8 @@ def rules_editor():
         except comp.RulesError as exc:
             problems = exc.lines(lang())
         else:
-            flash(t(f"补偿方案已保存:{stored.name}(版本 {stored.version})",
-                    f"Rules saved: {stored.name} (version {stored.version})"))
+            flash(_("补偿方案已保存:%(name)s(版本 %(version)s)",
+                    name=stored.name, version=stored.version))
             return redirect(url_for("compensation.rules_editor"))
     else:
         text = reg.meta(comp.META_KEY) or comp.default_rules_text()
@@ -134,7 +137,7 @@ def agreement(household_id: str):
     household = live_household(reg, household_id)
     rules, error = _rules(reg)
     if rules is None:
-        return render_template("message.html", title=t("补偿方案有误", "Invalid rules"),
+        return render_template("message.html", title=_("补偿方案有误"),
                                message=error), 409
     existing = ag.agreements_of(reg, household_id)
     amends = request.values.get("amends") or None
@@ -143,7 +146,7 @@ def agreement(household_id: str):
         abort(404)
     form = {"number": "", "signed_on": dt.date.today().isoformat(),
             "mode": old["mode"] if old else (household.get("compensation_mode") or "money"),
-            "flat": "", "transition_flat": False, "reason": ""}
+            "flat": "", "flat2": "", "transition_flat": False, "reason": ""}
     if old is None and not existing:
         form["number"] = ag.propose_number(reg, household)
     elif old is not None:
@@ -151,11 +154,15 @@ def agreement(household_id: str):
     preview, problem = None, None
     if request.method == "POST":
         form.update({k: request.form.get(k, "").strip() for k in
-                     ("number", "signed_on", "mode", "flat", "reason")})
+                     ("number", "signed_on", "mode", "flat", "flat2", "reason")})
         form["transition_flat"] = bool(request.form.get("transition_flat"))
         options = {"flat": form["flat"] or None if form["mode"] == "swap" else None,
                    "transition_flat": form["transition_flat"]}
-        if request.form.get("action") == "sign":
+        if form["mode"] == "swap" and form["flat2"]:  # two flats for one house
+            if not form["flat"]:
+                problem = _("选第二套安置房前,请先选定第一套")
+            options["flats"] = [form["flat"] or form["flat2"], form["flat2"]]
+        if request.form.get("action") == "sign" and not problem:
             try:
                 ag.record_agreement(reg, household_id, number=form["number"],
                                     signed_on=form["signed_on"], mode=form["mode"],
@@ -164,7 +171,7 @@ def agreement(household_id: str):
             except StoreError as exc:
                 problem = str(exc)
             else:
-                flash(t(f"协议 {form['number']} 已记录", f"Agreement {form['number']} recorded"))
+                flash(_("协议 %(number)s 已记录", number=form['number']))
                 return redirect(url_for("dossier.show", household_id=household_id))
         try:
             day = dt.date.fromisoformat(form["signed_on"])
@@ -175,22 +182,18 @@ def agreement(household_id: str):
         except StoreError as exc:
             problem = problem or str(exc)
         except ValueError:
-            problem = problem or t("请填写正确的签约日期和补偿方式",
-                                   "Give a valid signing date and mode")
+            problem = problem or _("请填写正确的签约日期和补偿方式")
     blocked = None
     if not ag.supported(reg):
-        blocked = t("此登记库的调查表没有协议记录类型", "This registry's survey has no agreements")
+        blocked = _("此登记库的调查表没有协议记录类型")
     elif any(a["disputed"] for a in existing):
-        blocked = t("这户有两份以上协议待核定,须由主管核定保留哪一份",
-                    "This household has a double agreement awaiting a supervisor")
+        blocked = _("这户有两份以上协议待核定,须由主管核定保留哪一份")
     elif old is None and existing and any(a["in_force"] for a in existing):
-        blocked = t("这户已有协议;如需更改,请签订变更协议",
-                    "This household has an agreement; record an amendment instead")
+        blocked = _("这户已有协议;如需更改,请签订变更协议")
     elif old is None and not can_sign(household):
-        blocked = t("当前状态不能签约(须为已评估或补偿决定)",
-                    "The household's status does not allow signing (valued or decision)")
+        blocked = _("当前状态不能签约(须为已评估或补偿决定)")
     elif old is not None and not old["in_force"]:
-        blocked = t("该协议已被变更,请变更现行协议", "That agreement was amended already")
+        blocked = _("该协议已被变更,请变更现行协议")
     return render_template("compensation/agreement.html", household=household, form=form,
                            old=old, flats=rules.data["flats"], preview=preview,
                            problem=problem, blocked=blocked, **FORMATS), (400 if problem else 200)
@@ -209,9 +212,9 @@ def settle(household_id: str):
         flash(str(exc))
         return redirect(url_for("dossier.show", household_id=household_id)), 303
     except StoreError:
-        flash(t("未能核定:数据有误,请检查各项", "Not settled: check the values"))
+        flash(_("未能核定:数据有误,请检查各项"))
         return redirect(url_for("dossier.show", household_id=household_id)), 303
-    flash(t("已核定双重协议", "Double agreement settled"))
+    flash(_("已核定双重协议"))
     return redirect(url_for("dossier.show", household_id=household_id))
 
 

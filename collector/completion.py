@@ -16,10 +16,10 @@ from flask import Blueprint, flash, g, redirect, render_template, request, url_f
 from .auth import has_role, role_required
 from .db import get_registry, live_household
 from .dossier import panel
-from .i18n import t
+from .i18n import N_, _
 
 bp = Blueprint("completion", __name__)
-NAV = [("completion.index", "付款与交房", "Payments", "supervisor")]
+NAV = [("completion.index", N_("付款与交房"), "Payments", "supervisor")]
 
 
 @bp.route("/completion")
@@ -71,11 +71,11 @@ def payment(household_id: str):
                            voucher_no=form.get("voucher_no", ""), by=g.user["name"],
                            reason=form.get("reason"), reverses=form.get("reverses") or None)
     except pay.PaymentError as exc:
-        flash(t("未登记支付:", "Payment not recorded: ") + str(exc))
+        flash(_("未登记支付:") + str(exc))
     except StoreError:
-        flash(t("未登记支付:数据有误,请检查各项", "Payment not recorded: check the values"))
+        flash(_("未登记支付:数据有误,请检查各项"))
     else:
-        flash(t("已登记支付", "Payment recorded"))
+        flash(_("已登记支付"))
     return _back(household_id)
 
 
@@ -90,17 +90,17 @@ def handover(household_id: str):
         if form.get("demolished_on"):
             ho.record_demolition(reg, household_id, demolished_on=form["demolished_on"],
                                  by=g.user["name"])
-            done = t("已登记拆除", "Demolition recorded")
+            done = _("已登记拆除")
         else:
             ho.record_handover(reg, household_id, handed_over_on=form.get("handed_over_on", ""),
                                utilities_cut=form.get("utilities_cut", ""),
                                keys_received=form.get("keys_received", ""), by=g.user["name"],
                                inspection_note=form.get("inspection_note"))
-            done = t("已登记交房", "Handover recorded")
+            done = _("已登记交房")
     except ho.HandoverError as exc:
-        flash(t("未登记:", "Not recorded: ") + str(exc))
+        flash(_("未登记:") + str(exc))
     except StoreError:
-        flash(t("未登记:数据有误,请检查各项", "Not recorded: check the values"))
+        flash(_("未登记:数据有误,请检查各项"))
     else:
         flash(done)
     return _back(household_id)

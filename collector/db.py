@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from anju.registry.core import atrest
 from anju.registry.core.store import Registry
 from flask import abort, current_app, g
 
@@ -18,6 +19,12 @@ def get_registry() -> Registry:
                 continue
             reg.conn.execute(f"PRAGMA {name} = {int(value)}")  # operator settings, numbers only
     return g.registry
+
+
+def database_locked() -> bool:
+    """Whether the app's database is encrypted and not unlocked yet (it opens at a login)."""
+    path = current_app.config["DATABASE"]
+    return atrest.is_encrypted(path) and not atrest.is_unlocked(path)
 
 
 def live_household(reg: Registry, household_id: str) -> dict:

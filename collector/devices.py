@@ -21,10 +21,10 @@ from flask import Blueprint, Response, flash, redirect, render_template, request
 
 from .auth import has_role, role_required
 from .db import get_registry
-from .i18n import t
+from .i18n import N_, _
 
 bp = Blueprint("devices", __name__)
-NAV = [("devices.index", "设备", "Devices", "supervisor")]
+NAV = [("devices.index", N_("设备"), "Devices", "supervisor")]
 
 
 def device_rows(reg: Registry) -> list[dict]:
@@ -87,16 +87,15 @@ def enroll():
     caps = [c for c in request.form.getlist("capability") if c in CAPABILITIES]
     reg = get_registry()
     if reg.conn.execute("SELECT 1 FROM device WHERE name = ?", (name,)).fetchone():
-        flash(t(f"未能登记设备：设备“{name}”已经登记过，请换一个名称。",
-                f"Device not enrolled: device {name} is already enrolled"))
+        flash(_("未能登记设备：设备“%(name)s”已经登记过，请换一个名称。", name=name))
         return redirect(url_for("devices.index"))
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / f"{name or 'device'}.enrol"
         try:
             enroll_device(reg, name, out, capabilities=caps or None)
-        except StoreError as exc:
-            flash(t("未能登记设备：设备名须为 1–40 个字母、数字或“-”“_”“.”，且不能与已登记的"
-                    "设备重名；只有中心登记库可以登记设备。", f"Device not enrolled: {exc}"))
+        except StoreError:
+            flash(_("未能登记设备：设备名须为 1–40 个字母、数字或“-”“_”“.”，且不能与已登记的"
+                    "设备重名；只有中心登记库可以登记设备。"))
             return redirect(url_for("devices.index"))
         data = out.read_bytes()
     return Response(data, headers={
@@ -111,16 +110,14 @@ def revoke(name: str):
     """Revoke a device: packs it makes from now on are rejected."""
     from anju.registry.sync.enrollment import revoke_device
     if request.form.get("confirm") != "1":
-        flash(t("请勾选确认后再吊销", "Tick the confirmation box to revoke"))
+        flash(_("请勾选确认后再吊销"))
         return redirect(url_for("devices.index"))
     try:
         revoke_device(get_registry(), name)
-    except StoreError as exc:
-        flash(t("未能吊销：没有这个设备，或它就是本机（本机不能在这里吊销）。",
-                f"Not revoked: {exc}"))
+    except StoreError:
+        flash(_("未能吊销：没有这个设备，或它就是本机（本机不能在这里吊销）。"))
     else:
-        flash(t(f"已吊销设备 {name}，其后的数据包将被拒收",
-                f"Device {name} revoked; its later packs will be rejected"))
+        flash(_("已吊销设备 %(name)s，其后的数据包将被拒收", name=name))
     return redirect(url_for("devices.index"))
 
 
@@ -131,11 +128,9 @@ def capabilities(name: str):
     caps = [c for c in request.form.getlist("capability") if c in CAPABILITIES]
     try:
         set_capabilities(get_registry(), name, caps)
-    except StoreError as exc:
-        flash(t("未能修改权限：只有中心登记库可以授权，且设备须已登记、不是中心库本身",
-                f"Capabilities not changed: {exc}"))
+    except StoreError:
+        flash(_("未能修改权限：只有中心登记库可以授权，且设备须已登记、不是中心库本身"))
     else:
-        shown = "、".join(CAPABILITIES[c][0] for c in caps) or "无"
-        flash(t(f"设备 {name} 可写内容已改为：{shown}",
-                f"Device {name} may now write: {', '.join(caps) or 'nothing'}"))
+        shown = _("、").join(_(CAPABILITIES[c][0]) for c in caps) or _("无")
+        flash(_("设备 %(name)s 可写内容已改为：%(shown)s", name=name, shown=shown))
     return redirect(url_for("devices.index"))

@@ -22,14 +22,14 @@ from markupsafe import Markup
 
 from .auth import has_role, login_required
 from .db import get_registry
-from .i18n import label, lang, local, t
+from .i18n import N_, _, label, lang, local
 
 bp = Blueprint("dossier", __name__)
 
 # Extra boxes on the household page, in order: fn(reg, household) -> HTML (Markup) or None.
 PANELS: list[Callable[[Registry, dict], Markup | str | None]] = []
-RECORD_NAMES = {"household": ("住户", "Household"), "member": ("成员", "Member"),
-                "visit": ("走访", "Visit"), "attachment": ("附件", "Attachment")}
+RECORD_NAMES = {"household": (N_("住户"), "Household"), "member": (N_("成员"), "Member"),
+                "visit": (N_("走访"), "Visit"), "attachment": (N_("附件"), "Attachment")}
 
 
 def panel(fn: Callable[[Registry, dict], Markup | str | None]):
@@ -84,7 +84,7 @@ def history(reg: Registry, household: dict, children: dict[str, list[dict]]) -> 
                 if d["field"] == "household_id":
                     continue
                 if d["field"] == DELETED:
-                    name = t("删除原因", "Deleted, reason") if d["new"] else t("恢复", "Restored")
+                    name = _("删除原因") if d["new"] else _("恢复")
                     diffs.append({"label": name, "old": d["old"] or "", "new": d["new"] or ""})
                     continue
                 f = _field(reg, record_type, d["field"])
@@ -96,9 +96,9 @@ def history(reg: Registry, household: dict, children: dict[str, list[dict]]) -> 
                     old, new = format_value(f, d["old"]), format_value(f, d["new"])
                 diffs.append({"label": label(f.label) if f else d["field"], "old": old,
                               "new": new})
-            zh, en = RECORD_NAMES.get(record_type, (record_type, record_type))
+            zh, _en = RECORD_NAMES.get(record_type, (record_type, record_type))
             entries.append({"at": change["at"], "when": local_time(change["at"]),
-                            "by": change["by"], "record": t(zh, en), "title": title,
+                            "by": change["by"], "record": _(zh), "title": title,
                             "note": note_text(reg, change["note"]), "diffs": diffs})
     entries.sort(key=lambda e: e["at"], reverse=True)
     return entries
@@ -117,7 +117,7 @@ def note_text(reg: Registry, note: str | None) -> str:
     known = {c.value for c in status.choices}
     if m.group(1) not in known or m.group(2) not in known:
         return note
-    return (t("状态：", "Status: ") + status.choice_label(m.group(1), lang()) + " → "
+    return (_("状态：") + status.choice_label(m.group(1), lang()) + " → "
             + status.choice_label(m.group(2), lang()))
 
 
@@ -147,9 +147,10 @@ def sections(reg: Registry, household: dict) -> list[dict]:
             out.append({"name": s.get("name"), "title": label(s.get("label")), "kind": kind,
                         "rows": rows})
     # a survey that puts its members or files in no section still shows them
-    for kind, zh, en in (("members", "家庭成员", "Members"), ("files", "照片与证件", "Files")):
+    for kind, zh, _en in (("members", N_("家庭成员"), "Members"),
+                          ("files", N_("照片与证件"), "Files")):
         if kind not in {box["kind"] for box in out}:
-            out.append({"name": kind, "title": t(zh, en), "kind": kind, "rows": []})
+            out.append({"name": kind, "title": _(zh), "kind": kind, "rows": []})
     return out
 
 
@@ -159,7 +160,7 @@ def field_conflicts(reg: Registry, household: dict, children: dict[str, list[dic
     records = [("household", household, "")] + [
         (name, row, row.get("name") or row.get("visit_date") or row.get("filename") or "")
         for name in ("member", "visit", "attachment") for row in children.get(name, [])]
-    devices = dict(reg.conn.execute("SELECT device_id, name FROM device"))
+    devices = reg.device_names()
     here = url_for("dossier.show", household_id=household["id"])
     out = []
     for record_type, row, title in records:
@@ -173,7 +174,7 @@ def field_conflicts(reg: Registry, household: dict, children: dict[str, list[dic
                        if has_role("supervisor") else None)
             out.append({"record_type": record_type, "field": c["field"],
                         "label": label(f.label) if f else c["field"],
-                        "record": t(*RECORD_NAMES.get(record_type, (record_type,) * 2)),
+                        "record": _(RECORD_NAMES.get(record_type, (record_type,))[0]),
                         "title": title, "candidates": values, "resolve": resolve})
     return out
 

@@ -29,7 +29,7 @@ from werkzeug.exceptions import HTTPException
 
 from .auth import SITE, load_user, public
 from .db import get_registry
-from .i18n import t
+from .i18n import _
 
 bp = Blueprint("drafts", __name__)
 
@@ -109,12 +109,9 @@ def resume():
                                         request.form.get("_login_password", ""),
                                         request.remote_addr, SITE)
         if user is None:
-            message = (t(f"登录失败次数过多，请 {wait} 秒后再试。您填写的内容仍保留在本页。",
-                         f"Too many failed logins; try again in {wait} seconds. What you typed "
-                         "is still kept on this page.") if wait else
-                       t("用户名或密码错误，请重新输入。您填写的内容仍保留在本页。",
-                         "Wrong user name or password. What you typed is still kept on this "
-                         "page."))
+            message = (_("登录失败次数过多，请 %(wait)s 秒后再试。您填写的内容仍保留在本页。",
+                         wait=wait) if wait else
+                       _("用户名或密码错误，请重新输入。您填写的内容仍保留在本页。"))
             return render_template("drafts/held.html", message=message, values=values,
                                    target=target, logged_in=False, error=True), \
                 429 if wait else 401
@@ -127,19 +124,17 @@ def resume():
         request.anju_user_loaded = False
         load_user()
     if target is None:
-        return render_template("message.html", title=t("已登录", "Logged in"),
-                               message=t("已重新登录。", "Logged in again.")), 200
+        return render_template("message.html", title=_("已登录"),
+                               message=_("已重新登录。")), 200
     endpoint, args = current_app.url_map.bind("localhost").match(target, method="POST")
     if endpoint in ("auth.login", "auth.logout"):
         return redirect(url_for("index"))  # the login itself was what expired
     renderer = RENDERERS.get(endpoint)
     if renderer is not None:
-        flash(t("已重新登录，您填写的内容已恢复。请检查后保存。",
-                "Logged in again; what you typed is back. Check it, then save."))
+        flash(_("已重新登录，您填写的内容已恢复。请检查后保存。"))
         response = renderer(MultiDict(values), **args)
         body, status = response if isinstance(response, tuple) else (response, 200)
         return body, 200 if status == 422 else status  # shown to check, not refused
-    return render_template("drafts/held.html", message=t(
-        "已重新登录。请点“重新提交”提交您填写的内容。",
-        "Logged in again. Press “Submit again” to send what you typed."),
+    return render_template("drafts/held.html", message=_("已重新登录。请点“重新提交”提交您填写的"
+                                                         "内容。"),
         values=values, target=target, logged_in=True, direct=True), 200

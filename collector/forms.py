@@ -25,10 +25,10 @@ from flask_wtf.csrf import CSRFError
 from .auth import load_user, login_required
 from .db import get_registry
 from .drafts import held_page, resumable, saved
-from .i18n import label, lang, t
+from .i18n import N_, _, label, lang
 
 bp = Blueprint("forms", __name__)
-NAV = [("forms.new", "新增住户", "New household", "surveyor")]
+NAV = [("forms.new", N_("新增住户"), "New household", "surveyor")]
 
 # Household fields the form does not edit: the status moves only through the workflow.
 NOT_IN_FORM = frozenset({"status"})
@@ -181,13 +181,11 @@ def relevance_hint(defn: Definition, f: Field) -> str:
         return ""
     other = defn.record("household").field(cond["field"])
     if "gt" in cond:
-        return t(f"仅当「{label(other.label)}」大于 {cond['gt']} 时填写",
-                 f"Only when “{label(other.label)}” is above {cond['gt']}")
+        return _("仅当「%(label)s」大于 %(gt)s 时填写", label=label(other.label), gt=cond['gt'])
     wanted = cond.get("equals", cond.get("contains", cond.get("in")))
     wanted = wanted if isinstance(wanted, list) else [wanted]
     names = "、".join(other.choice_label(str(w), lang()) for w in wanted)
-    return t(f"仅当「{label(other.label)}」为「{names}」时填写",
-             f"Only when “{label(other.label)}” is “{names}”")
+    return _("仅当「%(label)s」为「%(names)s」时填写", label=label(other.label), names=names)
 
 
 def datalists(reg: Registry) -> dict[str, list[str]]:
@@ -221,15 +219,8 @@ def _render(reg: Registry, household_id: str, data: FormData, is_new: bool,
         sections=sections, member_fields=member_fields(defn), errors=error_texts(errors or {}),
         next_key=max(keys, default=-1) + 1, hint=lambda f: field_hint(defn, f),
         datalists=datalists(reg), error_count=len(errors or {}), members_at=members_at,
-        id_check_message=t("身份证号校验位错误", "Wrong check character in the resident ID"),
+        id_check_message=_("身份证号校验位错误"),
     ), status
-
-
-def record_type_of(reg: Registry, record_id: str) -> str | None:
-    """The type of the record an id belongs to, or None for an id nothing uses yet."""
-    row = reg.conn.execute("SELECT record_type FROM change WHERE record_id = ? LIMIT 1",
-                           (record_id,)).fetchone()
-    return row[0] if row else None
 
 
 def fresh_or_own(reg: Registry, posted: str, record_type: str, household_id: str | None = None):
@@ -238,7 +229,7 @@ def fresh_or_own(reg: Registry, posted: str, record_type: str, household_id: str
     make a household out of a member's id, nor take over another household's visit."""
     if not _valid_uuid(posted):
         return new_id()
-    kind = record_type_of(reg, posted)
+    kind = reg.record_type_of(posted)
     if kind is None:
         return posted
     if kind != record_type:
@@ -292,7 +283,7 @@ def _edit(household_id: str, is_new: bool):
             data.members.append({"key": "0", "id": new_id()})
         return _render(reg, household_id, data, is_new)
     data = from_post(reg.definition, request.form, existing,
-                     lambda mid: record_type_of(reg, mid) is not None)
+                     lambda mid: reg.record_type_of(mid) is not None)
     action = request.form.get("action", "save")
     if action == "add_member":
         keys = [int(r["key"]) for r in data.members]
@@ -312,8 +303,7 @@ def _edit(household_id: str, is_new: bool):
         return _render(reg, household_id, data, is_new,
                        input_errors(exc, household_id, data), 422)
     saved(f"household:{'new' if is_new else household_id}")
-    flash(t(f"已保存住户 {data.household.get('house_no', '')}",
-            f"Saved household {data.household.get('house_no', '')}"))
+    flash(_("已保存住户 %(house_no)s", house_no=data.household.get('house_no', '')))
     return redirect(url_for("dossier.show", household_id=household_id))
 
 
@@ -323,14 +313,10 @@ def csrf_error(exc: CSRFError):
     posted (see collector/drafts.py): log in again if needed, then check and save."""
     load_user()  # the CSRF check runs before the request's login is read
     if g.user is None:
-        message = t("登录已过期，表单未提交。您填写的内容没有丢失：请重新登录，然后检查并保存。",
-                    "Your login has expired and the form was not sent. Nothing you typed is "
-                    "lost: log in again, then check and save.")
+        message = _("登录已过期，表单未提交。您填写的内容没有丢失：请重新登录，然后检查并保存。")
     else:
-        message = t("表单已失效（安全令牌不对），未提交。"
-                    "您填写的内容没有丢失：请点“继续”，然后检查并保存。",
-                    "The form has expired (no valid security token) and was not sent. Nothing "
-                    "you typed is lost: press Continue, then check and save.")
+        message = _("表单已失效（安全令牌不对），未提交。您填写的内容没有丢失：请点“继续”，然后检"
+                    "查并保存。")
     return held_page(message, 400)
 
 
@@ -347,5 +333,5 @@ def render_posted(values, household_id: str | None = None):
         abort(404)
     existing = {m["id"]: m for m in reg.children("member", household_id)} if current else {}
     data = from_post(reg.definition, values, existing,
-                     lambda mid: record_type_of(reg, mid) is not None)
+                     lambda mid: reg.record_type_of(mid) is not None)
     return _render(reg, household_id, data, is_new)

@@ -7,16 +7,19 @@ from __future__ import annotations
 import logging
 import sqlite3
 
+from anju.registry.core.errors import AnjuError
 from anju.registry.core.failures import CORRUPT, explain
-from anju.registry.core.store import StoreError
+from anju.registry.core.store import InvalidChange, StoreError
 from flask import Flask, g, make_response, render_template, request
 from werkzeug.exceptions import InternalServerError, RequestEntityTooLarge
 
-from .i18n import t
+from .i18n import _
 
 log = logging.getLogger(__name__)
 # HTTP status by failure: busy and read-only may pass; a full disk is 507 Insufficient Storage.
 STATUS = {"locked": 503, "full": 507, "readonly": 503, "corrupt": 500, "port": 500}
+# A refusal (AnjuError) no view handled: input that cannot be used is 422, any other 409.
+UNUSABLE_INPUT = (InvalidChange, ValueError)
 
 # A visitor who has not logged in only ever posts the login form.
 ANONYMOUS_MAX_BYTES = 64 * 1024
@@ -35,7 +38,8 @@ def init_app(app: Flask) -> None:
     # First of all, before the CSRF check reads a form: the body limit must come before any read.
     app.before_request_funcs.setdefault(None, []).insert(0, limit_anonymous_body)
     app.after_request(add_headers)
-    for kind in (sqlite3.Error, StoreError, OSError):
+    # The web app's one error handler: views catch only to say something more specific.
+    for kind in (sqlite3.Error, AnjuError, OSError):
         app.register_error_handler(kind, failure_page)
     app.register_error_handler(InternalServerError, internal_error)
 
@@ -60,15 +64,18 @@ def add_headers(response):
 
 def failure_page(exc: Exception):
     """A page saying what failed and what to do, in the user's language (never a traceback)."""
-    failure = explain(exc)
+    machine = not isinstance(exc, AnjuError) or isinstance(exc, StoreError)
+    failure = explain(exc) if machine else None
     if failure is None and isinstance(exc, StoreError) and "not a usable SQLite" in str(exc):
         failure = CORRUPT
     if failure is None:
-        if isinstance(exc, StoreError):  # a refusal with its own message for people
-            return _page(t("无法完成", "Could not be done"), str(exc), 409)
+        if isinstance(exc, AnjuError):  # a refusal: its words for people, in their language
+            log.info("refused (%s): %s", exc.code, exc)
+            return _page(_("无法完成"), exc.for_people(_),
+                         422 if isinstance(exc, UNUSABLE_INPUT) else 409)
         return internal_error(exc)
     log.warning("%s: %s", failure.kind, exc)
-    response = _page(t("未能完成操作", "Not done"), t(failure.zh, failure.en),
+    response = _page(_("未能完成操作"), _(failure.zh),
                      STATUS.get(failure.kind, 500))
     if failure.kind == "locked":
         response.headers["Retry-After"] = "10"
@@ -78,10 +85,8 @@ def failure_page(exc: Exception):
 def internal_error(exc):
     """Any other failure: a Chinese page, the details in the log only."""
     log.error("internal error", exc_info=getattr(exc, "original_exception", None) or exc)
-    return _page(t("出错了", "Something went wrong"),
-                 t("程序出错，本次操作可能没有完成。请返回上一页重试；如果反复出现，请联系管理员。",
-                   "The program failed; this action may not have been done. Go back and try "
-                   "again; if it keeps happening, tell the administrator."), 500)
+    return _page(_("出错了"), _("程序出错，本次操作可能没有完成。请返回上一页重试；"
+                               "如果反复出现，请联系管理员。"), 500)
 
 
 def _page(title: str, message: str, status: int):

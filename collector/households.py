@@ -7,7 +7,7 @@ fast on tens of thousands of households through the indexes `ensure_indexes` kee
 
 from __future__ import annotations
 
-from anju.registry.core import localtime
+from anju.registry.core import atrest, localtime
 from anju.registry.core import search as household_search
 from anju.registry.core.store import Registry, transaction
 from anju.registry.sync.export_status import central_holds
@@ -16,10 +16,10 @@ from werkzeug.exceptions import NotFound
 
 from .auth import login_required
 from .db import get_registry
-from .i18n import lang, t
+from .i18n import N_, _, lang
 
 bp = Blueprint("households", __name__)
-NAV = [("households.index", "住户列表", "Households", "surveyor")]
+NAV = [("households.index", N_("住户列表"), "Households", "surveyor")]
 
 PAGE_SIZE = 50
 # Indexes on the record tables. They cannot live in a migration: migrations run before the store
@@ -41,8 +41,18 @@ INDEXES = {
 
 @bp.record_once
 def _setup(state) -> None:
-    """Create the list's indexes once, when the app is built."""
-    reg = Registry.open(state.app.config["DATABASE"])
+    """Create the list's indexes once, when the app is built (an encrypted database that is
+    still locked: at the login that opens it, collector/auth.py)."""
+    database = state.app.config["DATABASE"]
+    if atrest.is_encrypted(database) and not atrest.is_unlocked(database):
+        state.app.extensions.setdefault("anju_after_unlock", []).append(
+            lambda: _prepare(database))
+        return
+    _prepare(database)
+
+
+def _prepare(database) -> None:
+    reg = Registry.open(database)
     try:
         ensure_indexes(reg)
         household_search.ensure_search_index(reg.conn)
@@ -140,21 +150,12 @@ def filter_options(reg: Registry) -> dict:
     zones = [z.get("name") for z in settings.get("zones", []) if z.get("name")]
     cadres = [c for team in settings.get("teams", []) for c in team.get("cadres", [])]
     for column, known in (("zone", zones), ("cadre", cadres)):
-        for value in distinct(reg, column):
+        for value in reg.distinct_values(column):
             if value not in known:
                 known.append(value)
     status = reg.definition.record("household").field("status")
     return {"zones": zones, "cadres": cadres,
             "statuses": [(c.value, c.label.get(lang()) or c.label["zh"]) for c in status.choices]}
-
-
-def distinct(reg: Registry, column: str) -> list[str]:
-    """The distinct values of an indexed household column, by skipping along its index (a few
-    lookups per value instead of a scan of every household)."""
-    return [v for (v,) in reg.conn.execute(
-        f"WITH RECURSIVE v(x) AS (SELECT MIN({column}) FROM household UNION ALL "
-        f"SELECT (SELECT MIN({column}) FROM household WHERE {column} > x) FROM v "
-        f"WHERE x IS NOT NULL) SELECT x FROM v WHERE x IS NOT NULL")]
 
 
 @bp.route("/households")
@@ -184,5 +185,5 @@ def index():
 @bp.app_errorhandler(NotFound)
 def not_found(exc):
     """A page or household that does not exist (or no longer does), said in the user's language."""
-    message = t("没有这个页面或住户。", "There is no such page or household.")
-    return render_template("message.html", title=t("找不到", "Not found"), message=message), 404
+    message = _("没有这个页面或住户。")
+    return render_template("message.html", title=_("找不到"), message=message), 404

@@ -1,14 +1,21 @@
 """Language of the UI: Chinese by default, English one click away (Flask-Babel's locale).
 
-Texts come in pairs: `t("中文", "English")` in templates and code, and bilingual labels
-({zh, en}) from the survey definition through `label`.
+UI texts are gettext messages whose msgid is the Chinese: `_("中文")` (and `ngettext` where a
+count decides the wording) in code and templates; the English lives in the catalog
+collector/translations/en/LC_MESSAGES/messages.po. The registry's message tables mark their
+Chinese with `N_()` and are translated here at render time with `_(pair[0])`. The survey's own
+bilingual labels ({zh, en}) are data and are shown through `label`.
 """
 
 from __future__ import annotations
 
 from anju.registry.core import localtime
+from anju.registry.core.i18n import N_
 from flask import Flask, current_app, request, session
-from flask_babel import get_locale
+from flask_babel import get_locale, ngettext
+from flask_babel import gettext as _
+
+__all__ = ["LANGUAGES", "N_", "_", "label", "lang", "local", "ngettext", "select_locale"]
 
 LANGUAGES = ("zh", "en")
 
@@ -26,11 +33,6 @@ def lang() -> str:
     return "en" if str(get_locale()) == "en" else "zh"
 
 
-def t(zh: str, en: str) -> str:
-    """The text in the current language."""
-    return en if lang() == "en" else zh
-
-
 def label(value: dict | str | None) -> str:
     """A bilingual label {zh, en} in the current language."""
     if isinstance(value, dict):
@@ -45,5 +47,5 @@ def local(stamp, seconds: bool = False) -> str:
 
 def init_app(app: Flask) -> None:
     """Make the helpers available in every template, and `|localtime` for every shown time."""
-    app.jinja_env.globals.update(t=t, label=label, lang=lang)
+    app.jinja_env.globals.update(label=label, lang=lang)
     app.jinja_env.filters["localtime"] = local

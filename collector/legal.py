@@ -21,10 +21,10 @@ from .auth import has_role, role_required
 from .compensation import FORMATS  # one way to print money, areas and settlements
 from .db import get_registry, live_household
 from .dossier import panel
-from .i18n import t
+from .i18n import N_, _
 
 bp = Blueprint("legal", __name__)
-NAV = [("legal.index", "依法征收", "Lawful path", "supervisor")]
+NAV = [("legal.index", N_("依法征收"), "Lawful path", "supervisor")]
 
 
 def objection_summary() -> dict | None:
@@ -65,21 +65,20 @@ def index():
     """Overview: the figures, every round, the open objections (overdue first), decisions."""
     reg = get_registry()
     if not supported(reg, "objection"):
-        return render_template("message.html", title=t("依法征收", "Lawful path"),
-                               message=t("此登记库的调查表没有依法征收的记录类型,请用新版调查表建库",
-                                         "This registry's survey lacks the lawful-path records")
-                               ), 409
+        return render_template("message.html", title=_("依法征收"),
+                               message=_("此登记库的调查表没有依法征收的记录类型,"
+                                         "请用新版调查表建库")), 409
     today = dt.date.today()
     return render_template(
         "legal/index.html", figures=counts(reg, today), labels=LABELS,
         rounds=rounds.rounds(reg, today), queue=objections.queue(reg, today),
         eligible=decisions.eligible(reg, today), decisions=decisions.all_decisions(reg),
-        houses={r[0]: r[1] for r in reg.conn.execute("SELECT id, house_no FROM household")},
+        houses=reg.house_numbers(),
         today=today.isoformat(), **FORMATS)
 
 
 def _done(household_id: str, message: tuple[str, str]):
-    flash(t(*message))
+    flash(_(message[0]))
     return redirect(url_for("dossier.show", household_id=household_id) + "#legal")
 
 
@@ -87,7 +86,7 @@ def _failed(household_id: str, exc: StoreError):
     # Only the lawful path's own refusals are worded for people (Chinese); anything else the
     # store raises is shown as a plain request to check the values, never its English text.
     flash(str(exc) if isinstance(exc, LegalError) else
-          t("未能记录：数据有误，请检查各项", "Not recorded: check the values"), "error")
+          _("未能记录：数据有误，请检查各项"), "error")
     return redirect(url_for("dossier.show", household_id=household_id) + "#legal")
 
 
@@ -109,7 +108,7 @@ def add_objection(household_id: str):
                                     evidence=request.form.getlist("evidence"), by=g.user["name"])
     except StoreError as exc:
         return _failed(household_id, exc)
-    return _done(household_id, ("异议已记录", "Objection recorded"))
+    return _done(household_id, (N_("异议已记录"), "Objection recorded"))
 
 
 @bp.post("/legal/objections/<objection_id>/answer")
@@ -126,7 +125,7 @@ def answer_objection(objection_id: str):
                           replied_on=f["replied_on"], by=g.user["name"])
     except StoreError as exc:
         return _failed(row["household_id"], exc)
-    return _done(row["household_id"], ("答复已记录", "Reply recorded"))
+    return _done(row["household_id"], (N_("答复已记录"), "Reply recorded"))
 
 
 @bp.post("/legal/households/<household_id>/valuation")
@@ -147,7 +146,7 @@ def add_valuation(household_id: str):
             result_of=f["result_of"] or None, by=g.user["name"])
     except StoreError as exc:
         return _failed(household_id, exc)
-    return _done(household_id, ("评估报告已记录", "Valuation report recorded"))
+    return _done(household_id, (N_("评估报告已记录"), "Valuation report recorded"))
 
 
 @bp.post("/legal/valuations/<valuation_id>/deliver")
@@ -163,7 +162,7 @@ def deliver_valuation(valuation_id: str):
                            by=g.user["name"])
     except StoreError as exc:
         return _failed(row["household_id"], exc)
-    return _done(row["household_id"], ("送达已记录", "Delivery recorded"))
+    return _done(row["household_id"], (N_("送达已记录"), "Delivery recorded"))
 
 
 @bp.post("/legal/households/<household_id>/decision")
@@ -178,7 +177,7 @@ def draft_decision(household_id: str):
                         drafted_on=f["drafted_on"], by=g.user["name"])
     except StoreError as exc:
         return _failed(household_id, exc)
-    return _done(household_id, ("补偿决定已拟定", "Decision drafted"))
+    return _done(household_id, (N_("补偿决定已拟定"), "Decision drafted"))
 
 
 @bp.post("/legal/decisions/<decision_id>/<step>")
@@ -195,7 +194,7 @@ def decision_step(decision_id: str, step: str):
         fn(reg, decision_id, request.form.get("on"), by=g.user["name"])
     except StoreError as exc:
         return _failed(row["household_id"], exc)
-    return _done(row["household_id"], ("已记录", "Recorded"))
+    return _done(row["household_id"], (N_("已记录"), "Recorded"))
 
 
 @bp.route("/legal/households/<household_id>/decision")
@@ -209,7 +208,7 @@ def decision_document(household_id: str):
     try:
         doc = decisions.document(reg, household_id, decision_id=decision_id, mode=mode)
     except StoreError as exc:
-        return render_template("message.html", title=t("补偿决定", "Compensation decision"),
+        return render_template("message.html", title=_("补偿决定"),
                                message=str(exc)), 409
     return render_template("legal/decision.html", d=doc, h=doc["household"],
                            structure=comp.STRUCTURE_ZH, **FORMATS)

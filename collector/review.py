@@ -17,10 +17,10 @@ from werkzeug.routing import BuildError
 
 from .auth import has_role, role_required
 from .db import get_registry
-from .i18n import t
+from .i18n import N_, _
 
 bp = Blueprint("review", __name__)
-NAV = [("review.index", "审核", "Review", "supervisor")]
+NAV = [("review.index", N_("审核"), "Review", "supervisor")]
 PAGE_SIZE = 50
 
 
@@ -50,12 +50,7 @@ def helpers() -> dict:
 
 
 def _options(reg: Registry) -> dict:
-    zones = [r[0] for r in reg.conn.execute(
-        "SELECT DISTINCT zone FROM household WHERE deleted IS NULL AND zone IS NOT NULL "
-        "ORDER BY zone")]
-    cadres = [r[0] for r in reg.conn.execute(
-        "SELECT DISTINCT cadre FROM household WHERE deleted IS NULL AND cadre != '' "
-        "ORDER BY cadre")]
+    zones, cadres = reg.distinct_values("zone"), reg.distinct_values("cadre")
     return {"zones": zones, "cadres": cadres, "kinds": queue_mod.kinds()}
 
 
@@ -71,7 +66,7 @@ def index():
                                    cadre=args["cadre"] or None, closed=args["closed"] == "1",
                                    limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE)
     counts = checks.summary(reg)
-    conflicts = reg.conn.execute("SELECT count(*) FROM conflict").fetchone()[0]
+    conflicts = reg.open_conflicts()
     return render_template("review/queue.html", items=items, total=total, page=page,
                            pages=max((total + PAGE_SIZE - 1) // PAGE_SIZE, 1), args=args,
                            options=_options(reg), counts=counts, conflicts=conflicts)
@@ -82,7 +77,7 @@ def index():
 def run():
     """Run the checks now and rebuild the flags."""
     flags = checks.run_checks(get_registry())
-    flash(t(f"检查完成，共 {len(flags)} 个疑点", f"Checks done: {len(flags)} flags"))
+    flash(_("检查完成，共 %(n)s 个疑点", n=len(flags)))
     return redirect(url_for("review.index"))
 
 
@@ -96,19 +91,17 @@ def decide(flag_key: str):
     if not back.startswith("/") or back.startswith("//"):
         back = url_for("review.index")
     if decision not in queue_mod.DECISIONS:
-        flash(t("请选择决定", "Choose a decision"))
+        flash(_("请选择决定"))
         return redirect(back)
     if not reason:
-        flash(t("请填写理由，决定必须说明理由", "Give a reason: every decision needs one"))
+        flash(_("请填写理由，决定必须说明理由"))
         return redirect(back)
     try:
         queue_mod.decide(get_registry(), flag_key, decision, reason[:1000], by=g.user["name"])
-    except StoreError as exc:
-        flash(t("未能保存决定：这条提示可能已经不存在，请刷新审核列表后再试。",
-                f"Decision not saved: {exc}"))
+    except StoreError:
+        flash(_("未能保存决定：这条提示可能已经不存在，请刷新审核列表后再试。"))
         return redirect(back)
-    zh, en = queue_mod.DECISIONS[decision]
-    flash(t(f"已记录决定：{zh}", f"Decision recorded: {en}"))
+    flash(_("已记录决定：%(decision)s", decision=_(queue_mod.DECISIONS[decision][0])))
     return redirect(back)
 
 

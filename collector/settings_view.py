@@ -12,10 +12,10 @@ from flask import Blueprint, flash, g, redirect, render_template, request, url_f
 
 from .auth import role_required
 from .db import get_registry
-from .i18n import lang, t
+from .i18n import N_, _, lang
 
 bp = Blueprint("settings_view", __name__)
-NAV = [("settings_view.index", "项目设置", "Settings", "admin")]
+NAV = [("settings_view.index", N_("项目设置"), "Settings", "admin")]
 SPLIT = re.compile(r"[\s,，、;；]+")
 
 
@@ -70,7 +70,7 @@ def index():
         settings_mod.save(reg, doc)
     except settings_mod.SettingsError as exc:
         return _page(doc, settings_mod.error_lines(exc.errors, lang()), 400)
-    flash(t("设置已保存", "Settings saved"))
+    flash(_("设置已保存"))
     return redirect(url_for("settings_view.index"))
 
 
@@ -82,14 +82,14 @@ def assign():
     cadre = request.form.get("cadre", "").strip()
     house_nos = [n for n in SPLIT.split(request.form.get("house_nos", "")) if n]
     if not house_nos:
-        flash(t("请填写房屋编号", "Give house numbers"))
+        flash(_("请填写房屋编号"))
         return redirect(url_for("settings_view.index"))
     try:
         n = settings_mod.assign(reg, cadre, house_nos, by=g.user["name"])
     except settings_mod.SettingsError as exc:
         flash("; ".join(settings_mod.error_lines(exc.errors, lang())))
-    except StoreError as exc:
-        flash(t("未能分配：有的房屋编号在本库中找不到，请核对后再试。", f"Not assigned: {exc}"))
+    except StoreError:
+        flash(_("未能分配：有的房屋编号在本库中找不到，请核对后再试。"))
     else:
-        flash(t(f"已将 {n} 户分配给 {cadre}", f"{n} households assigned to {cadre}"))
+        flash(_("已将 %(n)s 户分配给 %(cadre)s", n=n, cadre=cadre))
     return redirect(url_for("settings_view.index"))

@@ -13,7 +13,7 @@ from flask import Blueprint, flash, redirect, render_template, request, send_fil
 
 from .auth import role_required
 from .db import get_registry
-from .i18n import t
+from .i18n import _
 
 bp = Blueprint("survey_view", __name__)
 
@@ -27,8 +27,7 @@ def download():
     try:
         data = export_bytes(defn)
     except XLSFormError as exc:
-        flash(t(f"调查表无法完整写成 Excel：{exc}",
-                f"The survey cannot be written to Excel: {exc}"))
+        flash(_("调查表无法完整写成 Excel：%(exc)s", exc=exc))
         return redirect(url_for("settings_view.index"))
     return send_file(io.BytesIO(data), as_attachment=True,
                      download_name=re.sub(r"[^\w.-]", "_", f"{defn.name}-v{defn.version}")
@@ -47,39 +46,34 @@ def upload():
     from anju.registry.sync.merge import adopt_definition
     reg = get_registry()
     if reg.meta("role") != "central":
-        return _page([], t("只有中心库可以更换调查表；笔记本随中心数据包更新。",
-                           "Only the central registry adopts a survey; laptops follow with "
-                           "the next central pack."), 403)
+        return _page([], _("只有中心库可以更换调查表；笔记本随中心数据包更新。"), 403)
     upload_file = request.files.get("xlsform")
     if not upload_file or not upload_file.filename:
-        return _page([], t("请选择一个 Excel 文件（.xlsx）。", "Choose an Excel file (.xlsx)."),
+        return _page([], _("请选择一个 Excel 文件（.xlsx）。"),
                      400)
     suffix = upload_file.filename.rsplit(".", 1)[-1].lower() if "." in upload_file.filename \
         else ""
     if suffix not in ("xlsx", "xlsm", "xls"):
-        return _page([], t("不是 Excel 文件（.xlsx）。", "Not an Excel workbook (.xlsx)."), 400)
+        return _page([], _("不是 Excel 文件（.xlsx）。"), 400)
     try:
         result = import_xlsform(upload_file.read(), file_type=suffix)
     except XLSFormError as exc:
         if exc.findings:
-            return _page(exc.findings, t("有的行安居不能接受，调查表没有改变。",
-                                         "Some rows cannot be taken; the survey is unchanged."),
+            return _page(exc.findings, _("有的行安居不能接受，调查表没有改变。"),
                          422)
-        return _page([], t(f"无法读取这个文件：{exc}", f"Cannot read this file: {exc}"), 400)
+        return _page([], _("无法读取这个文件：%(exc)s", exc=exc), 400)
     new, old = result.definition, reg.definition
     if new.hash == old.hash:
-        flash(t("调查表没有变化", "Survey unchanged"))
+        flash(_("调查表没有变化"))
         return redirect(url_for("settings_view.index"))
     if new.version <= old.version:
-        return _page(result.findings, t(
-            f"版本号 {new.version} 不高于当前的 {old.version}：请在 settings 表里提高 version。",
-            f"Version {new.version} is not above the current {old.version}: raise 'version' "
-            "on the settings sheet."), 422)
+        return _page(result.findings, _("版本号 %(new)s 不高于当前的 %(old)s：请在 settings 表"
+                                        "里提高 version。", new=new.version, old=old.version),
+                     422)
     try:
         adopt_definition(reg, result.text)
     except StoreError as exc:
-        return _page(result.findings, t(f"调查表被拒绝：{exc}", f"Survey refused: {exc}"), 422)
-    flash(t(f"已采用调查表 {new.name} 版本 {new.version}；笔记本随下一个中心数据包更新。",
-            f"Adopted survey {new.name} version {new.version}; laptops follow with the next "
-            "central pack."))
+        return _page(result.findings, _("调查表被拒绝：%(exc)s", exc=exc), 422)
+    flash(_("已采用调查表 %(name)s 版本 %(version)s；笔记本随下一个中心数据包更新。",
+            name=new.name, version=new.version))
     return redirect(url_for("settings_view.index"))

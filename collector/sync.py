@@ -26,11 +26,11 @@ from flask import Blueprint, Response, abort, flash, g, redirect, render_templat
 
 from .auth import has_role, login_required, role_required
 from .db import get_registry
-from .i18n import label, lang, t
+from .i18n import N_, _, label, lang
 
 bp = Blueprint("sync", __name__)
-NAV = [("sync.index", "同步", "Sync", "surveyor"),
-       ("sync.conflicts", "冲突", "Conflicts", "supervisor")]
+NAV = [("sync.index", N_("同步"), "Sync", "surveyor"),
+       ("sync.conflicts", N_("冲突"), "Conflicts", "supervisor")]
 
 
 def _central() -> bool:
@@ -49,8 +49,7 @@ def index():
                     "p.new, p.known, p.conflicts, p.last_seen_at, p.times FROM pack_received p "
                     "LEFT JOIN device d USING (device_id) ORDER BY p.last_seen_at DESC LIMIT 20")]
     return render_template("sync/index.html", central=_central(), received=received,
-                           conflicts=reg.conn.execute("SELECT count(*) FROM conflict"
-                                                      ).fetchone()[0],
+                           conflicts=reg.open_conflicts(),
                            can_merge=not _central() or has_role("supervisor"))
 
 
@@ -65,9 +64,8 @@ def export():
     path = Path(tmp) / name
     try:
         manifest = export_pack(reg, path, full=request.form.get("full") == "1")
-    except (PackError, StoreError, OSError) as exc:
-        flash(t("导出失败：数据包没有写成，请确认本机磁盘有空余空间后再试一次。",
-                f"Export failed: {exc}"), "warning")
+    except (PackError, StoreError, OSError):
+        flash(_("导出失败：数据包没有写成，请确认本机磁盘有空余空间后再试一次。"), "warning")
         return redirect(url_for("sync.index"))
 
     size = path.stat().st_size
@@ -93,7 +91,7 @@ def merge():
     """Merge uploaded packs, each in one transaction; one result line per pack."""
     uploads = [f for f in request.files.getlist("packs") if f and f.filename]
     if not uploads:
-        flash(t("请选择数据包文件", "Choose one or more pack files"), "warning")
+        flash(_("请选择数据包文件"), "warning")
         return redirect(url_for("sync.index"))
     reg = get_registry()
     with tempfile.TemporaryDirectory(prefix="anju-merge-") as tmp:
@@ -129,12 +127,7 @@ def _raised(reg, record_type: str, record_id: str, field: str) -> dict:
 
 def _household_url(reg, record_type: str, record_id: str) -> str | None:
     """The household page a record belongs to (None if it is gone)."""
-    if record_type == "household":
-        hid = record_id
-    else:
-        row = reg.conn.execute(f"SELECT household_id FROM [{record_type}] WHERE id = ?",
-                               (record_id,)).fetchone()
-        hid = row[0] if row else None
+    hid = reg.household_of(record_type, record_id)
     return url_for("dossier.show", household_id=hid) + "#conflicts" if hid else None
 
 
@@ -144,7 +137,7 @@ def conflicts():
     """Open conflicts: concurrent edits of one field with different values."""
     reg = get_registry()
     rows = open_conflicts(reg)
-    names = _device_names(reg)
+    names = reg.device_names()
     for c in rows:
         c["label"] = _field_label(reg, c["record_type"], c["field"])
         c["house_no"] = _house_no(reg, c["record_type"], c["record_id"])
@@ -164,7 +157,7 @@ def resolve_conflict(record_type: str, record_id: str, field: str):
         abort(404)
     conflict = get_conflict(reg, record_type, record_id, field)
     if conflict is None:
-        flash(t("该冲突已解决或不存在", "This conflict is resolved or does not exist"))
+        flash(_("该冲突已解决或不存在"))
         return redirect(url_for("sync.conflicts"))
     error = None
     form = {"choice": "", "other": "", "reason": ""}
@@ -176,9 +169,9 @@ def resolve_conflict(record_type: str, record_id: str, field: str):
         elif form["choice"] == "other":
             value = form["other"] or None
         else:
-            value, error = None, t("请选择保留的值或填写新值", "Keep one value or enter another")
+            value, error = None, _("请选择保留的值或填写新值")
         if not form["reason"]:
-            error = error or t("请填写理由", "Give a reason")
+            error = error or _("请填写理由")
         if error is None:
             try:
                 seen = request.form.getlist("seen")  # the candidates the page showed
@@ -186,14 +179,12 @@ def resolve_conflict(record_type: str, record_id: str, field: str):
                         by=g.user["name"], seen=seen or None)
             except InvalidChange as exc:
                 error = "；".join(localize(exc.errors, lang()).values())
-            except StoreError as exc:
-                error = t("未能解决：该冲突可能已被他人解决，请返回冲突列表刷新后再试。", str(exc))
+            except StoreError:
+                error = _("未能解决：该冲突可能已被他人解决，请返回冲突列表刷新后再试。")
             else:
-                flash(t("冲突已解决，该决定将随数据包同步到各笔记本",
-                        "Conflict resolved; the decision travels to every laptop with the "
-                        "next central pack"))
+                flash(_("冲突已解决，该决定将随数据包同步到各笔记本"))
                 return redirect(_back())
-    names = _device_names(reg)
+    names = reg.device_names()
     for cand in conflict["candidates"]:
         cand["shown"] = _shown(reg, record_type, field, cand["value"])
         cand["device"] = names.get(device_of(cand["device_id"]), cand["device_id"][:8])
@@ -210,10 +201,6 @@ def _back() -> str:
     return safe_next(request.args.get("next"), url_for("sync.conflicts"))
 
 
-def _device_names(reg) -> dict[str, str]:
-    return dict(reg.conn.execute("SELECT device_id, name FROM device"))
-
-
 def _field(reg, record_type: str, name: str):
     rtype = reg.definition.record(record_type)
     return rtype.field(name) if rtype.has(name) else None
@@ -222,7 +209,7 @@ def _field(reg, record_type: str, name: str):
 def _field_label(reg, record_type: str, name: str) -> str:
     f = _field(reg, record_type, name)
     if f is None:
-        return t("删除标记", "Deletion") if name == "_deleted" else name
+        return _("删除标记") if name == "_deleted" else name
     return label(f.label)
 
 
@@ -246,10 +233,4 @@ def _shown(reg, record_type: str, name: str, value) -> str:
 
 def _house_no(reg, record_type: str, record_id: str) -> str | None:
     """The house number of the household a record belongs to."""
-    if record_type == "household":
-        row = reg.conn.execute("SELECT house_no FROM household WHERE id = ?",
-                               (record_id,)).fetchone()
-    else:
-        row = reg.conn.execute(f"SELECT h.house_no FROM [{record_type}] r JOIN household h ON "
-                               "h.id = r.household_id WHERE r.id = ?", (record_id,)).fetchone()
-    return row[0] if row else None
+    return reg.house_no_of(record_type, record_id)

@@ -12,12 +12,12 @@ from flask import Blueprint, abort, flash, g, redirect, render_template, request
 
 from .auth import role_required
 from .db import get_registry
-from .i18n import t
+from .i18n import N_, _
 
 bp = Blueprint("users_view", __name__)
-NAV = [("users_view.index", "账号", "Accounts", "admin")]
-ROLE_LABELS = {"surveyor": ("调查员", "surveyor"), "supervisor": ("主管", "supervisor"),
-               "admin": ("管理员", "admin")}
+NAV = [("users_view.index", N_("账号"), "Accounts", "admin")]
+ROLE_LABELS = {"surveyor": (N_("调查员"), "surveyor"), "supervisor": (N_("主管"), "supervisor"),
+               "admin": (N_("管理员"), "admin")}
 
 
 @bp.route("/users")
@@ -28,13 +28,13 @@ def index():
                            roles=ROLE_LABELS)
 
 
-def _done(message_zh: str, message_en: str, action):
+def _done(message: str, action):
     try:
         action()
     except StoreError as exc:
-        flash(t("未保存：", "Not saved: ") + str(exc))
+        flash(_("未保存：") + str(exc))
     else:
-        flash(t(message_zh, message_en))
+        flash(message)
     return redirect(url_for("users_view.index"))
 
 
@@ -44,7 +44,7 @@ def add():
     """Add an account."""
     name = request.form.get("name", "").strip()
     role = request.form.get("role", "")
-    return _done(f"已添加账号 {name}", f"Added account {name}", lambda: users.add_user(
+    return _done(_("已添加账号 %(name)s", name=name), lambda: users.add_user(
         get_registry(), name, request.form.get("password", ""), role))
 
 
@@ -55,21 +55,21 @@ def change(name: str, action: str):
     reg = get_registry()
     own = name == g.user["name"]
     if action == "password":
-        return _done(f"已为 {name} 设置新密码", f"New password for {name}",
+        return _done(_("已为 %(name)s 设置新密码", name=name),
                      lambda: users.set_password(reg, name, request.form.get("password", "")))
     if action == "role":
         role = request.form.get("role", "")
         if own and role != "admin":
-            flash(t("不能取消自己的管理员角色", "You cannot take away your own admin role"))
+            flash(_("不能取消自己的管理员角色"))
             return redirect(url_for("users_view.index"))
-        return _done(f"{name} 的角色已改为 {role}", f"{name} is now {role}",
+        return _done(_("%(name)s 的角色已改为 %(role)s", name=name, role=role),
                      lambda: users.set_role(reg, name, role))
     if action in ("disable", "enable"):
         if own:
-            flash(t("不能停用自己的账号", "You cannot disable your own account"))
+            flash(_("不能停用自己的账号"))
             return redirect(url_for("users_view.index"))
         disabled = action == "disable"
-        return _done(f"已{'停用' if disabled else '启用'}账号 {name}",
-                     f"{'Disabled' if disabled else 'Enabled'} {name}",
+        return _done(_("已停用账号 %(name)s", name=name) if disabled
+                     else _("已启用账号 %(name)s", name=name),
                      lambda: users.set_disabled(reg, name, disabled))
     abort(404)

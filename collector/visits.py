@@ -1,7 +1,7 @@
 """Visits to a household: the date, who went, the outcome (surveyed, not at home, refused), a note.
 
 A 'surveyed' visit to a household not yet surveyed also moves it to 已登记, in the same
-transaction, through the workflow's rule.
+transaction, through the workflow's rule (registry/core/workflow.py `visit_edits`).
 """
 
 from __future__ import annotations
@@ -10,14 +10,14 @@ from anju.registry.core import localtime
 from anju.registry.core.changes import new_id
 from anju.registry.core.store import InvalidEdits
 from anju.registry.core.validation import localize
-from anju.registry.core.workflow import allowed_moves
+from anju.registry.core.workflow import visit_edits
 from flask import Blueprint, flash, g, redirect, render_template, request, url_for
 
 from .auth import login_required
 from .db import get_registry, live_household
 from .drafts import resumable, saved
 from .forms import fresh_or_own
-from .i18n import label, lang, t
+from .i18n import _, label, lang
 
 bp = Blueprint("visits", __name__)
 
@@ -54,21 +54,14 @@ def new(household_id: str):
               "surveyor": g.user["name"], "household_id": household_id}
     # a repeated post saves the same visit again, not a second one
     visit_id = fresh_or_own(reg, request.form.get("visit_id", ""), "visit", household_id)
-    edits = [("visit", visit_id, values)]
-    status = household.get("status") or "unsurveyed"
-    if values["outcome"] == "surveyed" and "surveyed" in allowed_moves(status) \
-            and status == "unsurveyed":
-        moved = {"status": "surveyed"}
-        if not household.get("survey_date"):
-            moved["survey_date"] = values["visit_date"]  # the day of the surveying visit
-        edits.append(("household", household_id, moved))
+    edits = visit_edits(reg, household_id, visit_id, values)
     try:
         reg.save_many(edits, by=g.user["name"], full=False)
     except InvalidEdits as exc:
         errors = exc.by_record.get(visit_id, (None, exc.errors))[1]
     else:
         saved(f"visit:{household_id}")
-        flash(t("已保存走访记录", "Visit saved"), "at-visits")  # shown where #visits scrolls
+        flash(_("已保存走访记录"), "at-visits")  # shown where #visits scrolls
         return redirect(url_for("dossier.show", household_id=household_id) + "#visits")
     shown = {**values, "visit_id": visit_id}
     return render_template("households/visit.html", h=household, today=today,

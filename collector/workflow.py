@@ -15,7 +15,7 @@ from flask import Blueprint, flash, g, redirect, render_template, request, url_f
 
 from .auth import has_role, login_required, role_required
 from .db import get_registry, live_household
-from .i18n import lang, t
+from .i18n import _, lang
 
 bp = Blueprint("workflow", __name__)
 
@@ -46,13 +46,11 @@ def move(household_id: str):
             raise WorkflowError(new_status)
         move_status(reg, household_id, new_status, by=g.user["name"])
     except WorkflowError:
-        flash(t(f"不能从「{status.choice_label(current, 'zh')}」改为「"
-                f"{status.choice_label(new_status, 'zh')}」",
-                f"Cannot move from {status.choice_label(current, 'en')} to "
-                f"{status.choice_label(new_status, 'en')}"))
+        flash(_("不能从「%(current)s」改为「%(new)s」",
+                current=status.choice_label(current, lang()),
+                new=status.choice_label(new_status, lang())))
         return redirect(url_for("dossier.show", household_id=household_id))
-    flash(t(f"状态已改为「{status.choice_label(new_status, lang())}」",
-            f"Status is now {status.choice_label(new_status, lang())}"))
+    flash(_("状态已改为「%(choice_label)s」", choice_label=status.choice_label(new_status, lang())))
     return redirect(url_for("dossier.show", household_id=household_id))
 
 
@@ -64,13 +62,12 @@ def delete(household_id: str):
     household = live_household(reg, household_id)
     reason = (request.form.get("reason") or "").strip()[:500]
     if not reason:
-        flash(t("删除必须填写原因", "A deletion needs a reason"))
+        flash(_("删除必须填写原因"))
         return redirect(url_for("dossier.show", household_id=household_id))
     try:
         reg.delete("household", household_id, reason=reason, by=g.user["name"])
-    except StoreError as exc:
-        flash(t("未能删除：已签约的住户不能删除，删除还必须填写原因。", str(exc)))
+    except StoreError:
+        flash(_("未能删除：已签约的住户不能删除，删除还必须填写原因。"))
         return redirect(url_for("dossier.show", household_id=household_id))
-    flash(t(f"已删除住户 {household.get('house_no')}", f"Deleted household "
-            f"{household.get('house_no')}"))
+    flash(_("已删除住户 %(house_no)s", house_no=household.get('house_no')))
     return redirect(url_for("households.index"))

@@ -21,7 +21,9 @@ XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 TABLE_TITLES = {"household": "住户公示", "progress": "进度统计", "zone": "片区进度",
                 "choice_total": "分项统计", "daily_progress": "累计进度",
                 "sensitive_total": "困难群体与人口统计", "provenance": "数据来源",
-                "column_info": "栏目说明"}
+                "column_info": "栏目说明", "selection_batch": "选房批次",
+                "selection_order": "选房顺序与结果", "flat_left": "剩余安置房源",
+                "paid_by_zone": "补偿款支付"}
 
 
 def _safe(value):

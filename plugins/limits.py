@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import sqlite3
 
+from anju.registry.core.store import connect
+
 # (limit, value): sizes a published table never comes near.
 LIMITS = (
     (sqlite3.SQLITE_LIMIT_LENGTH, 10_000_000),          # one string or blob: 10 MB
@@ -55,7 +57,7 @@ def bound(conn: sqlite3.Connection) -> None:
 
 def limit_heap(limit: int = HEAP_LIMIT) -> None:
     """Cap the memory SQLite may take in this whole process."""
-    conn = sqlite3.connect(":memory:")
+    conn = connect(":memory:", wal=False)
     try:
         conn.execute(f"PRAGMA hard_heap_limit = {int(limit)}")
     finally:

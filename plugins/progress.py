@@ -3,7 +3,8 @@ totals of the published database (zone, progress and choice_total tables)."""
 
 from __future__ import annotations
 
-from anju.plugins import charts, common
+from anju.plugins import common
+from anju.registry.publication import charts
 from datasette import Forbidden, Response, hookimpl
 
 
@@ -59,19 +60,20 @@ async def _figures(datasette) -> dict:
         "zones": zones, "fields": fields, "provenance": provenance, "sensitive": sensitive,
         "status_chart": charts.columns(
             [(v[0], v[1], common.STATUS_COLOURS.get(k, "#999")) for k, v in statuses],
-            "各状态户数"),
-        "zone_chart": charts.stacked_bars(per_zone, common.STATUS_COLOURS, "各片区状态分布"),
+            title="各状态户数"),
+        "zone_chart": charts.stacked_bars(per_zone, common.STATUS_COLOURS,
+                                          title="各片区状态分布"),
         "target_chart": charts.progress_bars(
             [(z["zone"], z["signed"] or 0, z["target"] or z["households"] or 0,
               f"期限 {z['deadline']}" if z["deadline"] else "") for z in zones],
-            "各片区签约进度"),
+            title="各片区签约进度"),
         "min_group": provenance.get("min_group", "5"),
         "daily_chart": charts.lines(
             [d["date"] for d in daily],
             [("已调查", [d["surveyed"] for d in daily], common.STATUS_COLOURS["published"]),
              ("已签约", [d["signed"] for d in daily], common.STATUS_COLOURS["signed"]),
              ("已交房", [d["handed_over"] for d in daily], common.STATUS_COLOURS["demolished"])],
-            "累计进度") if len(daily) > 1 else None,
+            title="累计进度", width=720, height=240) if len(daily) > 1 else None,
     }
     c["dashboard"] = figures
     return figures
@@ -128,7 +130,7 @@ async def province_page(datasette, request):
         c["province"] = {"projects": projects, "total": total, "labels": labels,
                          "combined": combined, "chart": charts.progress_bars(
                              [(p["project"], p["signed"], p["target"], p["as_of"] or "")
-                              for p in projects], "各项目签约进度")}
+                              for p in projects], title="各项目签约进度")}
     return Response.html(await datasette.render_template(
         "anju_province.html", c["province"], request=request))
 

@@ -246,7 +246,8 @@ async def full_view(datasette, request):
     path = common.settings(datasette).get("registry")
 
     def read():
-        conn = sqlite3.connect(pathlib.Path(path).resolve().as_uri() + "?mode=ro", uri=True)
+        from anju.registry.core.store import connect
+        conn = connect(pathlib.Path(path), readonly=True)
         conn.row_factory = sqlite3.Row
         try:
             row = conn.execute(f"SELECT * FROM [{table}] WHERE id = ?", (record_id,)).fetchone()

@@ -6,6 +6,7 @@ totals.write_daily, and collects every name into a list. tests/test_publish_stre
 a registry both ways and requires the same bytes in every published table.
 """
 
+from anju.registry.completion import public as completion_public
 from anju.registry.core.changes import now
 from anju.registry.core.digest import digest
 from anju.registry.legal.public import write_tables as write_legal_tables
@@ -70,6 +71,7 @@ def build(reg, conn, compensation: dict, comp_columns: list,
         summary = write(reg, conn, shown, totalled, cols, rows, people, compensation,
                          comp_columns, progress)
         write_legal_tables(conn, reg, people)  # rounds, what each published, decisions
+        completion_public.write_tables(conn, reg)  # selection order, results, flats left
 
         cells = disclosure.sensitive_cells(totalled)
         current = disclosure.contributions(cells, rows, SURVEYED)
@@ -82,6 +84,7 @@ def build(reg, conn, compensation: dict, comp_columns: list,
             helper.wait()
     # The ledger is written (and committed) before the file is put in place.
     disclosure.write_table(conn, disclosure.release(reg, cells, current))
+    completion_public.write_paid(conn, completion_public.paid_by_zone(reg))  # the ledger too
     survey_hash = defn.hash
     _provenance(conn, reg, {
         "as_of": now(), "last_change_at": last_change or "", "registry_digest": registry_digest,

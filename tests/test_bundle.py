@@ -32,6 +32,24 @@ def offline_env():
     return env
 
 
+ENCRYPT_CHECK = """
+import sqlite3, sys
+from anju.registry.core import atrest
+from anju.registry.core.store import connect
+path = sys.argv[1]
+plain = sqlite3.connect(path)
+plain.execute("CREATE TABLE t (x)")
+plain.execute("INSERT INTO t VALUES ('11010519491231002X')")
+plain.commit()
+plain.close()
+atrest.encrypt_file(path, "li", "a long passphrase")
+atrest.forget_all()
+assert b"11010519" not in open(path, "rb").read()
+atrest.unlock(path, "a long passphrase")
+print("encrypted", connect(path).execute("SELECT count(*) FROM t").fetchone()[0])
+"""
+
+
 def test_bundle_installs_and_runs_with_no_index(tmp_path):
     bundle = tmp_path / "bundle"
     # Only the Linux part, to keep the test short; the other platforms use the same code path.
@@ -67,6 +85,9 @@ def test_bundle_installs_and_runs_with_no_index(tmp_path):
     assert Path(where.strip()).is_relative_to(target), "anju must come from the bundle"
 
     assert "Usage" in run([str(anju), "--help"], cwd=tmp_path)
+    # SQLCipher came from the bundle and encrypts a database there (encryption at rest).
+    sealed = run([str(python), "-c", ENCRYPT_CHECK, str(tmp_path / "sealed.db")], cwd=tmp_path)
+    assert sealed.split() == ["encrypted", "1"], sealed
     work = tmp_path / "work"
     work.mkdir()
     run([str(anju), "init", str(work / "central.db"), "--central", "--project", "测试"],

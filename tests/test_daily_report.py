@@ -86,8 +86,9 @@ def mine(reg, day: str) -> dict[str, dict]:
                 z["area_signed_day"] += Decimal(b["area"])
             if status == "demolished":
                 z["area_demolished"] += Decimal(b["area"])
-            if b["mode"] == "swap":
-                z.setdefault("flats", Counter())[b["flat"]["code"]] += 1
+            if b["mode"] == "swap":  # each flat of a two-flat swap is a flat demanded
+                for flat in b.get("flats") or [b["flat"]]:
+                    z.setdefault("flats", Counter())[flat["code"]] += 1
     zone_of = dict(reg.conn.execute("SELECT id, zone FROM household WHERE deleted IS NULL"))
     for hid, amount, on in reg.conn.execute(
             "SELECT household_id, amount, paid_on FROM payment WHERE deleted IS NULL"):

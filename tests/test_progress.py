@@ -130,7 +130,7 @@ def test_daily_report_xlsx_and_cli(demo, tmp_path):
 
 
 def test_charts_escape_text_and_draw_every_series():
-    svg = charts.line_chart(["2026-05-01", "2026-05-02"], {"<b>": [1, 2], "签约": [0, 3]},
+    svg = charts.lines(["2026-05-01", "2026-05-02"], {"<b>": [1, 2], "签约": [0, 3]},
                             title="a & b")
     assert "&lt;b&gt;" in svg and "<b>" not in svg
     assert svg.count("<polyline") == 2 and "a &amp; b" in svg

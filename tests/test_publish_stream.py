@@ -104,14 +104,23 @@ def test_demo_publishes_the_same_tables_both_ways(demo, tmp_path, monkeypatch):
     assert "provenance" in streamed and "daily_progress" in streamed
 
 
-def test_bulk_registry_publishes_the_same_tables_both_ways(tmp_path, monkeypatch):
-    """The benchmark's bulk builder: many zones and statuses, agreements, members, visits."""
+def test_bulk_registry_publishes_the_same_tables_both_ways(demo, tmp_path, monkeypatch):
+    """The benchmark's bulk builder: many zones and statuses, agreements (given the demo's real
+    frozen breakdowns, as scripts/bench_publish_scale.py does), members, visits."""
     sys.path.insert(0, str(ROOT / "scripts"))
     try:
         import bench_scale
     finally:
         sys.path.remove(str(ROOT / "scripts"))
     bench_scale.build(tmp_path / "bulk.db", 1500, seed=4)
+    with sqlite3.connect(demo) as conn:
+        templates = conn.execute("SELECT mode, breakdown, total FROM agreement WHERE "
+                                 "deleted IS NULL AND amends IS NULL").fetchall()
+    with sqlite3.connect(tmp_path / "bulk.db") as conn:
+        ids = [r[0] for r in conn.execute("SELECT id FROM agreement")]
+        conn.executemany("UPDATE agreement SET mode = ?, breakdown = ?, total = ? WHERE id = ?",
+                         [(*templates[i % len(templates)], a) for i, a in enumerate(ids)])
+    conn.close()
     streamed, reference = _both_ways(tmp_path / "bulk.db", tmp_path, monkeypatch)
     _assert_same(streamed, reference)
     assert len(streamed["household"][1]) == 1500

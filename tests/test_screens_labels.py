@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 import yaml
-from anju.collector.attachments import save_files
 from anju.registry.compensation import calculation as comp
 from anju.registry.core.changes import now
+from anju.registry.core.files import save_files
 from anju.registry.core.workflow import move
 from anju.registry.sync.merge import adopt_definition
 from werkzeug.security import generate_password_hash

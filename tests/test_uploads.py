@@ -14,9 +14,9 @@ import zlib
 from pathlib import Path
 
 import pytest
-from anju.collector.attachments import image_pixels, make_thumbnail
 from anju.collector.hardening import ANONYMOUS_MAX_BYTES
 from anju.registry.core.changes import new_id
+from anju.registry.core.files import image_pixels, make_thumbnail
 from PIL import Image
 
 from tests.collector_helpers import csrf, login, make_app

@@ -75,3 +75,26 @@ def test_a_visit_of_another_household_is_not_taken_over(registry, household, cli
     assert registry.get("visit", theirs)["household_id"] == other
     assert registry.get("visit", theirs)["outcome"] == "refused"
     assert [v["outcome"] for v in registry.children("visit", household)] == ["not_home"]
+
+
+@pytest.mark.parametrize("status, outcome, moves", [
+    ("unsurveyed", "surveyed", True), ("unsurveyed", "not_home", False),
+    ("unsurveyed", "refused", False), ("surveyed", "surveyed", False),
+    ("published", "surveyed", False)])
+def test_visit_edits_move_only_an_unsurveyed_household(registry, household, status, outcome,
+                                                       moves):
+    """The rule lives in the workflow, below the view: only a surveying visit to a household not
+    yet surveyed moves it, to 已登记, dated the visit's day."""
+    from anju.registry.core.changes import new_id
+    from anju.registry.core.workflow import visit_edits
+    if status != "unsurveyed":
+        registry.save("household", household, {"status": status}, by="li", full=False)
+    values = {"visit_date": "2026-11-03", "outcome": outcome, "note": "",
+              "surveyor": "li", "household_id": household}
+    edits = visit_edits(registry, household, new_id(), values)
+    assert edits[0][0] == "visit" and edits[0][2] == values
+    moved = [e for e in edits if e[0] == "household"]
+    assert bool(moved) == moves
+    if moves:
+        assert moved[0][2]["status"] == "surveyed"
+        assert moved[0][2].get("survey_date", "2026-11-03") == "2026-11-03"

@@ -2,7 +2,15 @@
 module registers its commands on `main` when imported here. Nothing imports this package but the
 console script, so no module below it depends on another's registration."""
 
-from anju.registry.cli import central, field, publish, survey, sync  # noqa: F401  (register)
+from anju.registry.cli import (  # noqa: F401  (register)
+    central,
+    encrypt,
+    field,
+    flats,
+    publish,
+    survey,
+    sync,
+)
 from anju.registry.cli.base import main
 
 __all__ = ["main"]

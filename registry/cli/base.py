@@ -14,6 +14,7 @@ import sys
 from pathlib import Path
 
 import click
+from anju.registry.core.errors import AnjuError
 from anju.registry.core.store import Registry, StoreError
 
 
@@ -23,42 +24,100 @@ class Abort(click.ClickException):
     exit_code = 2
 
     def show(self, file=None) -> None:
-        click.echo(f"anju: {self.message}", err=True)
+        # One line even when a message quotes a parser's multi-line report (YAML, a workbook).
+        click.echo(f"anju: {' '.join(str(self.message).split())}", err=True)
 
 
 def open_registry(path: str) -> Registry:
-    """Open a database for a command, turning failures into one line."""
+    """Open a database for a command, turning failures into one line; an encrypted laptop
+    database is unlocked first with a user's password (asked for, or `anju --password-stdin`)."""
+    unlock(path)
     try:
         return Registry.open(path)
     except StoreError as exc:
         raise Abort(describe(exc)) from None
 
 
+def unlock(path: str | Path) -> None:
+    """Unlock an encrypted database (or backup) for this command, if it is one and still locked:
+    the password of `anju --as USER` (any user with a key slot by default), from a prompt or from
+    the first line of stdin with `anju --password-stdin`. A wrong one: one line, status 2."""
+    from anju.registry.core import atrest
+    if not atrest.is_encrypted(path) or atrest.is_unlocked(path):
+        return
+    ctx = click.get_current_context(silent=True)
+    obj = (ctx.find_root().obj if ctx else None) or {}
+    user = obj.get("user")
+    try:
+        if obj.get("backup_key"):  # a central backup: the office's private backup key
+            try:
+                pem = Path(obj["backup_key"]).read_bytes()
+            except OSError as exc:
+                raise Abort(f"{obj['backup_key']}: cannot read ({exc.strerror})") from None
+            atrest.unlock_with_backup_key(path, pem, _secret(obj, "备份密钥口令 (passphrase)"))
+            return
+        if user is not None and not atrest.has_slot(path, user):
+            raise Abort(f"{path}: {user} 没有本数据库的密钥槽 ({user} has no key slot here: "
+                        "log in once in the web app while the database is open)")
+        password = _secret(obj, f"{Path(path).name} 已加密，请输入{user or '账户'}的密码 "
+                                "(password)", path)
+        atrest.unlock(path, password, user)
+    except atrest.AtRestError as exc:
+        raise Abort(f"{path}: {exc}") from None
+
+
+def _secret(obj: dict, prompt: str, path: str | Path = "") -> str:
+    """The password of this command: read once from stdin (--password-stdin) or asked for."""
+    if obj.get("password_stdin"):
+        if "password" not in obj:
+            obj["password"] = sys.stdin.readline().rstrip("\r\n")
+        return obj["password"]
+    if sys.stdin.isatty():
+        return click.prompt(prompt, hide_input=True, err=True)
+    raise Abort(f"{path}: 数据库已加密；请在终端输入密码，或用 anju --password-stdin "
+                "(encrypted: type the password on a terminal or use --password-stdin)")
+
+
 def describe(exc: BaseException) -> str:
     """One line for a failure: what the machine did wrong and what to do (registry.core.failures),
     or the exception's own message."""
     from anju.registry.core.failures import explain
-    failure = explain(exc)
-    return f"{failure.line()} [{exc}]" if failure else str(exc)
+    # Another refusal's message is already written for people (its cause is no machine failure).
+    machine = not isinstance(exc, AnjuError) or isinstance(exc, StoreError)
+    failure = explain(exc) if machine else None
+    if failure:
+        return f"{failure.line()} [{exc}]"
+    return exc.line() if isinstance(exc, AnjuError) else str(exc)
 
 
 class Commands(click.Group):
-    """The `anju` group: a StoreError, a database error or a file-system error a command lets
-    through (a locked, full, read-only or damaged database, a full disk, a port in use) becomes
-    one line and status 2, never a traceback."""
+    """The `anju` group, the command line's one error handler: an AnjuError (every refusal
+    anju raises for people), a database error or a file-system error a command lets through
+    (a locked, full, read-only or damaged database, a full disk, a port in use) becomes one
+    plain line and status 2, never a traceback. Commands catch only to add words."""
 
     def invoke(self, ctx: click.Context):
         import sqlite3
         try:
             return super().invoke(ctx)
-        except (StoreError, sqlite3.Error, OSError) as exc:
+        except (AnjuError, sqlite3.Error, OSError) as exc:
             raise Abort(describe(exc)) from None
 
 
 @click.group(cls=Commands, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="anju")
-def main() -> None:
+@click.option("--as", "as_user", metavar="USER",
+              help="Whose password unlocks an encrypted laptop database (default: anyone's).")
+@click.option("--password-stdin", is_flag=True,
+              help="Read that password from the first line of stdin instead of a prompt.")
+@click.option("--backup-key", type=click.Path(dir_okay=False), metavar="FILE",
+              help="The central office's private backup key (restore or read a central "
+                   "backup); its passphrase is asked for or read with --password-stdin.")
+@click.pass_context
+def main(ctx: click.Context, as_user: str | None, password_stdin: bool,
+         backup_key: str | None) -> None:
     """anju (安居): offline-first household survey and registry for shantytown renovation."""
+    ctx.obj = {"user": as_user, "password_stdin": password_stdin, "backup_key": backup_key}
 
 
 @main.command()
@@ -78,11 +137,8 @@ def init(db: str, central: bool, project: str | None, enroll_file: str | None,
         raise Abort("--central needs --project NAME")
     survey_text = None
     if survey:
-        from anju.registry.core.definition import DefinitionError, load
-        try:
-            survey_text = load(survey).source
-        except DefinitionError as exc:
-            raise Abort(str(exc)) from None
+        from anju.registry.core.definition import load
+        survey_text = load(survey).source
     try:
         if central:
             Registry.create(db, project=project.strip(), role="central", device_name="central",
@@ -108,6 +164,7 @@ def user() -> None:
 def user_add(db: str, name: str, role: str, password_stdin: bool) -> None:
     """Add an account NAME with a ROLE; the password is asked for or read from stdin."""
     from anju.registry.core.users import add_user
+    unlock(db)  # with `anju --password-stdin`, the first line unlocks and the second is new
     if password_stdin:
         password = sys.stdin.readline().rstrip("\r\n")
     else:
@@ -124,6 +181,7 @@ def user_add(db: str, name: str, role: str, password_stdin: bool) -> None:
 def user_passwd(db: str, name: str, password_stdin: bool) -> None:
     """Give account NAME a new password; its open sessions end at once."""
     from anju.registry.core.users import set_password
+    unlock(db)
     if password_stdin:
         password = sys.stdin.readline().rstrip("\r\n")
     else:
@@ -221,8 +279,15 @@ def demo(directory: str, households: int, devices: int, seed: int) -> None:
 def collect(db: str, host: str, port: int) -> None:
     """Run the web app on DB (the surveyor's collector, or the central office's screens)."""
     from anju.collector import create_app
+    from anju.registry.core import atrest
     from anju.registry.core.failures import check_port
-    open_registry(db).close()
+    if atrest.is_encrypted(db):  # it opens at the first login, with that user's password
+        try:
+            atrest.read_slots(db)
+        except atrest.AtRestError as exc:
+            raise Abort(f"{db}: {exc}") from None
+    else:
+        open_registry(db).close()
     check_port(host, port)  # a port in use: one line now, not a traceback from the server
     app = create_app(db)
     from waitress import serve
@@ -256,16 +321,13 @@ def survey_show(db: str) -> None:
 def survey_adopt(db: str, file: str) -> None:
     """Move the central registry DB to the definition in FILE (laptops follow by the next
     central pack); refused if it drops or retypes a field holding data."""
-    from anju.registry.core.definition import DefinitionError, load
+    from anju.registry.core.definition import load
     from anju.registry.sync.merge import adopt_definition
     with open_registry(db) as reg:
         if reg.meta("role") != "central":
             raise Abort("only the central registry adopts a survey definition; a laptop takes "
                         "it from the central pack")
-        try:
-            new = load(file)
-        except DefinitionError as exc:
-            raise Abort(str(exc)) from None
+        new = load(file)
         old = reg.definition
         if new.hash == old.hash:
             click.echo("survey definition unchanged")

@@ -195,6 +195,21 @@ def compensation_set(db: str, file: str) -> None:
             click.echo(f"warning: {key}: {text}", err=True)
 
 
+def _echo_after_handover(reg, agreement: dict) -> None:
+    """The lines an agreement's handover settled (reward, recounted temporary fee)."""
+    from anju.registry.compensation.calculation import money
+    from anju.registry.completion.rewards import after_handover
+    after = after_handover(reg, agreement)
+    if after.problem:
+        click.echo(f"  交房后核定: {after.problem}")
+    for line in after.lines:
+        click.echo(f"  交房后核定 {line.label}: {money(line.amount)} 元")
+        click.echo(f"      依据: {line.basis}")
+    if after.lines:
+        click.echo(f"  协议合计 + 交房后核定: {money(after.signed_total)} + "
+                   f"{money(after.total)} = {money(after.settled_total)} 元")
+
+
 @compensation_cmd.command("calc")
 @click.argument("house_no")
 @click.option("--mode", type=click.Choice(["money", "swap", "both"]), default="both",
@@ -232,6 +247,8 @@ def compensation_calc(db: str, house_no: str, mode: str, on: str | None, flat: s
             click.echo(f"agreement {agreement['number']} signed {agreement['signed_on']} "
                        f"({state}):")
             click.echo(breakdown_text(agreement["breakdown"]))
+            if agreement["in_force"]:
+                _echo_after_handover(reg, agreement)
         try:
             for m in (("money", "swap") if mode == "both" else (mode,)):
                 b = breakdown_for(reg, row[0], m, day, flat=flat if m == "swap" else None,

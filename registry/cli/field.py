@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import click
-from anju.registry.cli.base import Abort, main, open_registry
+from anju.registry.cli.base import Abort, main, open_registry, unlock
 
 
 @main.command()
@@ -19,15 +19,12 @@ from anju.registry.cli.base import Abort, main, open_registry
 @click.option("--keep", type=click.IntRange(1, 1000), help="Backups of this device to keep.")
 def backup(db: str, folder: str | None, keep: int | None) -> None:
     """Write a consistent backup of DB into a folder, keeping the last few."""
-    from anju.registry.field.backup import BackupError, backup_now, configured_folder
+    from anju.registry.field.backup import backup_now, configured_folder
     with open_registry(db) as reg:
         folder = folder or configured_folder(reg)
         if not folder:
             raise Abort("give --to DIR (no backup folder is set for this database)")
-        try:
-            path = backup_now(reg, folder, reason="manual", keep=keep)
-        except BackupError as exc:
-            raise Abort(str(exc)) from None
+        path = backup_now(reg, folder, reason="manual", keep=keep)
     click.echo(f"backed up {db} to {path}")
 
 
@@ -40,6 +37,9 @@ def restore(backup_file: str, db: str, force: bool) -> None:
     from anju.registry.core.store import Registry
     from anju.registry.field import backup as backups
     from anju.registry.field import generation
+    unlock(backup_file)
+    if Path(db).is_file():
+        unlock(db)  # the database replaced is saved as a backup first
     saved = backups.restore(backup_file, db, force=force)  # a BackupError is a StoreError
     if saved:
         click.echo(f"the replaced database was saved as {saved}")
@@ -63,6 +63,7 @@ def recover(db: str, backup_file: str, by: str | None) -> None:
 
     from anju.registry.sync.recover import recover_backup
     by = (by or "").strip() or getpass.getuser()
+    unlock(backup_file)  # an encrypted laptop's backup: one of its users' passwords
     with open_registry(db) as reg:
         result = recover_backup(reg, backup_file, attested_by=by[:80])
     click.echo(f"recovered from {backup_file}: {result.line()}")
@@ -76,10 +77,7 @@ def recover(db: str, backup_file: str, by: str | None) -> None:
               help="Only these platforms (repeatable); default: all four.")
 def bundle(out: str, platforms: tuple[str, ...]) -> None:
     """Write an offline install bundle: wheels of anju and its dependencies, install scripts."""
-    from anju.registry.field.bundle import BundleError, build_bundle
-    try:
-        report = build_bundle(Path(out), platforms=platforms or None,
-                              log=lambda line: click.echo(line, err=True))
-    except BundleError as exc:
-        raise Abort(str(exc)) from None
+    from anju.registry.field.bundle import build_bundle
+    report = build_bundle(Path(out), platforms=platforms or None,
+                          log=lambda line: click.echo(line, err=True))
     click.echo(f"bundle written to {out}: {report}")

@@ -57,12 +57,9 @@ def publish(db: str, out: str, round_kind: str | None, days: int, title: str | N
 def serve(db: str, staff: bool, host: str, port: int) -> None:
     """Run Datasette on a public database (or, with --staff, on a registry)."""
     from anju.registry.core.failures import check_port
-    from anju.registry.publication.serve import ServeError, run
+    from anju.registry.publication.serve import run
     check_port(host, port)  # uvicorn would log a traceback and exit 1
-    try:
-        run(db, host=host, port=port, staff=staff, echo=click.echo)
-    except ServeError as exc:
-        raise Abort(str(exc)) from None
+    run(db, host=host, port=port, staff=staff, echo=click.echo)
 
 
 @main.command()
@@ -71,8 +68,5 @@ def serve(db: str, staff: bool, host: str, port: int) -> None:
 @click.option("--port", type=click.IntRange(1, 65535), default=8001, show_default=True)
 def province(dbs: tuple[str, ...], host: str, port: int) -> None:
     """Serve many projects' public databases side by side, with one combined dashboard."""
-    from anju.registry.publication.serve import ServeError, run_province
-    try:
-        run_province(list(dbs), host=host, port=port, echo=click.echo)
-    except ServeError as exc:
-        raise Abort(str(exc)) from None
+    from anju.registry.publication.serve import run_province
+    run_province(list(dbs), host=host, port=port, echo=click.echo)

@@ -60,15 +60,12 @@ def survey_import(form: str, out: str, force: bool) -> None:
 def survey_export(file: str, out: str, force: bool) -> None:
     """Write the survey definition FILE (YAML) as an XLSForm workbook OUT for Excel, ODK or
     KoboToolbox; refused if the workbook would not read back as the same survey."""
-    from anju.registry.core.definition import DefinitionError, load
-    from anju.registry.core.xlsform import XLSFormError, export_bytes, write_atomically
+    from anju.registry.core.definition import load
+    from anju.registry.core.xlsform import export_bytes, write_atomically
     target = _target(out, force)
     if target.suffix.lower() != ".xlsx":
         raise Abort(f"{target}: the XLSForm is written as .xlsx")
-    try:
-        data = export_bytes(load(file))
-    except (DefinitionError, XLSFormError) as exc:
-        raise Abort(str(exc)) from None
+    data = export_bytes(load(file))
     try:
         write_atomically(target, data)
     except OSError as exc:

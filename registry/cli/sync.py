@@ -54,10 +54,7 @@ def device_grant(db: str, name: str, capabilities: tuple[str, ...]) -> None:
     """Set what device NAME may write; its packs are judged by it from now on."""
     from anju.registry.sync.authority import set_capabilities
     with open_registry(db) as reg:
-        try:
-            caps = set_capabilities(reg, name, capabilities)
-        except StoreError as exc:
-            raise Abort(str(exc)) from None
+        caps = set_capabilities(reg, name, capabilities)
     click.echo(f"{name} may write: {', '.join(sorted(caps)) or 'nothing'}")
 
 

@@ -25,6 +25,7 @@ from anju.registry.compensation.calculation import (
     MODES,
     Breakdown,
     calculate,
+    fixtures_of,
     rules_frozen,
     valuation_of,
 )
@@ -53,8 +54,12 @@ def supported(reg: Registry) -> bool:
 def record_agreement(reg: Registry, household_id: str, *, number: str, signed_on: str,
                      mode: str, by: str, flat: str | None = None, transition_flat: bool = False,
                      amends: str | None = None, reason: str | None = None,
-                     rules_version: str | None = None, computed_on: str | None = None) -> str:
+                     rules_version: str | None = None, computed_on: str | None = None,
+                     flats: list | None = None) -> str:
     """Record a signed agreement (or an amendment of one) and return its id.
+
+    `flats`: several resettlement flats of one swap (codes of the rules' flats, or mappings as
+    `calculation.swap_settlement` takes them), instead of the one `flat`.
 
     The breakdown is computed from the household's survey under the rules version in force on
     the signing date (a paper agreement entered late included) and frozen into the agreement
@@ -112,8 +117,9 @@ def record_agreement(reg: Registry, household_id: str, *, number: str, signed_on
     rules, on, basis = _rules_for(reg, day, old if amends else None, rules_version,
                                   computed_on)
     breakdown = calculate(rules, household, mode, on, settings=reg.settings,
-                          flat=flat, transition_flat=transition_flat,
-                          valuation=valuation_of(reg, household_id))
+                          flat=flat, transition_flat=transition_flat, flats=flats,
+                          valuation=valuation_of(reg, household_id, on),
+                          fixtures=fixtures_of(reg, household_id))
     breakdown.rules = rules_frozen(rules, on, basis)
     if not breakdown.complete:
         raise AgreementError("资料不全,无法计算补偿:" + "、".join(breakdown.missing))
@@ -136,7 +142,8 @@ def record_agreement(reg: Registry, household_id: str, *, number: str, signed_on
 
 def preview(reg: Registry, household_id: str, *, signed_on: str, mode: str,
             flat: str | None = None, transition_flat: bool = False, amends: str | None = None,
-            rules_version: str | None = None, computed_on: str | None = None) -> Breakdown:
+            rules_version: str | None = None, computed_on: str | None = None,
+            flats: list | None = None) -> Breakdown:
     """The breakdown `record_agreement` would freeze for these inputs (same rules version, same
     date computed on), for the signing form's preview; raises AgreementError or ValueError."""
     day = dt.date.fromisoformat(str(signed_on).strip())
@@ -148,7 +155,9 @@ def preview(reg: Registry, household_id: str, *, signed_on: str, mode: str,
     rules, on, basis = _rules_for(reg, day, old, rules_version, computed_on)
     household = reg.get("household", household_id)
     b = calculate(rules, household, mode, on, settings=reg.settings, flat=flat,
-                  transition_flat=transition_flat, valuation=valuation_of(reg, household_id))
+                  transition_flat=transition_flat, flats=flats,
+                  valuation=valuation_of(reg, household_id, on),
+                  fixtures=fixtures_of(reg, household_id))
     b.rules = rules_frozen(rules, on, basis)
     return b
 

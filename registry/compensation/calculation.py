@@ -32,11 +32,13 @@ from anju.registry.compensation.rules import (  # noqa: F401
     rules_of,
     set_rules,
 )
+from anju.registry.core.errors import AnjuError
+from anju.registry.core.i18n import N_
 
 FEN = Decimal("0.01")
 HUNDRED = Decimal(100)
 MODES = ("money", "swap")
-MODE_LABELS = {"money": ("货币补偿", "Money"), "swap": ("产权调换", "Flat swap")}
+MODE_LABELS = {"money": (N_("货币补偿"), "Money"), "swap": (N_("产权调换"), "Flat swap")}
 STRUCTURE_ZH = {"steel_concrete": "钢混", "brick_concrete": "砖混", "brick_wood": "砖木",
                 "simple": "简易"}
 HARDSHIP_ZH = {"dibao": "低保", "tekun": "特困", "disability": "残疾", "elderly_alone": "独居老人",
@@ -101,6 +103,11 @@ class Breakdown:
     options: dict = field(default_factory=dict)
     missing: list[str] = field(default_factory=list)
     rules: dict = field(default_factory=dict)
+    # Several flats of one swap (each code, label, area, unit_price, ready, value); `flat` is
+    # then the first of them. Empty for money or a one-flat swap chosen by `flat`.
+    flats: list[dict] = field(default_factory=list)
+    # Lines paid only if a condition is met later (按期交房奖励): shown, never in `total`.
+    conditional: list[Item] = field(default_factory=list)
 
     @property
     def complete(self) -> bool:
@@ -127,6 +134,13 @@ class Breakdown:
         for name in ("area", "total", "difference"):
             out[name] = None if out[name] is None else str(out[name])
         out["items"] = [{**i, "amount": str(i["amount"])} for i in out["items"]]
+        out["conditional"] = [{**i, "amount": str(i["amount"])} for i in out["conditional"]]
+        out["flats"] = [{k: (str(v) if isinstance(v, Decimal) else v) for k, v in f.items()}
+                        for f in out["flats"]]
+        if not out["flats"]:
+            del out["flats"]  # a breakdown without them freezes as it did before
+        if not out["conditional"]:
+            del out["conditional"]
         if out["flat"]:
             out["flat"] = {k: (str(v) if isinstance(v, Decimal) else v)
                            for k, v in out["flat"].items()}
@@ -144,16 +158,159 @@ class Breakdown:
         for name in ("area", "total", "difference"):
             raw[name] = None if raw.get(name) is None else Decimal(raw[name])
         raw["items"] = [Item(**{**i, "amount": Decimal(i["amount"])}) for i in raw["items"]]
+        raw["conditional"] = [Item(**{**i, "amount": Decimal(i["amount"])})
+                              for i in raw.get("conditional") or []]
+        raw["flats"] = [{k: (Decimal(v) if k in ("area", "unit_price", "value") else v)
+                         for k, v in f.items()} for f in raw.get("flats") or []]
         if raw.get("flat"):
             raw["flat"] = {k: (Decimal(v) if k in ("area", "unit_price", "value") else v)
                            for k, v in raw["flat"].items()}
         return cls(**raw)
 
 
+class SwapError(AnjuError, ValueError):
+    """Flats that cannot be settled as given; the message is for people (Chinese)."""
+
+
+@dataclass(frozen=True)
+class FlatLine:
+    """One resettlement flat of a swap: its area split into the price bands and its price."""
+
+    code: str
+    label: str
+    area: Decimal
+    unit_price: Decimal
+    ready: bool
+    within: Decimal      # m² priced at the tiers' `within` price (up to the old house's area)
+    band: Decimal        # m² priced at the tiers' `band_price` (the 扩面 band above it)
+    beyond: Decimal      # m² priced at the flat's own unit price (market)
+    amount: Decimal      # the flat's price in yuan, to the fen (positive)
+    basis: str
+    formula: str
+
+
+@dataclass(frozen=True)
+class SwapSettlement:
+    """The settlement of a swap for one or more flats against the old house's value."""
+
+    lines: tuple[FlatLine, ...]
+    area: Decimal            # the old house's recognised area the bands are measured from
+    house_value: Decimal     # what the old house is credited (house value item)
+    flats_area: Decimal
+    flats_value: Decimal     # the flats' prices together
+    difference: Decimal      # flats_value − house_value: > 0 the household pays, < 0 it is paid
+
+    @property
+    def direction(self) -> str:
+        """Who pays whom, in the words of a notice."""
+        if self.difference > 0:
+            return "被征收人应补缴"
+        return "应支付被征收人" if self.difference < 0 else "无差价"
+
+    @property
+    def text(self) -> str:
+        """The difference with its direction (被征收人应补缴差价 1,234.00 元)."""
+        if self.difference > 0:
+            return f"被征收人应补缴差价 {money(self.difference)} 元"
+        if self.difference < 0:
+            return f"应向被征收人支付差价 {money(-self.difference)} 元"
+        return "无差价"
+
+    @property
+    def ready(self) -> bool:
+        """Whether every flat is ready (现房): one move; any future flat means two."""
+        return all(line.ready for line in self.lines)
+
+
+def _exact(value: Any, what: str, *, positive: bool = False) -> Decimal:
+    if isinstance(value, bool) or value is None:
+        raise SwapError(f"{what}应为数字")
+    try:
+        number = Decimal(str(value).strip())
+    except (ArithmeticError, ValueError):
+        raise SwapError(f"{what}应为数字") from None
+    if not number.is_finite() or number < 0 or (positive and number == 0):
+        raise SwapError(f"{what}应为{'正数' if positive else '非负数'}")
+    if number > Decimal(10) ** 9:
+        raise SwapError(f"{what}过大")
+    return number
+
+
+def swap_settlement(flats: list[dict], *, area: Decimal | str | float,
+                    house_value: Decimal | str | float,
+                    tiers: dict | None = None) -> SwapSettlement:
+    """The settlement of a flat swap (产权调换) for one or more flats.
+
+    `flats`: in the order the household takes them, each a mapping with `area` (m², > 0) and
+    `unit_price` (yuan/m², the flat's own or market price), optionally `code`, `label` and
+    `ready` (现房, default True). `area`: the old house's recognised area; `house_value`: what the
+    old house is credited (the breakdown's house value item). `tiers`: the rules' `swap_tiers`
+    ({within, band, band_price}) or None (every m² at its flat's unit price).
+
+    With tiers the flats' areas fill, in the order given, first the old house's recognised area
+    (at `within`, shared by all flats), then the `band` m² above it (at `band_price`), and the
+    rest at each flat's own unit price. Each flat's price is rounded to the fen; the difference
+    is flats_value − house_value (> 0: 被征收人应补缴; < 0: 应支付被征收人). Raises SwapError
+    (a Chinese message) for no flats or a bad number; reads nothing but its arguments.
+    """
+    if not isinstance(flats, list | tuple) or not flats:
+        raise SwapError("请至少选择一套安置房")
+    if len(flats) > 20:
+        raise SwapError("安置房套数过多")
+    area = _exact(area, "原房认定面积")
+    house_value = q(_exact(house_value, "被征收房屋价值补偿"))
+    if tiers is not None:
+        tiers = {"within": _exact(tiers.get("within"), "原面积内单价"),
+                 "band": _exact(tiers.get("band", 0), "扩面面积"),
+                 "band_price": _exact(tiers.get("band_price", 0), "扩面单价")}
+    cost_left = area
+    band_left = tiers["band"] if tiers else Decimal(0)
+    lines = []
+    for n, flat in enumerate(flats, 1):
+        if not isinstance(flat, dict):
+            raise SwapError(f"第 {n} 套安置房的资料不全")
+        code = str(flat.get("code") or f"#{n}")
+        label = str(flat.get("label") or code)
+        f_area = _exact(flat.get("area"), f"安置房 {label} 的面积", positive=True)
+        price = _exact(flat.get("unit_price"), f"安置房 {label} 的单价")
+        ready = flat.get("ready", True) is not False
+        if tiers is None:
+            within, band, beyond = Decimal(0), Decimal(0), f_area
+            amount = q(f_area * price)
+            basis = f"{label}:面积 {num(f_area)}㎡;单价 {money(price)} 元/㎡"
+            formula = f"面积 × 单价 = {num(f_area)} × {money(price)}"
+        else:
+            within = min(f_area, cost_left)
+            band = min(f_area - within, band_left)
+            beyond = f_area - within - band
+            cost_left -= within
+            band_left -= band
+            amount = q(within * tiers["within"] + band * tiers["band_price"] + beyond * price)
+            basis = (f"{label}:面积 {num(f_area)}㎡;原房认定面积以内 {num(within)}㎡ 按 "
+                     f"{money(tiers['within'])} 元/㎡,扩面 {num(band)}㎡ 按 "
+                     f"{money(tiers['band_price'])} 元/㎡,超出 {num(beyond)}㎡ 按 "
+                     f"{money(price)} 元/㎡")
+            formula = (f"{num(within)} × {money(tiers['within'])} + {num(band)} × "
+                       f"{money(tiers['band_price'])} + {num(beyond)} × {money(price)}")
+        lines.append(FlatLine(code, label, f_area, price, ready, within, band, beyond, amount,
+                              basis, formula))
+    flats_value = sum((line.amount for line in lines), Decimal("0.00"))
+    return SwapSettlement(tuple(lines), area, house_value,
+                          sum((line.area for line in lines), Decimal(0)), flats_value,
+                          flats_value - house_value)
+
+
 def calculate(rules: Rules, household: dict, mode: str, on: dt.date | str, *,
               settings: dict | None = None, flat: str | None = None,
-              transition_flat: bool = False, valuation: dict | None = None) -> Breakdown:
+              transition_flat: bool = False, valuation: dict | None = None,
+              flats: list | None = None, fixtures: list[dict] | None = None,
+              handover_on: dt.date | str | None = None) -> Breakdown:
     """A household's breakdown for `mode` ("money" or "swap") if signed on date `on`.
+
+    `flats`: several flats of one swap (codes of the rules' flats, or mappings as
+    `swap_settlement` takes them), settled together; `fixtures`: the household's counted
+    attachments (附属物: {item_code, quantity}) priced by the rules' `attachments` list;
+    `handover_on`: the handover date when known (transition months count from it).
 
     `settings` are the project settings (signing_start, freeze_date); `flat` the code of the
     chosen resettlement flat for a swap (default: the one nearest the household's preferred size);
@@ -192,10 +349,23 @@ def calculate(rules: Rules, household: dict, mode: str, on: dt.date | str, *,
     if data["incentive"]["tiers"] and not start:
         missing.append("签约期起始日期")
     chosen = None
-    if mode == "swap":
+    several: list[dict] = []
+    if mode == "swap" and flats:
+        for f in flats:
+            found = rules.flat(f) if isinstance(f, str) else (dict(f) if isinstance(f, dict)
+                                                               else None)
+            if found is None:
+                missing.append(f"安置房型({f})")
+            else:
+                several.append(found)
+        chosen = several[0] if several else None
+    elif mode == "swap":
         chosen = rules.flat(flat) if flat else _nearest_flat(data["flats"], household, area)
         if chosen is None:
             missing.append(f"安置房型({flat})" if flat else "安置房型")
+    attachment_items = _attachments(data.get("attachments"), fixtures, missing)
+    handover_day = (dt.date.fromisoformat(handover_on) if isinstance(handover_on, str)
+                    else handover_on)
     out.area, out.area_basis, out.missing = area, area_basis, missing
     if missing:
         return out
@@ -204,7 +374,34 @@ def calculate(rules: Rules, household: dict, mode: str, on: dt.date | str, *,
     if unregistered_item is not None:
         items.append(unregistered_item)
     moves, months_key = 1, "money"
-    if chosen is not None:
+    delivery = None
+    if several:
+        try:
+            settled = swap_settlement(several, area=area, house_value=value,
+                                      tiers=data.get("swap_tiers"))
+        except SwapError as exc:
+            out.missing = [str(exc)]
+            return out
+        out.options["flat"] = settled.lines[0].code
+        out.options["flats"] = [line.code for line in settled.lines]
+        for f, line in zip(several, settled.lines, strict=True):
+            out.flats.append({"code": line.code, "label": line.label, "area": line.area,
+                              "unit_price": line.unit_price, "ready": line.ready,
+                              "value": line.amount,
+                              **({"delivery_on": str(f["delivery_on"])}
+                                 if f.get("delivery_on") else {})})
+            items.append(Item("flat_value", f"安置房价款(抵扣)·{line.label}", line.basis,
+                              f"-({line.formula})", -line.amount))
+        out.flat = dict(out.flats[0])
+        out.difference = settled.difference
+        moves, months_key = (1, "swap_ready") if settled.ready else (2, "swap_future")
+        try:
+            delivery = _delivery(several)
+        except ValueError:
+            out.missing = ["安置房交付日期(应为 年-月-日)"]
+            return out
+    elif chosen is not None:
+        delivery = _delivery([chosen])
         out.options["flat"] = chosen["code"]
         out.flat = dict(chosen)
         flat_item = _flat_value(data.get("swap_tiers"), chosen, area)
@@ -219,7 +416,9 @@ def calculate(rules: Rules, household: dict, mode: str, on: dt.date | str, *,
                       f"{money(rate)} 元/㎡", f"认定面积 × 装修补偿标准 = {sq(area)} × "
                       f"{money(rate)}", q(area * rate)))
     items.append(_moving(data["moving"], area, moves, mode, chosen))
-    items.append(_temporary(data["temporary"], area, months_key, transition_flat))
+    items.append(_temporary(data["temporary"], area, months_key, transition_flat,
+                            handover_day, delivery))
+    items.extend(attachment_items)
     items.append(_incentive(data["incentive"]["tiers"], start, on, value))
     if data.get("business") is not None:
         items.append(_business(data["business"], area, household))
@@ -227,7 +426,125 @@ def calculate(rules: Rules, household: dict, mode: str, on: dt.date | str, *,
         items.append(_hardship(data["hardship"], household))
     out.items = items
     out.total = sum((i.amount for i in items), Decimal("0.00"))
+    if data.get("handover_reward") is not None:
+        out.conditional.append(handover_reward_item(data["handover_reward"], on, handover_day))
     return out
+
+
+ATTACHMENT_UNITS = {"m": "米", "m2": "㎡", "m3": "m³", "each": "个", "tree": "棵", "well": "口",
+                    "set": "套", "place": "处"}
+
+
+def _attachments(price_list: list[dict] | None, fixtures: list[dict] | None,
+                 missing: list[str]) -> list[Item]:
+    """附属物补偿: one line per counted item, quantity × unit price of the rules' item list;
+    a counted item the list does not price makes the household unsettled (missing)."""
+    if not fixtures:
+        return []
+    prices = {p["code"]: p for p in price_list or []}
+    out = []
+    for fixture in fixtures:
+        code = str(fixture.get("item_code") or "")
+        entry = prices.get(code)
+        if entry is None:
+            missing.append(f"附属物单价({code or '无代码'})")
+            continue
+        qty = dec(fixture.get("quantity") or 0)
+        unit = ATTACHMENT_UNITS.get(entry["unit"], entry["unit"])
+        out.append(Item("attachment", f"附属物补偿·{entry['name']}",
+                        f"{entry['name']}({code}){num(qty)} {unit};单价 "
+                        f"{money(entry['unit_price'])} 元/{unit}",
+                        f"数量 × 单价 = {num(qty)} × {money(entry['unit_price'])}",
+                        q(qty * entry["unit_price"])))
+    return out
+
+
+def _delivery(flats: list[dict]) -> dt.date | None:
+    """When the last future flat of a swap is to be delivered (the rules' `delivery_on`)."""
+    days = [dt.date.fromisoformat(str(f["delivery_on"])) for f in flats
+            if not f.get("ready", True) and f.get("delivery_on")]
+    return max(days) if days else None
+
+
+def add_months(day: dt.date, months: int) -> dt.date:
+    """The same day `months` later (the month's last day when it has no such day)."""
+    y, m = divmod(day.month - 1 + months, 12)
+    year, month = day.year + y, m + 1
+    for d in (day.day, 30, 29, 28):
+        try:
+            return dt.date(year, month, d)
+        except ValueError:
+            continue
+    raise ValueError(day)
+
+
+def months_between(start: dt.date, end: dt.date) -> int:
+    """Transition months from `start` to `end`, a month begun counting as a whole month; 0
+    when `end` is not after `start`."""
+    if end <= start:
+        return 0
+    months = (end.year - start.year) * 12 + end.month - start.month
+    if add_months(start, months) < end:
+        months += 1
+    elif months > 0 and add_months(start, months - 1) >= end:
+        months -= 1
+    return months
+
+
+def transition_months(rule: dict, months_key: str, handover_on: dt.date | None,
+                      delivery_on: dt.date | None) -> tuple[int, str]:
+    """过渡期: (months, basis in words). From the handover date to the delivery of a future flat
+    when both are known; else the rules' months, counted from the handover when it is known,
+    or assumed from the rules while it is not."""
+    months = rule["months"][months_key]
+    if handover_on is None:
+        return months, f"按方案假定过渡 {months} 个月(自交房之日起计,交房日期未定)"
+    if months_key == "swap_future" and delivery_on is not None:
+        counted = months_between(handover_on, delivery_on)
+        return counted, (f"自交房日 {handover_on.isoformat()} 至安置房交付日 "
+                         f"{delivery_on.isoformat()},计 {counted} 个月(不足一月按一月计)")
+    return months, (f"自交房日 {handover_on.isoformat()} 起按方案 {months} 个月(至 "
+                    f"{add_months(handover_on, months).isoformat()})")
+
+
+def handover_reward_item(rule: dict, signed_on: dt.date | str,
+                         handover_on: dt.date | str | None) -> Item:
+    """按期交房奖励: before the handover the line says what an on-time handover would earn
+    (conditional); once it is dated, what it earned: by days after signing (tiers) or by a
+    deadline date."""
+    signed = dt.date.fromisoformat(signed_on) if isinstance(signed_on, str) else signed_on
+    handed = (dt.date.fromisoformat(handover_on) if isinstance(handover_on, str)
+              else handover_on)
+    if rule.get("deadline"):
+        deadline = dt.date.fromisoformat(rule["deadline"])
+        terms = f"{deadline.isoformat()} 前(含当日)交房奖励 {money(rule['amount'])} 元"
+        if handed is None:
+            return Item("handover_reward", "按期交房奖励", f"按期交房可得:{terms}",
+                        "交房后按交房日期核定,不计入协议合计", q(rule["amount"]))
+        paid = handed <= deadline
+        return Item("handover_reward", "按期交房奖励",
+                    f"{terms};交房日期 {handed.isoformat()}"
+                    + ("" if paid else ",已过期限"),
+                    f"定额 {money(rule['amount'])}" if paid else "不计",
+                    q(rule["amount"]) if paid else Decimal("0.00"))
+    tiers = rule["tiers"]
+    first, parts = 0, []
+    for tier in tiers:
+        parts.append(f"签约后第 {first}–{tier['until_day']} 天交房 {money(tier['amount'])} 元")
+        first = tier["until_day"] + 1
+    terms = ";".join(parts)
+    if handed is None:
+        best = max((t["amount"] for t in tiers), default=Decimal(0))
+        return Item("handover_reward", "按期交房奖励", f"按期交房可得:{terms}",
+                    "交房后按交房日期核定,不计入协议合计", q(best))
+    days = (handed - signed).days
+    when = f"签约 {signed.isoformat()},交房 {handed.isoformat()},签约后第 {days} 天"
+    for tier in tiers:
+        if days <= tier["until_day"]:
+            return Item("handover_reward", "按期交房奖励", f"{when};{terms}",
+                        f"定额 {money(tier['amount'])}", q(tier["amount"]))
+    return Item("handover_reward", "按期交房奖励", f"{when},已过第 {tiers[-1]['until_day']} 天;"
+                f"{terms}", "不计", Decimal("0.00"))
 
 
 def rules_frozen(rules: Rules, on: dt.date, basis: str | None = None) -> dict:
@@ -415,8 +732,9 @@ def _moving(rule: dict, area: Decimal, moves: int, mode: str, flat: dict | None)
                 f"{money(per_move)} × {moves}", per_move * moves)
 
 
-def _temporary(rule: dict, area: Decimal, months_key: str, transition_flat: bool) -> Item:
-    months = rule["months"][months_key]
+def _temporary(rule: dict, area: Decimal, months_key: str, transition_flat: bool,
+               handover_on: dt.date | None = None, delivery_on: dt.date | None = None) -> Item:
+    months, months_words = transition_months(rule, months_key, handover_on, delivery_on)
     if transition_flat:
         return Item("temporary", "临时安置费", "使用周转房过渡,不计临时安置费", "不计",
                     Decimal("0.00"))
@@ -429,7 +747,8 @@ def _temporary(rule: dict, area: Decimal, months_key: str, transition_flat: bool
                   f"{num(rule['minimum_area'])}㎡ 计")
     kind = {"money": "货币补偿", "swap_ready": "产权调换现房",
             "swap_future": "产权调换期房"}[months_key]
-    basis = f"{area_words};标准 {money(rule['rate'])} 元/㎡/月;{kind}过渡 {months} 个月"
+    basis = (f"{area_words};标准 {money(rule['rate'])} 元/㎡/月;{kind}过渡 {months} 个月"
+             f";{months_words}")
     words = "计费面积 × 标准 × 月数"
     numbers = f"{sq(paid_area)} × {money(rule['rate'])} × {normal}"
     amount = paid_area * rule["rate"] * normal
@@ -442,6 +761,9 @@ def _temporary(rule: dict, area: Decimal, months_key: str, transition_flat: bool
         amount += paid_area * rule["rate"] * factor * doubled
     formula = f"{words} = {numbers}"
     return Item("temporary", "临时安置费", basis, formula, q(amount))
+
+
+temporary_item = _temporary  # 临时安置费 for given transition inputs (completion/rewards.py)
 
 
 def _incentive(tiers: list[dict], start: str | None, on: dt.date, value: Decimal) -> Item:
@@ -474,15 +796,49 @@ def breakdown_for(reg, household_id: str, mode: str, on: dt.date | str,
     household = reg.get("household", household_id)
     if household is None:
         raise LookupError(f"no household {household_id}")
-    options.setdefault("valuation", valuation_of(reg, household_id))
+    options.setdefault("valuation", valuation_of(reg, household_id, on))
+    options.setdefault("fixtures", fixtures_of(reg, household_id))
     return calculate(rules_of(reg), household, mode, on, settings=reg.settings, **options)
 
 
-def valuation_of(reg, household_id: str) -> dict | None:
-    """The household's valuation in force (评估结果: unit_price or amount, report, date), the one
-    place compensation reads it. Valuation reports are records of their own (issue 18, branch
-    `legal`); until they exist there is none, and the zone × structure price applies."""
-    return None
+def valuation_of(reg, household_id: str, on: dt.date | str | None = None) -> dict | None:
+    """The household's valuation in force as compensation reads it ({unit_price, amount,
+    report, date, id}), the one place compensation reads it: the report of
+    `legal.valuations.valuation_in_force`, or None (the zone × structure price applies).
+
+    With `on`, only reports issued on or before that day count (the valuation in force as of a
+    signing date): a paper agreement entered late, or an amendment computed on its original's
+    date, is not priced by a report that did not exist then.
+    """
+    from anju.registry.legal import valuations
+    if "valuation" not in reg.definition.records:
+        return None
+    if on is None:
+        row = valuations.valuation_in_force(reg, household_id)
+    else:
+        day = on.isoformat() if isinstance(on, dt.date) else str(on)
+        rows = [r for r in valuations.valuations_of(reg, household_id)
+                if (r.get("reported_on") or "") <= day]
+        gone = {r.get("supersedes") for r in rows}
+        live = [r for r in rows if r["id"] not in gone]
+        row = live[-1] if live else None
+    if row is None or (row.get("total") is None and row.get("unit_price") is None):
+        return None
+    out = {"report": row.get("report_no"), "date": row.get("reported_on"), "id": row["id"]}
+    if row.get("total") is not None:
+        out["amount"] = row["total"]
+    if row.get("unit_price") is not None:
+        out["unit_price"] = row["unit_price"]
+    return out
+
+
+def fixtures_of(reg, household_id: str) -> list[dict]:
+    """The household's counted attachments (附属物清点: item_code, quantity), by code."""
+    if "fixture" not in reg.definition.records:
+        return []
+    rows = [r for r in reg.children("fixture", household_id) if not r.get("deleted")]
+    return sorted(({"item_code": r["item_code"], "quantity": r["quantity"], "id": r["id"]}
+                   for r in rows), key=lambda r: (r["item_code"] or "", r["id"]))
 
 
 def breakdown_text(b: Breakdown) -> str:
@@ -499,6 +855,9 @@ def breakdown_text(b: Breakdown) -> str:
         lines.append(f"  {i.label}: {money(i.amount)} 元")
         lines.append(f"      依据: {i.basis}")
         lines.append(f"      算法: {i.formula}")
+    for i in b.conditional:
+        lines.append(f"  {i.label}(按期交房可得,不计入合计): {money(i.amount)} 元")
+        lines.append(f"      依据: {i.basis}")
     if b.difference is not None:
         lines.append(f"  产权调换差价: {b.difference_text}")
     pays = "被征收人应补缴" if b.total < 0 else "应支付被征收人"

@@ -7,6 +7,7 @@ Amounts are those of the agreement in force (frozen at signing), always with the
 without one shows its recognised area only, and one with a double agreement says so with no
 amount, as `agreements.public_rows` does for the public database.
 """
+# i18n: no-catalog (the printed zone lists are Chinese notices).
 
 from __future__ import annotations
 

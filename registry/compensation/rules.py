@@ -17,6 +17,8 @@ from typing import Any
 import yaml
 from anju.registry.core import definition as definition_mod
 from anju.registry.core.changes import now
+from anju.registry.core.errors import AnjuError
+from anju.registry.core.i18n import N_
 from anju.registry.core.store import transaction
 from marshmallow import RAISE, Schema, ValidationError, fields, post_load, validates_schema
 
@@ -24,43 +26,49 @@ DEFAULT_PATH = Path(__file__).resolve().parent.parent.parent / "schema" / "compe
 META_KEY = "compensation"
 
 RULE_MESSAGES = {
-    "required": ("缺少此项", "is missing"),
-    "unknown": ("不是方案中的项(拼写错误?)", "is not a known key (a typo?)"),
-    "number": ("应为数字", "must be a number"),
-    "negative": ("不能为负数", "must not be negative"),
-    "positive": ("应大于 0", "must be greater than 0"),
-    "integer": ("应为非负整数", "must be a whole number, 0 or more"),
-    "share": ("应在 0 到 1 之间", "must be between 0 and 1"),
-    "date": ("日期格式应为 年-月-日", "must be a date YYYY-MM-DD"),
-    "boolean": ("应为 true 或 false", "must be true or false"),
-    "text": ("应为文字", "must be text"),
-    "mapping": ("应为 键: 值 的映射", "must be a mapping of key: value"),
-    "list": ("应为列表", "must be a list"),
-    "choice": ("应为 {} 之一", "must be one of {}"),
-    "key_choice": ("不是调查表中的选项,应为 {} 之一",
+    "required": (N_("缺少此项"), "is missing"),
+    "unknown": (N_("不是方案中的项(拼写错误?)"), "is not a known key (a typo?)"),
+    "number": (N_("应为数字"), "must be a number"),
+    "negative": (N_("不能为负数"), "must not be negative"),
+    "positive": (N_("应大于 0"), "must be greater than 0"),
+    "integer": (N_("应为非负整数"), "must be a whole number, 0 or more"),
+    "share": (N_("应在 0 到 1 之间"), "must be between 0 and 1"),
+    "date": (N_("日期格式应为 年-月-日"), "must be a date YYYY-MM-DD"),
+    "boolean": (N_("应为 true 或 false"), "must be true or false"),
+    "text": (N_("应为文字"), "must be text"),
+    "mapping": (N_("应为 键: 值 的映射"), "must be a mapping of key: value"),
+    "list": (N_("应为列表"), "must be a list"),
+    "choice": (N_("应为 {} 之一"), "must be one of {}"),
+    "key_choice": (N_("不是调查表中的选项,应为 {} 之一"),
                    "is not a choice of the survey; use one of {}"),
-    "tier_kind": ("每档须有 amount(定额)或 percent(比例)之一", "needs exactly one of amount, "
+    "tier_kind": (N_("每档须有 amount(定额)或 percent(比例)之一"), "needs exactly one of amount, "
                   "percent"),
-    "tier_order": ("天数须逐档递增", "until_day must be greater than the previous tier's"),
-    "percent": ("比例应在 0 到 100 之间", "must be between 0 and 100"),
-    "duplicate": ("与前面的房型代码重复", "repeats an earlier flat code"),
-    "yaml": ("不是有效的 YAML", "is not valid YAML"),
-    "version_used": ("版本 {} 已有协议据以签订,内容不能再改;请使用新的版本号",
+    "tier_order": (N_("天数须逐档递增"), "until_day must be greater than the previous tier's"),
+    "percent": (N_("比例应在 0 到 100 之间"), "must be between 0 and 100"),
+    "duplicate": (N_("与前面的房型代码重复"), "repeats an earlier flat code"),
+    "duplicate_item": (N_("与前面的附属物代码重复"), "repeats an earlier attachment item code"),
+    "reward_kind": (N_("须写 tiers(按签约后天数分档)或 deadline 与 amount(按期限日期)之一"),
+                    "needs either tiers (days after signing) or deadline with amount"),
+    "yaml": (N_("不是有效的 YAML"), "is not valid YAML"),
+    "version_used": (N_("版本 {} 已有协议据以签订,内容不能再改;请使用新的版本号"),
                      "version {} has agreements signed under it and cannot change; "
                      "use a new version label"),
-    "duplicate_key": ("重复出现(第 {} 行);后出现的会覆盖前面的,请删去一处",
+    "duplicate_key": (N_("重复出现(第 {} 行);后出现的会覆盖前面的,请删去一处"),
                       "is repeated (line {}); the later one would silently replace the earlier"),
 }
 
 # Suspicious rules: stored, but said (the web editor and the command line show them).
 WARNING_MESSAGES = {
-    "no_price": ("该片区没有此结构的评估单价,此类房屋无法签约",
+    "no_price": (N_("该片区没有此结构的评估单价,此类房屋无法签约"),
                  "has no unit price for this structure: such houses cannot be signed"),
-    "zero_price": ("单价为 0", "is a unit price of 0"),
-    "fen": ("金额超过两位小数(分以下),计算结果将四舍五入到分",
+    "zero_price": (N_("单价为 0"), "is a unit price of 0"),
+    "fen": (N_("金额超过两位小数(分以下),计算结果将四舍五入到分"),
             "has more than 2 decimals (below the fen); results are rounded to the fen"),
-    "tier_more": ("后一档签约奖励高于前一档", "pays more than the earlier tier"),
-    "zone_missing": ("项目设置中的片区在方案中没有评估单价",
+    "tier_more": (N_("后一档签约奖励高于前一档"), "pays more than the earlier tier"),
+    "reward_more": (N_("后一档交房奖励高于前一档"), "pays more than the earlier handover tier"),
+    "zero_item": (N_("附属物单价为 0,清点的此项不补偿"), "is an attachment priced 0: counted items "
+                  "of it get nothing"),
+    "zone_missing": (N_("项目设置中的片区在方案中没有评估单价"),
                      "is a zone of the settings with no unit prices in the rules"),
 }
 
@@ -262,6 +270,44 @@ class Flat(_Strict):
     area = _Number(positive=True, required=True)
     unit_price = _Number(required=True)
     ready = _Flag(required=True)
+    delivery_on = _Date()   # a future flat's expected delivery: transition months end there
+
+
+ATTACHMENT_UNITS = ("m", "m2", "m3", "each", "tree", "well", "set", "place")
+
+
+class AttachmentItem(_Strict):
+    """One line of the attachments price list (附属物: walls, wells, trees)."""
+
+    code = _Text(required=True)
+    name = _Text(required=True)
+    unit = _Choice(ATTACHMENT_UNITS, required=True)
+    unit_price = _Number(required=True)
+
+
+class RewardTier(_Strict):
+    until_day = _Count(required=True)   # days after the signing day (0: the same day)
+    amount = _Number(required=True)
+
+
+class HandoverReward(_Strict):
+    """按期交房奖励: by days after signing (`tiers`) or by a deadline date (`deadline`,
+    `amount`); paid only when the handover record is dated on time."""
+
+    tiers = fields.List(_nested(RewardTier), error_messages={**_ERRORS, "invalid": "list"})
+    deadline = _Date()
+    amount = _Number()
+
+    @validates_schema
+    def one_kind(self, data, **kwargs):
+        by_days = bool(data.get("tiers"))
+        by_date = "deadline" in data and "amount" in data
+        if by_days == by_date or (by_days and ("deadline" in data or "amount" in data)):
+            raise ValidationError("reward_kind")
+        days = [t["until_day"] for t in data.get("tiers") or []]
+        for i in range(1, len(days)):
+            if days[i] <= days[i - 1]:
+                raise ValidationError({"tiers": {i: {"until_day": ["tier_order"]}}})
 
 
 def rules_schema(context: dict[str, list[str]]) -> Schema:
@@ -296,6 +342,17 @@ def rules_schema(context: dict[str, list[str]]) -> Schema:
         hardship = _nested(hardship_rule, load_default=None, allow_none=True)
         minimum = _nested(MinimumRule, load_default=None, allow_none=True)
         swap_tiers = _nested(SwapTiers, load_default=None, allow_none=True)
+        attachments = fields.List(_nested(AttachmentItem), load_default=list,
+                                  error_messages={**_ERRORS, "invalid": "list"})
+        handover_reward = _nested(HandoverReward, load_default=None, allow_none=True)
+
+        @validates_schema
+        def unique_items(self, data, **kwargs):
+            seen = set()
+            for i, entry in enumerate(data.get("attachments", [])):
+                if entry["code"] in seen:
+                    raise ValidationError({"attachments": {i: {"code": ["duplicate_item"]}}})
+                seen.add(entry["code"])
 
         @validates_schema
         def unique_flats(self, data, **kwargs):
@@ -317,8 +374,10 @@ def rules_schema(context: dict[str, list[str]]) -> Schema:
 
 
 # -- loading and storing a project's rules -----------------------------------------------------
-class RulesError(ValueError):
+class RulesError(AnjuError, ValueError):
     """Compensation rules that cannot be used; `problems` lists (key path, problem) pairs."""
+
+    zh = N_("补偿方案有误：%(detail)s")
 
     def __init__(self, problems: list[tuple[str, str]], lang: str = "en"):
         self.problems = problems
@@ -487,6 +546,17 @@ def rule_warnings(rules: Rules, definition: definition_mod.Definition | None = N
         amounts.append(("minimum.amount", data["minimum"]["amount"]))
     if data.get("swap_tiers"):
         amounts += [(f"swap_tiers.{k}", data["swap_tiers"][k]) for k in ("within", "band_price")]
+    for i, entry in enumerate(data.get("attachments") or []):
+        amounts.append((f"attachments[{i}].unit_price", entry["unit_price"]))
+        if entry["unit_price"] == 0:
+            out.append((f"attachments[{i}].unit_price", "zero_item"))
+    reward = data.get("handover_reward") or {}
+    if "amount" in reward:
+        amounts.append(("handover_reward.amount", reward["amount"]))
+    for i, tier in enumerate(reward.get("tiers") or []):
+        amounts.append((f"handover_reward.tiers[{i}].amount", tier["amount"]))
+        if i and tier["amount"] > reward["tiers"][i - 1]["amount"]:
+            out.append((f"handover_reward.tiers[{i}].amount", "reward_more"))
     out += [(key, "fen") for key, value in amounts if value != value.quantize(Decimal("0.01"))]
     tiers = data["incentive"]["tiers"]
     for i in range(1, len(tiers)):

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 
 from anju.registry.compensation.agreements import agreements_in_force, agreements_of
+from anju.registry.completion import rewards
 from anju.registry.core.changes import new_id
 from anju.registry.core.store import Registry, StoreError, transaction
 
@@ -49,9 +50,11 @@ def _amount(text) -> Decimal:
     return value
 
 
-def due_of(agreement: dict) -> Decimal:
-    """What the office pays a household under an agreement: its total, or 0 when negative."""
-    return max(agreement["total"], Decimal(0)).quantize(FEN)
+def due_of(agreement: dict, extra: Decimal = Decimal(0)) -> Decimal:
+    """What the office pays a household under an agreement: its total with what the handover
+    settled (`extra`: the on-time reward, the recounted temporary fee; completion/rewards.py),
+    or 0 when negative."""
+    return max(agreement["total"] + extra, Decimal(0)).quantize(FEN)
 
 
 def payments_of(reg: Registry, household_id: str) -> list[dict]:
@@ -69,7 +72,8 @@ def account(reg: Registry, household_id: str) -> Account:
         return Account(household_id, None, Decimal(0), Decimal(0))
     paid = sum((p["amount"] for p in payments_of(reg, household_id)
                 if p["agreement"] == in_force["id"]), Decimal(0))
-    return Account(household_id, in_force["id"], due_of(in_force), paid)
+    extra = rewards.after_handover(reg, in_force).total
+    return Account(household_id, in_force["id"], due_of(in_force, extra), paid)
 
 
 def record_payment(reg: Registry, household_id: str, *, amount, paid_on: str, method: str,
@@ -136,13 +140,15 @@ def zone_totals(reg: Registry) -> list[dict]:
         key = (hid, agreement_id)
         paid[key] = paid.get(key, Decimal(0)) + Decimal(str(amount)).quantize(FEN)
     zone_of = dict(reg.conn.execute("SELECT id, zone FROM household WHERE deleted IS NULL"))
+    handovers = rewards.handovers(reg)
     for hid, agreement in in_force.items():
         if hid not in zone_of:
             continue
         z = zones.setdefault(zone_of[hid] or "", {"zone": zone_of[hid] or "", "households": 0,
                                                    "due": Decimal(0), "paid": Decimal(0)})
         z["households"] += 1
-        z["due"] += due_of(agreement)
+        extra = rewards.after_handover(reg, agreement, handovers.get(hid)).total
+        z["due"] += due_of(agreement, extra)
         z["paid"] += paid.get((hid, agreement["id"]), Decimal(0))
     out = sorted(zones.values(), key=lambda z: z["zone"])
     for z in out:

@@ -13,19 +13,20 @@ import json
 import yaml
 from anju.registry.core import contract
 from anju.registry.core.changes import DELETED, Change
+from anju.registry.core.i18n import N_
 from anju.registry.core.origin import device_of
 
 # Capability -> (Chinese, English) description. The order is the order pages show them in.
 CAPABILITIES = {
-    "survey": ("登记调查：住户、成员、走访、附件，状态至已登记",
+    "survey": (N_("登记调查：住户、成员、走访、附件，状态至已登记"),
                "Survey: households, members, visits, attachments, status up to surveyed"),
-    "status": ("推进已登记之后的状态", "Status moves beyond surveyed"),
-    "agreements": ("签订与变更补偿协议", "Compensation agreements and amendments"),
-    "decisions": ("审核决定", "Review decisions"),
-    "resolutions": ("裁决冲突", "Conflict resolutions"),
-    "tombstones": ("注销住户", "Household tombstones"),
-    "completion": ("付款、交房与拆除", "Payments, handover and demolition"),
-    "legal": ("征收法定程序：公示、异议、评估、补偿决定",
+    "status": (N_("推进已登记之后的状态"), "Status moves beyond surveyed"),
+    "agreements": (N_("签订与变更补偿协议"), "Compensation agreements and amendments"),
+    "decisions": (N_("审核决定"), "Review decisions"),
+    "resolutions": (N_("裁决冲突"), "Conflict resolutions"),
+    "tombstones": (N_("注销住户"), "Household tombstones"),
+    "completion": (N_("付款、交房与拆除"), "Payments, handover and demolition"),
+    "legal": (N_("征收法定程序：公示、异议、评估、补偿决定"),
               "Lawful path: publication rounds, objections, valuations, compensation decisions"),
 }
 # anju's own records (schema/system_records.yaml) and the capability each needs. The rule is
@@ -34,7 +35,7 @@ CAPABILITIES = {
 # (households, members, visits, attachments, ...).
 SYSTEM_RECORDS = {"agreement": "agreements", "decision": "decisions", "payment": "completion",
                   "handover": "completion", "publication_round": "legal", "objection": "legal",
-                  "valuation": "legal", "compensation_decision": "legal"}
+                  "valuation": "legal", "compensation_decision": "legal", "fixture": "legal"}
 CENTRAL = "central"  # held by the central registry alone; not in CAPABILITIES, never granted
 ALL = frozenset(CAPABILITIES)
 FIELD_DEFAULT = frozenset({"survey"})

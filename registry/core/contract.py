@@ -25,7 +25,8 @@ NUMBER = ("integer", "decimal")
 CHOICE = ("select_one",)
 
 SYSTEM_RECORDS = ("agreement", "decision", "payment", "handover", "publication_round",
-                  "objection", "valuation", "compensation_decision")
+                  "objection", "valuation", "compensation_decision", "fixture", "flat",
+                  "selection_order", "flat_choice", "care_help")
 
 # record -> field -> the types the code can work with.
 REQUIRED: dict[str, dict[str, tuple[str, ...]]] = {

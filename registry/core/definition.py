@@ -15,6 +15,8 @@ from typing import Any
 
 import yaml
 from anju.registry.core import contract as contract_mod
+from anju.registry.core.errors import AnjuError
+from anju.registry.core.i18n import N_
 
 DEFAULT_PATH = Path(__file__).resolve().parent.parent.parent / "schema" / "survey.yaml"
 
@@ -41,8 +43,10 @@ NAME_RE = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
 SQL_TYPES = {"integer": "INTEGER", "decimal": "REAL"}
 
 
-class DefinitionError(ValueError):
+class DefinitionError(AnjuError, ValueError):
     """A malformed survey definition; the message names the field and the problem."""
+
+    zh = N_("调查表定义有误：%(detail)s")
 
 
 @dataclass(frozen=True)

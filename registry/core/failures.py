@@ -13,6 +13,8 @@ import socket
 import sqlite3
 from dataclasses import dataclass
 
+from anju.registry.core.i18n import N_
+
 
 @dataclass(frozen=True)
 class Failure:
@@ -26,24 +28,24 @@ class Failure:
         return f"{self.zh} ({self.en})"
 
 
-LOCKED = Failure("locked", "数据库正忙（可能正在合并数据包或备份），本次操作未保存。"
-                 "请稍等片刻后重试。",
+LOCKED = Failure("locked", N_("数据库正忙（可能正在合并数据包或备份），本次操作未保存。"
+                 "请稍等片刻后重试。"),
                  "the database is busy (a merge or backup may be running); nothing was saved. "
                  "Wait a moment and try again.")
-FULL = Failure("full", "磁盘空间已满，本次操作未保存，也没有留下不完整的文件。"
-               "请清理磁盘或换一个位置后重试。",
+FULL = Failure("full", N_("磁盘空间已满，本次操作未保存，也没有留下不完整的文件。"
+               "请清理磁盘或换一个位置后重试。"),
                "the disk is full; nothing was saved and no partial file was left. Free some "
                "space or choose another place, then try again.")
-READONLY = Failure("readonly", "数据库文件是只读的（U盘写保护或没有写入权限），"
-                   "无法保存。请检查文件权限后重试。",
+READONLY = Failure("readonly", N_("数据库文件是只读的（U盘写保护或没有写入权限），"
+                   "无法保存。请检查文件权限后重试。"),
                    "the database file is read-only (a write-protected drive or no permission); "
                    "nothing can be saved. Check the file's permissions.")
-CORRUPT = Failure("corrupt", "数据库文件已损坏或不是安居数据库。"
-                  "请停止使用此文件，并从最近的备份恢复（anju restore）。",
+CORRUPT = Failure("corrupt", N_("数据库文件已损坏或不是安居数据库。"
+                  "请停止使用此文件，并从最近的备份恢复（anju restore）。"),
                   "the database file is damaged or not an anju database. Stop using it and "
                   "restore the latest backup (anju restore).")
-PORT = Failure("port", "端口已被占用：可能已有一个安居程序在运行。"
-               "请关闭它，或用 --port 换一个端口。",
+PORT = Failure("port", N_("端口已被占用：可能已有一个安居程序在运行。"
+               "请关闭它，或用 --port 换一个端口。"),
                "the port is already in use: anju may already be running. Close it or choose "
                "another --port.")
 

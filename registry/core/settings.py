@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from anju.registry.core.i18n import N_
 from anju.registry.core.store import Registry, StoreError, transaction
 from anju.registry.core.validation import message
 from marshmallow import INCLUDE, Schema, ValidationError, fields, validate, validates_schema
@@ -21,25 +22,30 @@ DEFAULT_AREA_TOLERANCE = 0.05
 SCALARS = ("freeze_date", "signing_start", "survey_start", "area_tolerance",
            "export_warn_hours", "signing_deadline", "objection_reply_days",
            "record_objection_days", "review_request_days", "appraisal_request_days",
-           "administrative_review_days", "litigation_months")
+           "administrative_review_days", "litigation_months", "selection_priority",
+           "flat_area_tolerance")
 # The lawful path's periods in days (months for litigation): registry/legal/common.py PERIODS.
 LEGAL_PERIODS = ("objection_reply_days", "record_objection_days", "review_request_days",
                  "appraisal_request_days", "review_result_days", "administrative_review_days",
                  "litigation_months")
 
 MESSAGES = {
-    "duplicate_zone": ("片区名称重复", "Zone name used twice"),
-    "duplicate_team": ("工作组名称重复", "Team name used twice"),
-    "cadre_in_two_teams": ("干部 {} 在两个工作组中", "Cadre {} is in two teams"),
-    "not_a_list": ("应为列表", "Must be a list"),
-    "not_an_object": ("格式不正确", "Wrong format"),
-    "tolerance": ("应在 0 到 1 之间(如 0.05 表示 5%)", "Must be between 0 and 1 (0.05 = 5%)"),
-    "unknown_key": ("未知设置项", "Unknown setting"),
-    "hours": ("应为 1 到 720 之间的整数小时", "Must be a whole number of hours, 1 to 720"),
-    "signing_before_survey": ("签约开始日期早于调查开始日期", "Signing starts before the survey"),
-    "unknown_cadre": ("不是任何工作组的干部", "Not a cadre of any team"),
-    "deadline_before_signing": ("签约期限早于签约开始日期", "Signing deadline before its start"),
-    "period": ("应为 1 到 3650 之间的整数", "Must be a whole number, 1 to 3650"),
+    "duplicate_zone": (N_("片区名称重复"), "Zone name used twice"),
+    "duplicate_team": (N_("工作组名称重复"), "Team name used twice"),
+    "cadre_in_two_teams": (N_("干部 {} 在两个工作组中"), "Cadre {} is in two teams"),
+    "not_a_list": (N_("应为列表"), "Must be a list"),
+    "not_an_object": (N_("格式不正确"), "Wrong format"),
+    "tolerance": (N_("应在 0 到 1 之间(如 0.05 表示 5%)"), "Must be between 0 and 1 (0.05 = 5%)"),
+    "unknown_key": (N_("未知设置项"), "Unknown setting"),
+    "hours": (N_("应为 1 到 720 之间的整数小时"), "Must be a whole number of hours, 1 to 720"),
+    "signing_before_survey": (N_("签约开始日期早于调查开始日期"),
+                              "Signing starts before the survey"),
+    "unknown_cadre": (N_("不是任何工作组的干部"), "Not a cadre of any team"),
+    "deadline_before_signing": (N_("签约期限早于签约开始日期"),
+                                "Signing deadline before its start"),
+    "period": (N_("应为 1 到 3650 之间的整数"), "Must be a whole number, 1 to 3650"),
+    "priority": (N_("只能为 hardship(困难群体优先)或不设"), "Must be hardship or unset"),
+    "flat_tolerance": (N_("应为 0 到 100 之间的平方米数"), "Must be 0 to 100 m²"),
 }
 
 _TEXT = {"required": "required", "invalid": "invalid_text", "null": "required"}
@@ -111,6 +117,14 @@ class SettingsSchema(Schema):
     review_result_days = _period()
     administrative_review_days = _period()
     litigation_months = _period()
+    # Flat selection (registry/completion/selection.py): `hardship` when the plan gives hardship
+    # households priority in the order; the m² within which another flat type's plan area
+    # still fits an agreement's type.
+    selection_priority = fields.String(load_default=None, allow_none=True,
+                                       validate=validate.OneOf(["hardship"], error="priority"))
+    flat_area_tolerance = fields.Float(load_default=None, allow_none=True,
+                                       error_messages={"invalid": "flat_tolerance"},
+                                       validate=validate.Range(0, 100, error="flat_tolerance"))
 
     @validates_schema
     def _consistent(self, data: dict, **kwargs) -> None:

@@ -16,11 +16,14 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
-from anju.registry.core import clock
+from anju.registry.core import atrest, clock
 from anju.registry.core import definition as definition_mod
 from anju.registry.core.capabilities import CAPABILITIES, may_resolve, missing_here
 from anju.registry.core.changes import DELETED, Change, State, dumps, fold, new_id, now
 from anju.registry.core.definition import Definition
+from anju.registry.core.errors import AnjuError
+from anju.registry.core.i18n import N_
+from anju.registry.core.lookups import Lookups
 from anju.registry.core.signing import sign_change
 from anju.registry.core.validation import validate
 
@@ -33,12 +36,17 @@ SCHEMA_VERSION = max((int(p.name[:3]) for p in MIGRATIONS.glob("[0-9][0-9][0-9]_
 WRITE_ONCE = frozenset({"agreement", "payment"})
 
 
-class StoreError(Exception):
+class StoreError(AnjuError):
     """A database that cannot be opened or written as asked; the message is for people."""
+
+    code = "store"
+    zh = N_("登记库拒绝了这次操作：%(detail)s")
 
 
 class InvalidChange(StoreError):
     """Values that fail validation; `errors` maps field -> error codes."""
+
+    zh = N_("填写的内容不符合要求：%(detail)s")
 
     def __init__(self, record_type: str, errors: dict):
         self.record_type = record_type
@@ -69,14 +77,41 @@ def refuse_outside_capabilities(reg: Registry, change: Change) -> None:
                          "the central office grants it)")
 
 
-def connect(path: str | Path) -> sqlite3.Connection:
-    """A SQLite connection set up the way every part of anju uses it (a write waits up to
-    $ANJU_BUSY_TIMEOUT_MS, 30 s by default, for another's lock)."""
-    busy_ms = int(os.environ.get("ANJU_BUSY_TIMEOUT_MS") or 30000)
-    conn = sqlite3.connect(str(path), isolation_level=None, timeout=busy_ms / 1000,
-                           check_same_thread=False)
-    conn.execute("PRAGMA journal_mode=WAL")
-    conn.execute("PRAGMA synchronous=FULL")  # an acknowledged save survives a power cut
+_FROM_KEY_FILE = object()
+
+
+def connect(path: str | Path, *, readonly: bool = False, wal: bool = True,
+            timeout_ms: int | None = None, key: bytes | None | object = _FROM_KEY_FILE
+            ) -> sqlite3.Connection:
+    """The one way anju opens a SQLite file: a connection set up the way every part of anju uses
+    it (a write waits up to $ANJU_BUSY_TIMEOUT_MS, 30 s by default, for another's lock).
+
+    An encrypted laptop database (registry/core/atrest.py) is opened with the key this process
+    unlocked; a locked one raises StoreError. `readonly` opens the file read-only (no journal
+    change); `wal=False` leaves the journal mode alone (a new backup file, a public copy);
+    `key` gives the key of a file that has no key file yet (a backup being written)."""
+    busy_ms = timeout_ms if timeout_ms is not None else int(
+        os.environ.get("ANJU_BUSY_TIMEOUT_MS") or 30000)
+    target = f"{Path(path).resolve().as_uri()}?mode=ro" if readonly else str(path)
+    if key is _FROM_KEY_FILE:
+        try:
+            key = atrest.key_for(path) if str(path) != ":memory:" else None
+        except atrest.AtRestError as exc:
+            raise StoreError(f"{path}: {exc}") from None
+    if key is None:
+        conn = sqlite3.connect(target, isolation_level=None, timeout=busy_ms / 1000,
+                               check_same_thread=False, uri=readonly)
+    else:
+        try:
+            conn = atrest.open_encrypted(target, key, uri=readonly, timeout=busy_ms / 1000,
+                                         isolation_level=None, check_same_thread=False)
+        except sqlite3.DatabaseError as exc:
+            raise StoreError(f"{path}: 无法用此密钥打开 (cannot be opened with its key: {exc})"
+                             ) from None
+    if not readonly and wal:
+        conn.execute("PRAGMA journal_mode=WAL")
+    if not readonly:
+        conn.execute("PRAGMA synchronous=FULL")  # an acknowledged save survives a power cut
     conn.execute("PRAGMA foreign_keys=ON")
     conn.execute(f"PRAGMA busy_timeout={busy_ms}")
     return conn
@@ -153,7 +188,7 @@ def _table_statements(conn: sqlite3.Connection, defn: Definition) -> list[str]:
     return out
 
 
-class Registry:
+class Registry(Lookups):
     """An open anju database: its definition, its change log and its records."""
 
     def __init__(self, conn: sqlite3.Connection, path: Path):

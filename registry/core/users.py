@@ -9,11 +9,13 @@ restart does not forget it).
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import re
 import secrets
 import time
 
+from anju.registry.core import atrest
 from anju.registry.core.changes import now
 from anju.registry.core.common_passwords import COMMON_PASSWORDS
 from anju.registry.core.store import Registry, StoreError, transaction
@@ -73,6 +75,7 @@ def add_user(reg: Registry, name: str, password: str, role: str, *,
         reg.conn.execute("INSERT INTO user (name, password_hash, role, created_at) "
                          "VALUES (?, ?, ?, ?)", (name, generate_password_hash(password), role,
                                                  now()))
+    _keep_slot(reg, name, password)
 
 
 def list_users(reg: Registry) -> list[dict]:
@@ -98,6 +101,7 @@ def set_password(reg: Registry, name: str, password: str) -> None:
     check_password(password, name)
     _change_user(reg, name, "UPDATE user SET password_hash = ?",
                  (generate_password_hash(password),))
+    _keep_slot(reg, name, password)  # the old password no longer unlocks the database
 
 
 def set_role(reg: Registry, name: str, role: str) -> None:
@@ -108,8 +112,31 @@ def set_role(reg: Registry, name: str, role: str) -> None:
 
 
 def set_disabled(reg: Registry, name: str, disabled: bool = True) -> None:
-    """Disable (or enable again) an account; a disabled account's sessions end at once."""
+    """Disable (or enable again) an account; a disabled account's sessions end at once, and
+    on an encrypted laptop its key slot goes (enabled again, it gets one at its next login)."""
+    if disabled and _encrypted(reg) and atrest.users_with_slots(reg.path) == [name]:
+        raise StoreError("不能停用最后一个能解锁本机数据库的账户；请先让另一账户登录一次 "
+                         "(the last account that can unlock this encrypted database cannot be "
+                         "disabled; let another account log in once first)")
     _change_user(reg, name, "UPDATE user SET disabled = ?", (1 if disabled else 0,))
+    if disabled and _encrypted(reg):
+        atrest.remove_slot(reg.path, name)
+
+
+def _encrypted(reg: Registry) -> bool:
+    """Whether the account's database is an encrypted laptop database (registry/core/atrest)."""
+    path = getattr(reg, "path", None)
+    return path is not None and atrest.is_encrypted(path)
+
+
+def _keep_slot(reg: Registry, name: str, password: str) -> None:
+    """On an encrypted database, give `name` a key slot opened by `password` (or a new one)."""
+    if _encrypted(reg):
+        try:
+            atrest.set_slot(reg.path, name, password)
+        except (atrest.AtRestError, OSError) as exc:
+            raise StoreError(f"{reg.path}: 账户已保存，但密钥槽未写入 (the account is saved but "
+                             f"its key slot was not written: {exc})") from None
 
 
 def authenticate(reg: Registry, name: str, password: str) -> dict | None:
@@ -230,4 +257,8 @@ def login(reg: Registry, name: str, password: str, address: str | None, site: st
         record_failure(reg, name, address, at=at)
         return None, None, 0
     clear_failures(reg, name)
+    if _encrypted(reg) and not atrest.has_slot(reg.path, user["name"]):
+        # An account made before the encryption (or enabled again) can unlock from now on.
+        with contextlib.suppress(StoreError):
+            _keep_slot(reg, user["name"], password)
     return user, start_session(reg, user["name"], site, at=at), 0

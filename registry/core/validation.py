@@ -18,32 +18,34 @@ from typing import Any
 
 from anju.registry.core import clock, localtime
 from anju.registry.core.definition import Definition, Field, RecordType, is_relevant
+from anju.registry.core.i18n import N_
 from anju.registry.core.normalise import is_identifier, normalise
 from marshmallow import RAISE, Schema, ValidationError, fields
 
 MESSAGES = {
-    "required": ("必填项", "This field is required"),
-    "invalid_text": ("应为文字", "Must be text"),
-    "invalid_integer": ("应为整数", "Must be a whole number"),
-    "invalid_decimal": ("应为数字", "Must be a number"),
-    "invalid_date": ("日期格式应为 年-月-日", "Date must be YYYY-MM-DD"),
-    "future_date": ("日期不能晚于今天", "Date cannot be in the future"),
-    "not_future_year": ("年份不能晚于今年", "Year cannot be in the future"),
-    "min": ("不能小于 {}", "Must be at least {}"),
-    "max": ("不能大于 {}", "Must be at most {}"),
-    "max_length": ("不能超过 {} 个字", "At most {} characters"),
-    "pattern": ("格式不正确", "Wrong format"),
-    "choice": ("不是可选项", "Not one of the choices"),
-    "id_length": ("身份证号应为18位(或旧版15位)", "A resident ID has 18 characters (or old 15)"),
-    "id_chars": ("身份证号只能含数字和末位X", "A resident ID has digits and a final X only"),
-    "id_birth": ("身份证号中的出生日期不存在", "The birth date inside the ID does not exist"),
-    "id_check": ("身份证号校验位错误", "Wrong check character in the resident ID"),
-    "phone": ("手机号应为11位,以1开头", "A mobile number has 11 digits starting with 1"),
-    "geopoint": ("位置应为 纬度,经度", "Location must be latitude,longitude"),
-    "person_name": ("姓名应为2-40个汉字或字母", "A name is 2-40 letters"),
-    "unknown_field": ("未知字段", "Unknown field"),
-    "duplicate_house_no": ("该房屋编号已有另一户使用", "Another household has this number"),
-    "not_relevant": ("此项不适用", "Not applicable"),
+    "required": (N_("必填项"), "This field is required"),
+    "invalid_text": (N_("应为文字"), "Must be text"),
+    "invalid_integer": (N_("应为整数"), "Must be a whole number"),
+    "invalid_decimal": (N_("应为数字"), "Must be a number"),
+    "invalid_date": (N_("日期格式应为 年-月-日"), "Date must be YYYY-MM-DD"),
+    "future_date": (N_("日期不能晚于今天"), "Date cannot be in the future"),
+    "not_future_year": (N_("年份不能晚于今年"), "Year cannot be in the future"),
+    "min": (N_("不能小于 {}"), "Must be at least {}"),
+    "max": (N_("不能大于 {}"), "Must be at most {}"),
+    "max_length": (N_("不能超过 {} 个字"), "At most {} characters"),
+    "pattern": (N_("格式不正确"), "Wrong format"),
+    "choice": (N_("不是可选项"), "Not one of the choices"),
+    "id_length": (N_("身份证号应为18位(或旧版15位)"),
+                  "A resident ID has 18 characters (or old 15)"),
+    "id_chars": (N_("身份证号只能含数字和末位X"), "A resident ID has digits and a final X only"),
+    "id_birth": (N_("身份证号中的出生日期不存在"), "The birth date inside the ID does not exist"),
+    "id_check": (N_("身份证号校验位错误"), "Wrong check character in the resident ID"),
+    "phone": (N_("手机号应为11位,以1开头"), "A mobile number has 11 digits starting with 1"),
+    "geopoint": (N_("位置应为 纬度,经度"), "Location must be latitude,longitude"),
+    "person_name": (N_("姓名应为2-40个汉字或字母"), "A name is 2-40 letters"),
+    "unknown_field": (N_("未知字段"), "Unknown field"),
+    "duplicate_house_no": (N_("该房屋编号已有另一户使用"), "Another household has this number"),
+    "not_relevant": (N_("此项不适用"), "Not applicable"),
 }
 
 ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
@@ -136,6 +138,16 @@ def id_check_char(body: str) -> str:
     return ID_CHECK[sum(int(d) * w for d, w in zip(body, ID_WEIGHTS, strict=True)) % 11]
 
 
+def canonical_resident_id(value: str) -> str:
+    """A checked resident ID in its one stored form: the old 15-digit form becomes 18 digits
+    (century 19 and the GB 11643 check character), upper-case X; others as they are."""
+    value = str(value).strip().upper()
+    if len(value) == 15 and value.isdigit():
+        body = value[:6] + "19" + value[6:]
+        return body + id_check_char(body)
+    return value
+
+
 def is_legacy_id(value: str | None) -> bool:
     """Whether a stored resident ID is the old 15-digit form (no check character)."""
     return bool(value) and len(value) == 15
@@ -210,7 +222,10 @@ class _Choice(fields.Field):
 
 class _ResidentId(fields.Field):
     def _deserialize(self, value, attr, data, **kwargs):
-        return check_resident_id(value)
+        # Stored canonical (18 characters): one person has one ID in what is saved from now
+        # on; what older saves hold stays as written (changes are immutable) and the checks
+        # compare canonical forms.
+        return canonical_resident_id(check_resident_id(value))
 
 
 class _Phone(fields.Field):

@@ -15,6 +15,7 @@ The collector, the central office and the compensation screens all move a status
 from __future__ import annotations
 
 from anju.registry.core import localtime
+from anju.registry.core.i18n import N_
 from anju.registry.core.store import Registry, StoreError, transaction
 
 PATH = ("unsurveyed", "surveyed", "published", "valued", "signed", "handed_over", "demolished")
@@ -46,6 +47,8 @@ _SIDE_MOVES = {
 class WorkflowError(StoreError):
     """A status move that the workflow does not allow; the message is for people."""
 
+    zh = N_("状态不能这样改：%(detail)s")
+
 
 def allowed_moves(status: str | None) -> list[str]:
     """The statuses a household in `status` may move to, in the order to offer them."""
@@ -76,6 +79,23 @@ def move_values(reg: Registry, household_id: str, new_status: str) -> dict:
         # Surveyed today, in the project's time zone: the day 今日已调查 counts it.
         values["survey_date"] = localtime.today().isoformat()
     return values
+
+
+def visit_edits(reg: Registry, household_id: str, visit_id: str,
+                values: dict) -> list[tuple[str, str, dict]]:
+    """The edits that record one visit: the visit, and for a surveying visit to a household not
+    yet surveyed its move to 已登记 through the workflow's rule, dated the visit's day.
+
+    The caller saves them together (`Registry.save_many`), so the visit and the move land in
+    one transaction or not at all."""
+    edits = [("visit", visit_id, values)]
+    row = reg.get("household", household_id) or {}
+    if values.get("outcome") == "surveyed" and (row.get("status") or "unsurveyed") == "unsurveyed":
+        moved = move_values(reg, household_id, "surveyed")
+        if "survey_date" in moved and values.get("visit_date"):
+            moved["survey_date"] = values["visit_date"]  # the day of the surveying visit
+        edits.append(("household", household_id, moved))
+    return edits
 
 
 def move(reg: Registry, household_id: str, new_status: str, by: str) -> None:

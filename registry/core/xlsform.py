@@ -44,6 +44,8 @@ from anju.registry.core.definition import (
     DefinitionError,
     Field,
 )
+from anju.registry.core.errors import AnjuError
+from anju.registry.core.i18n import N_
 
 # anju's own records (merged into every survey by definition.parse) and the attachment record
 # that keeps files: no questions of a form, never exported, never a repeat's record.
@@ -150,9 +152,11 @@ def _order(findings: list[Finding]) -> list[Finding]:
                                            f.row or 0))
 
 
-class XLSFormError(ValueError):
+class XLSFormError(AnjuError, ValueError):
     """A workbook that cannot become an anju survey (or a survey that cannot become a workbook);
     `findings` lists every row at fault, refused or noted, in reading order."""
+
+    zh = N_("调查表文件无法使用：%(detail)s")
 
     def __init__(self, message: str, findings: list[Finding] | None = None):
         super().__init__(message)

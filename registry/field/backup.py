@@ -23,6 +23,7 @@ import threading
 from dataclasses import dataclass
 from pathlib import Path
 
+from anju.registry.core import atrest
 from anju.registry.core.changes import now
 from anju.registry.core.store import SCHEMA_VERSION, Registry, StoreError, connect, transaction
 from anju.registry.field import generation
@@ -119,14 +120,16 @@ def backup_now(reg_or_path: Registry | sqlite3.Connection | str | os.PathLike,
     """
     if reason not in REASONS:
         raise ValueError(f"unknown backup reason {reason!r}")
-    own = not isinstance(reg_or_path, Registry | sqlite3.Connection)
+    own = isinstance(reg_or_path, str | os.PathLike)  # else a Registry or a connection (a
+    # connection to an encrypted database is sqlcipher3's, not a sqlite3.Connection)
     if own:
         src = connect(_database(reg_or_path))
     else:
         src = reg_or_path.conn if isinstance(reg_or_path, Registry) else reg_or_path
     try:
         meta = dict(src.execute("SELECT key, value FROM meta WHERE key IN "
-                                "('device_id', 'device_name', 'backup_keep')").fetchall())
+                                "('device_id', 'device_name', 'backup_keep', 'role', "
+                                "'backup_public_key')").fetchall())
         try:
             target = _write(src, check_folder(folder), meta, reason)
         except BackupError as exc:
@@ -154,8 +157,11 @@ def _write(src: sqlite3.Connection, folder: Path, meta: dict, reason: str) -> Pa
     when = dt.datetime.now(dt.UTC)
     target = folder / backup_name(meta["device_id"], meta.get("device_name") or "", reason, when)
     part = target.with_name(target.name + ".part")
+    keyed = _key_of(src)
+    if keyed is None and meta.get("backup_public_key"):
+        return _write_sealed(src, folder, meta, target, part)
     try:
-        dst = sqlite3.connect(str(part), isolation_level=None)
+        dst = connect(part, wal=False, key=keyed)
         try:
             # pages=-1: the whole database under one read transaction, one consistent snapshot
             # whatever other connections commit meanwhile (WAL lets them go on writing).
@@ -168,7 +174,11 @@ def _write(src: sqlite3.Connection, folder: Path, meta: dict, reason: str) -> Pa
         if problem:
             raise BackupError(f"backup {target.name} failed its check: {problem}")
         _fsync(part)
+        if keyed is not None:  # an encrypted backup opens with the same users' passwords
+            atrest.write_slots(target, atrest.read_slots(_path_of(src)))
         os.replace(part, target)
+    except atrest.AtRestError as exc:
+        raise BackupError(f"{folder}: {exc}") from None
     except OSError as exc:
         raise BackupError(f"{folder}: cannot write the backup ({exc.strerror or exc})") from None
     except sqlite3.Error as exc:
@@ -177,6 +187,58 @@ def _write(src: sqlite3.Connection, folder: Path, meta: dict, reason: str) -> Pa
         if part.exists():
             part.unlink()
     return target
+
+
+def _write_sealed(src: sqlite3.Connection, folder: Path, meta: dict, target: Path,
+                  part: Path) -> Path:
+    """A backup of a plain (central) registry encrypted to the office's backup public key
+    (registry/core/atrest.py): a snapshot beside the registry on the server's own disk, then
+    its encrypted copy on the stick, so that no plain byte reaches the stick."""
+    local = _path_of(src).with_name(f".{target.name}.{os.getpid()}.tmp")
+    dek = os.urandom(32)
+    try:
+        for path in (local, part):
+            path.unlink(missing_ok=True)
+        plain = connect(local, wal=False, key=None)
+        try:
+            src.backup(plain, pages=-1)
+            plain.execute("PRAGMA journal_mode=DELETE")
+        finally:
+            plain.close()
+        atrest.export_copy(local, part, src_key=None, dst_key=dek)
+        check = connect(part, wal=False, key=dek)
+        try:
+            check.execute("PRAGMA journal_mode=DELETE")
+            problem = _verify(check)
+        finally:
+            check.close()
+        if problem:
+            raise BackupError(f"backup {target.name} failed its check: {problem}")
+        _fsync(part)
+        atrest.write_slots(target, {"format": atrest.FORMAT, "key_id": atrest.key_id_of(dek),
+                                    "cipher": "sqlcipher4", "slots": [
+                                        atrest.make_public_slot(dek, meta["backup_public_key"])]})
+        os.replace(part, target)
+    except atrest.AtRestError as exc:
+        raise BackupError(f"{folder}: {exc}") from None
+    except OSError as exc:
+        raise BackupError(f"{folder}: cannot write the backup ({exc.strerror or exc})") from None
+    except sqlite3.Error as exc:
+        raise BackupError(f"{folder}: backup failed ({exc})") from None
+    finally:
+        for path in (local, Path(f"{local}-journal"), part):
+            path.unlink(missing_ok=True)
+    return target
+
+
+def _path_of(conn: sqlite3.Connection) -> Path:
+    """The file of a connection's main database."""
+    return Path(conn.execute("PRAGMA database_list").fetchone()[2])
+
+
+def _key_of(conn: sqlite3.Connection) -> bytes | None:
+    """The key of an encrypted database's connection, None for a plain one."""
+    return atrest.key_for(_path_of(conn))
 
 
 def _fsync(path: Path) -> None:
@@ -202,6 +264,7 @@ def prune(folder: Path, device_id: str, keep: int) -> list[Path]:
         try:
             old.path.unlink()
             removed.append(old.path)
+            atrest.keys_path(old.path).unlink(missing_ok=True)
         except OSError:
             pass  # a read-only or vanished file is not worth failing a backup for
     return removed
@@ -252,7 +315,9 @@ def verify(path: str | os.PathLike) -> None:
     if not path.is_file():
         raise BackupError(f"{path}: no such file")
     try:
-        conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
+        conn = connect(path, readonly=True)
+    except StoreError as exc:  # an encrypted backup this process holds no key for
+        raise BackupError(str(exc)) from None
     except sqlite3.Error as exc:
         raise BackupError(f"{path}: cannot open ({exc})") from None
     try:
@@ -286,9 +351,24 @@ def restore(backup: str | os.PathLike, db: str | os.PathLike, *,
             saved = backup_now(db, db.parent, reason="restore", keep=1000)
     elif not db.parent.is_dir():
         raise BackupError(f"{db.parent}: no such folder")
-    src = sqlite3.connect(f"{backup.resolve().as_uri()}?mode=ro", uri=True)
+    src = connect(backup, readonly=True)
+    key = _key_of(src)
+    if key is not None and _meta(src, "role") == "central":
+        src.close()  # the central registry stays plain: the backup is decrypted into place
+        _restore_plain(backup, key, db)
+        generation.after_restore(db, backup)
+        return saved
     try:
-        dst = sqlite3.connect(str(db), isolation_level=None, timeout=30)
+        if key is None and atrest.is_encrypted(db):
+            raise BackupError(f"{db}: 是加密数据库，不能用未加密的备份覆盖 (is encrypted; a plain "
+                              "backup does not replace it: restore to a new file)")
+        if key is not None and (not atrest.is_encrypted(db) or atrest.read_slots(db)[
+                "key_id"] != atrest.read_slots(backup)["key_id"]):
+            _restore_with_new_key(src, key, backup, db)
+            src.close()
+            generation.after_restore(db, backup)
+            return saved
+        dst = connect(db, wal=False, timeout_ms=30_000, key=key)
         try:
             # The online backup API writes through SQLite's locks and journal, so a -wal file of
             # the old database is replaced too, and a failure leaves the old content in place.
@@ -308,6 +388,51 @@ def restore(backup: str | os.PathLike, db: str | os.PathLike, *,
         src.close()
     generation.after_restore(db, backup)  # migrates, proves it opens, takes a new generation
     return saved
+
+
+def _restore_plain(backup: Path, key: bytes, db: Path) -> None:
+    """Restore an encrypted central backup as the plain registry it was made from."""
+    tmp = db.with_name(db.name + ".restoring")
+    tmp.unlink(missing_ok=True)
+    try:
+        atrest.export_copy(backup, tmp, src_key=key, dst_key=None)
+        conn = connect(tmp, key=None)  # WAL, as every registry
+        conn.close()
+        _fsync(tmp)
+        for side in ("-wal", "-shm", "-journal"):  # the replaced database's, saved already
+            Path(f"{db}{side}").unlink(missing_ok=True)
+        os.replace(tmp, db)
+        atrest.remove_slots_file(db)
+    except atrest.AtRestError as exc:
+        raise BackupError(f"{db}: restore failed ({exc}); the database is unchanged") from None
+    finally:
+        for side in ("", "-wal", "-shm"):
+            Path(f"{tmp}{side}").unlink(missing_ok=True)
+
+
+def _restore_with_new_key(src: sqlite3.Connection, key: bytes, backup: Path, db: Path) -> None:
+    """Restore an encrypted backup whose key `db` does not have: into a new file beside `db`,
+    with the backup's key slots, then in place of `db` (saved as a backup first, with --force).
+    The key file goes first (as `.keys.new`), so no moment leaves a database without its key."""
+    tmp = db.with_name(db.name + ".restoring")
+    tmp.unlink(missing_ok=True)
+    try:
+        dst = connect(tmp, wal=False, key=key)
+        try:
+            src.backup(dst, pages=-1)
+            dst.execute("PRAGMA journal_mode=WAL")
+        finally:
+            dst.close()
+        _fsync(tmp)
+        atrest.write_slots(db, atrest.read_slots(backup), pending=True)
+        for side in ("-wal", "-shm", "-journal"):  # the replaced database's, saved already
+            Path(f"{db}{side}").unlink(missing_ok=True)
+        os.replace(tmp, db)
+        atrest.keys_path(db).unlink(missing_ok=True)
+        os.replace(atrest.keys_path(db).with_name(atrest.keys_path(db).name + ".new"),
+                   atrest.keys_path(db))
+    finally:
+        tmp.unlink(missing_ok=True)
 
 
 def _is_anju(path: Path) -> bool:
@@ -403,7 +528,7 @@ def scheduled(path: str | os.PathLike) -> Path | None:
     """One tick of the schedule on the database at `path`: back up if due; return the file."""
     try:
         conn = connect(path)
-    except sqlite3.Error:
+    except (sqlite3.Error, StoreError):  # a locked encrypted database waits for a login
         return None
     try:
         if not due(conn):

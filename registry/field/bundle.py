@@ -22,6 +22,8 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
+from anju.registry.core.errors import AnjuError
+from anju.registry.core.i18n import N_
 from packaging.markers import Marker
 from packaging.requirements import Requirement
 from packaging.tags import Tag, compatible_tags, cpython_tags, mac_platforms
@@ -79,8 +81,10 @@ PLATFORMS = {p.key: p for p in (
 )}
 
 
-class BundleError(Exception):
+class BundleError(AnjuError):
     """A bundle that cannot be built; the message says why."""
+
+    zh = N_("安装包未能生成：%(detail)s")
 
 
 def build_bundle(out: Path, platforms: Iterable[str] | None = None,

@@ -22,6 +22,7 @@ from anju.registry.core.changes import Change
 from anju.registry.core.store import InvalidChange, Registry, transaction
 from anju.registry.core.validation import id_check_char, validate
 from anju.registry.core.workflow import allowed_moves
+from anju.registry.field.demo_flats import play_care, play_selection
 from faker import Faker
 
 AREA_CODES = ("110105", "110108", "440524", "370102", "420106", "510104", "330106", "610113")
@@ -57,6 +58,11 @@ class DemoBuilder:
         self.seq = dict.fromkeys(self.devices, 0)
         self.last: dict[tuple[str, str], str] = {}
         self.rules = parse_rules(default_rules_text(), reg.definition)
+        # Attachments and the several-flat swap draw from a stream of their own, so that adding
+        # them left every other figure of a seed's demo as it was.
+        self.rng_items = random.Random(f"items-{seed}")
+        self.fixtures: dict[str, list[dict]] = {}
+        self.two_flats = 0
         self.agreements = 0
         self.pending: list[Change] = []
         # What each laptop holds besides its own work: records it edited after receiving them.
@@ -169,6 +175,7 @@ class DemoBuilder:
         survey["registered_count"] = len(members)
         survey["resident_count"] = max(1, len(members) - rng.randrange(0, 2))
         self.emit("household", hid, survey, survey_day, surveyor, device)
+        self.count_fixtures(hid, survey_day, device)
         freeze = dt.date.fromisoformat(self.reg_settings["freeze_date"])
         for rel, name, born in members:
             mid = self.uid()
@@ -228,11 +235,35 @@ class DemoBuilder:
         year = min(max(head.year + years, 1900), self.today.year - 1)
         return dt.date(year, rng.randrange(1, 13), rng.randrange(1, 29))
 
+    def count_fixtures(self, hid: str, day: dt.date, device: str) -> None:
+        """A quarter of the houses have counted attachments (walls, a well, trees) from the
+        rules' item list, entered by the valuation team."""
+        rng = self.rng_items
+        if rng.random() >= 0.25 or not self.rules.data.get("attachments"):
+            return
+        main, self.rng = self.rng, rng  # ids and times from the items' stream
+        try:
+            for entry in rng.sample(self.rules.data["attachments"], rng.randrange(1, 4)):
+                qty = (Decimal(rng.randrange(1, 4)) if entry["unit"] in ("well", "each")
+                       else Decimal(rng.randrange(100, 4000)) / 100)
+                values = {"household_id": hid, "item_code": entry["code"], "quantity": str(qty)}
+                self.emit("fixture", self.uid(), values, day, "valuer", device, full=True)
+                self.fixtures.setdefault(hid, []).append(values)
+        finally:
+            self.rng = main
+
     def agreement(self, hid: str, household: dict, day: dt.date,
                   device: str) -> tuple[str, Decimal] | None:
-        """Queue the agreement a household signs, its breakdown frozen by the project's rules."""
+        """Queue the agreement a household signs, its breakdown frozen by the project's rules;
+        the first few large swap houses take two smaller flats."""
         mode = household.get("compensation_mode") or "money"
-        breakdown = calculate(self.rules, household, mode, day, settings=self.reg_settings)
+        flats = None
+        if mode == "swap" and self.two_flats < 3 and (household.get("cert_area") or 0) >= 120:
+            flats = ["F60", "F75"]
+        breakdown = calculate(self.rules, household, mode, day, settings=self.reg_settings,
+                              fixtures=self.fixtures.get(hid), flats=flats)
+        if flats and breakdown.complete:
+            self.two_flats += 1
         if not breakdown.complete:
             return None
         self.agreements += 1
@@ -411,6 +442,8 @@ def build_demo(directory: str | Path, *, households: int = 2000, devices: int = 
             if not result.ok:
                 raise InvalidChange("pack", {result.path: [result.reason]})
         play_lawful_path(reg, builder.today, seed)
+        play_selection(reg, builder.today, seed)  # flats, a lottery, choices in order
+        play_care(reg, builder.today, seed)  # help planned and given to hardship households
     finally:
         reg.close()
         if collecting:

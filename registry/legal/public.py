@@ -9,6 +9,7 @@ Written by registry/publication/publish.py into public.db, beside the household 
   the owner's name masked the one way (registry/publication/privacy.py) when the survey publishes
   it at all (owner_name not `never`), and no other personal data.
 """
+# i18n: no-catalog (the public site's labels are written into public.db).
 
 from __future__ import annotations
 

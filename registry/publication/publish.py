@@ -20,6 +20,7 @@ field's `publish` policy) and registry.privacy (the one masking rule, the minimu
 - publication_round, round_household, compensation_decision: the lawful path's rounds, what each
   published and the decisions announced (registry/legal/public.py).
 """
+# i18n: no-catalog (the public site's labels are written into public.db).
 
 from __future__ import annotations
 
@@ -34,11 +35,12 @@ from collections.abc import Callable
 from importlib import metadata
 from pathlib import Path
 
+from anju.registry.completion import public as completion_public
 from anju.registry.core.cells import FORMULA_STARTS
 from anju.registry.core.changes import now
 from anju.registry.core.definition import Field
 from anju.registry.core.digest import digest
-from anju.registry.core.store import Registry, StoreError
+from anju.registry.core.store import Registry, StoreError, connect
 from anju.registry.legal.public import write_tables as write_legal_tables
 from anju.registry.publication import disclosure
 from anju.registry.publication.aggregate import Aggregates, write_daily
@@ -105,7 +107,7 @@ def publish(reg: Registry, out_path: str | Path, *,
     tmp = out.with_name(f".{out.name}.{os.getpid()}.tmp")
     tmp.unlink(missing_ok=True)
     try:
-        conn = sqlite3.connect(tmp, isolation_level=None)
+        conn = connect(tmp, wal=False)
         try:
             summary = _build(reg, conn, compensation, comp_columns, progress)
         finally:
@@ -209,8 +211,7 @@ def digest_file(path: str) -> tuple[tuple, str]:
     import types
 
     from anju.registry.core.definition import parse
-    conn = sqlite3.connect(Path(path).resolve().as_uri() + "?mode=ro", uri=True,
-                           isolation_level=None)
+    conn = connect(path, readonly=True)
     try:
         conn.execute("BEGIN")
         marker = _snapshot_marker(conn)
@@ -285,6 +286,7 @@ def _build(reg: Registry, conn: sqlite3.Connection, compensation: dict, comp_col
         summary, totals = _write(reg, conn, shown, totalled, cols, needed, names, cells,
                                  compensation, comp_columns, progress)
         write_legal_tables(conn, reg, names)  # rounds, what each published, decisions
+        completion_public.write_tables(conn, reg)  # selection order, results, flats left
         current = totals.current()
         # A failed or outdated helper: compute it here, in our snapshot.
         registry_digest = _digest_result(helper, marker) or digest(reg)
@@ -295,6 +297,7 @@ def _build(reg: Registry, conn: sqlite3.Connection, compensation: dict, comp_col
             helper.wait()
     # The ledger is written (and committed) before the file is put in place.
     disclosure.write_table(conn, disclosure.release(reg, cells, current))
+    completion_public.write_paid(conn, completion_public.paid_by_zone(reg))  # the ledger too
     survey_hash = defn.hash
     _provenance(conn, reg, {
         "as_of": now(), "last_change_at": last_change or "", "registry_digest": registry_digest,

@@ -14,7 +14,7 @@ import sqlite3
 from pathlib import Path
 
 import yaml
-from anju.registry.core.store import StoreError
+from anju.registry.core.store import StoreError, connect
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 PLUGINS_DIR = ROOT / "plugins"
@@ -44,9 +44,8 @@ class ServeError(StoreError):
 
 
 def _tables(path: Path) -> set[str]:
-    uri = Path(path).resolve().as_uri() + "?mode=ro"  # also Windows paths, "#" in names
     try:
-        conn = sqlite3.connect(uri, uri=True)
+        conn = connect(path, readonly=True)  # a URI: also Windows paths, "#" in names
         try:
             return {r[0] for r in conn.execute(
                 "SELECT name FROM sqlite_master WHERE type IN ('table', 'view')")}
@@ -63,7 +62,7 @@ def public_metadata(path: Path) -> dict:
     name = path.stem
     database = meta["databases"].pop("public")
     meta["databases"] = {name: database}
-    conn = sqlite3.connect(Path(path).resolve().as_uri() + "?mode=ro", uri=True)
+    conn = connect(path, readonly=True)
     try:
         for table, column, label_zh, label_en in conn.execute(
                 "SELECT [table], [column], label_zh, label_en FROM column_info"):
@@ -84,7 +83,7 @@ def public_metadata(path: Path) -> dict:
 def _definition_labels(path: Path) -> dict[str, dict[str, str]]:
     """Chinese column labels of each record table, from the registry's own survey definition."""
     from anju.registry.core.definition import DefinitionError, parse
-    conn = sqlite3.connect(Path(path).resolve().as_uri() + "?mode=ro", uri=True)
+    conn = connect(path, readonly=True)
     try:
         row = conn.execute("SELECT value FROM meta WHERE key = 'survey'").fetchone()
     except sqlite3.Error:
@@ -125,7 +124,7 @@ def inspect_data(path: Path) -> dict:
     """What `datasette inspect` writes for an immutable database: its hash, size and counts
     (the same JSON shape), so the site never counts 250,000 rows while serving a page."""
     from datasette.inspect import inspect_hash
-    conn = sqlite3.connect(Path(path).resolve().as_uri() + "?mode=ro", uri=True)
+    conn = connect(path, readonly=True)
     try:
         tables = [r[0] for r in conn.execute(
             "SELECT name FROM sqlite_master WHERE type = 'table'")]
@@ -208,7 +207,7 @@ def build_province(dbs: list[str | Path], *, secret: str | None = None):
 
 
 def _project_name(path: Path) -> str | None:
-    conn = sqlite3.connect(Path(path).resolve().as_uri() + "?mode=ro", uri=True)
+    conn = connect(path, readonly=True)
     try:
         row = conn.execute("SELECT value FROM provenance WHERE key = 'project_name'").fetchone()
         return row[0] if row and row[0] else None

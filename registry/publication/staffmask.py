@@ -19,6 +19,7 @@ import sqlite3
 
 from anju.registry.core.changes import now
 from anju.registry.core.definition import Definition
+from anju.registry.core.store import connect
 from anju.registry.publication.privacy import MASK, mask_id_for_staff
 
 SECRET_TYPES = ("resident_id", "phone", "geopoint")
@@ -140,7 +141,7 @@ TEMP_SCHEMA = frozenset({"sqlite_master", "sqlite_temp_master", "sqlite_schema",
 def log_full_view(path: str, actor: str, role: str, record_type: str, record_id: str,
                   columns: list[str]) -> None:
     """Record that an admin saw a record's full values (committed before they are shown)."""
-    conn = sqlite3.connect(path, isolation_level=None, timeout=10)
+    conn = connect(path, timeout_ms=10_000)
     try:
         conn.execute("INSERT INTO full_view_log (at, actor, role, record_type, record_id, "
                      "columns) VALUES (?, ?, ?, ?, ?, ?)",

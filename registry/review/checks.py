@@ -28,6 +28,7 @@ from anju.registry.compensation.freeze import (
 )
 from anju.registry.core import clock
 from anju.registry.core.changes import now
+from anju.registry.core.i18n import N_
 from anju.registry.core.settings import DEFAULT_AREA_TOLERANCE
 from anju.registry.core.settings import load as load_settings
 from anju.registry.core.store import Registry, transaction
@@ -36,36 +37,36 @@ from anju.registry.publication.privacy import mask_id_for_staff, mask_name
 
 # kind -> (Chinese, English) name of what a check looks for.
 KINDS = {
-    "duplicate_id": ("一人多户", "One person in two households"),
-    "duplicate_cert": ("一证多户", "One title certificate in two households"),
-    "freeze_member": ("突击落户", "Registered after the freeze"),
-    "freeze_building": ("抢建", "Built after the freeze"),
-    "area_mismatch": ("面积不符", "Area differs from the certificate"),
-    "use_mismatch": ("用途不符", "Registered use differs from actual use"),
-    "duplicate_house": ("重复登记", "Same house recorded twice"),
-    "date_order": ("日期顺序错误", "Document dates out of order"),
-    "double_agreement": ("双重协议", "Two agreements in force for one household"),
-    "agreement_number": ("协议编号重复", "One agreement number used twice"),
-    "agreement_dates": ("签约日期异常", "Agreement dated before its valuation or outside the "
+    "duplicate_id": (N_("一人多户"), "One person in two households"),
+    "duplicate_cert": (N_("一证多户"), "One title certificate in two households"),
+    "freeze_member": (N_("突击落户"), "Registered after the freeze"),
+    "freeze_building": (N_("抢建"), "Built after the freeze"),
+    "area_mismatch": (N_("面积不符"), "Area differs from the certificate"),
+    "use_mismatch": (N_("用途不符"), "Registered use differs from actual use"),
+    "duplicate_house": (N_("重复登记"), "Same house recorded twice"),
+    "date_order": (N_("日期顺序错误"), "Document dates out of order"),
+    "double_agreement": (N_("双重协议"), "Two agreements in force for one household"),
+    "agreement_number": (N_("协议编号重复"), "One agreement number used twice"),
+    "agreement_dates": (N_("签约日期异常"), "Agreement dated before its valuation or outside the "
                         "signing period"),
-    "status_agreement": ("状态与协议不符", "Status contradicts the agreement in force"),
-    "signing_burst": ("单日集中签约", "Many signings by one cadre on one day"),
-    "rate_outlier": ("单价异常", "Compensation per m² far from its zone's"),
-    "id_two_names": ("一号多名", "One ID under two names in one household"),
-    "impossible_relation": ("关系不合常理", "Impossible relation to the head"),
-    "cert_area_zero": ("证载面积为零", "Certificate area 0 with a surveyed area"),
-    "duplicate_house_no": ("房屋编号重复", "One house number in two zones"),
-    "clock_ahead": ("设备时钟超前", "A device's clock far ahead"),
-    "survey_outdated": ("不符合现行调查表", "Value no longer passes the current survey"),
+    "status_agreement": (N_("状态与协议不符"), "Status contradicts the agreement in force"),
+    "signing_burst": (N_("单日集中签约"), "Many signings by one cadre on one day"),
+    "rate_outlier": (N_("单价异常"), "Compensation per m² far from its zone's"),
+    "id_two_names": (N_("一号多名"), "One ID under two names in one household"),
+    "impossible_relation": (N_("关系不合常理"), "Impossible relation to the head"),
+    "cert_area_zero": (N_("证载面积为零"), "Certificate area 0 with a surveyed area"),
+    "duplicate_house_no": (N_("房屋编号重复"), "One house number in two zones"),
+    "clock_ahead": (N_("设备时钟超前"), "A device's clock far ahead"),
+    "survey_outdated": (N_("不符合现行调查表"), "Value no longer passes the current survey"),
 }
 # Settings the checks read (kept with the others; absent: these defaults).
 DEFAULT_SIGNING_BURST = 10      # agreements by one cadre on one day above this are flagged
 DEFAULT_OUTLIER_MADS = 5        # robust z-score (median / MAD) above this is flagged
 OUTLIER_MIN_ZONE = 10           # fewer agreements in a zone: no outlier judged
 SIGNED_STATUSES = ("signed", "handed_over", "demolished")
-CERT_FIELDS = (("property_cert_no", "不动产权证", "real estate title"),
-               ("house_cert_no", "房屋所有权证", "house ownership certificate"),
-               ("land_cert_no", "土地使用证", "land use certificate"))
+CERT_FIELDS = (("property_cert_no", N_("不动产权证"), "real estate title"),
+               ("house_cert_no", N_("房屋所有权证"), "house ownership certificate"),
+               ("land_cert_no", N_("土地使用证"), "land use certificate"))
 # Household date fields that must not be earlier than another: (earlier, later).
 DATE_ORDER = (("valuation_commissioned", "valuation_date"), ("survey_date", "valuation_date"))
 CLOSING = ("confirmed", "dismissed")  # decisions that close a flag; "reopened" opens it again
@@ -293,8 +294,8 @@ def check_duplicate_house(reg: Registry, settings: dict) -> list[Flag]:
     found: dict[tuple, list[tuple[str, str]]] = {}
     queries = (
         ("house_no", "anju_norm(zone) || '|' || anju_norm(house_no)",
-         "同一片区内房屋编号相同", "same house number in the same zone"),
-        ("address", "anju_norm(address)", "坐落地址相同", "same address"),
+         N_("同一片区内房屋编号相同"), "same house number in the same zone"),
+        ("address", "anju_norm(address)", N_("坐落地址相同"), "same address"),
     )
     for name, expr, zh, en in queries:
         if not _has(reg, "household", name):
@@ -608,8 +609,9 @@ def check_id_two_names(reg: Registry, settings: dict) -> list[Flag]:
 
 
 # relation -> (must the member be born after the head?, words)
-RELATION_AGE = {"child": (True, "子女", "child"), "grandchild": (True, "孙辈", "grandchild"),
-                "parent": (False, "父母", "parent")}
+RELATION_AGE = {"child": (True, N_("子女"), "child"),
+                "grandchild": (True, N_("孙辈"), "grandchild"),
+                "parent": (False, N_("父母"), "parent")}
 
 
 def check_impossible_relation(reg: Registry, settings: dict) -> list[Flag]:

@@ -11,6 +11,7 @@ exact decimals; a swap's amount is its net settlement (negative: the household p
 outstanding come from the payments ledger (registry/completion/payments.py) against the
 agreements in force.
 """
+# i18n: no-catalog (the daily report's headers are bilingual in the file).
 
 from __future__ import annotations
 
@@ -52,6 +53,7 @@ COLUMNS = (
     ("money_amount", "货币补偿金额(元)", "Money amount (yuan)"),
     ("swap_households", "产权调换户数", "Swap households"),
     ("swap_amount", "产权调换结算净额(元)", "Swap net (yuan)"),
+    ("chosen_day", "当日选房", "Flats chosen today"), ("chosen", "累计选房", "Flats chosen"),
 )
 COUNTS = [k for k, _, _ in COLUMNS if k not in ("zone", "rate") and not k.startswith("area")
           and k not in ("agreed_day", "agreed", "money_amount", "swap_amount", "paid_day",
@@ -127,9 +129,9 @@ def zone_rows(reg: Registry, day: dt.date) -> tuple[list[dict], dict]:
             mode = agreement["mode"]
             row[f"{mode}_households"] += 1
             row[f"{mode}_amount"] += total
-            flat = agreement["breakdown"].flat
-            if mode == "swap" and flat:
-                code = flat.get("code")
+            b = agreement["breakdown"]
+            for flat in (b.flats or ([b.flat] if b.flat else [])) if mode == "swap" else ():
+                code = flat.get("code")  # each flat of a several-flat swap is demanded
                 row["flats"][code] = row["flats"].get(code, 0) + 1
                 flats.setdefault(code, flat.get("label") or code)
     for z in payments.zone_totals(reg):  # the payments ledger against agreements in force
@@ -145,6 +147,13 @@ def zone_rows(reg: Registry, day: dt.date) -> tuple[list[dict], dict]:
             zone_of.setdefault(zone or "", []).append(Decimal(str(amount)).quantize(FEN))
     for zone, amounts in zone_of.items():
         rows.setdefault(zone, _empty(zone))["paid_day"] = sum(amounts, Decimal("0.00"))
+    if "flat_choice" in reg.definition.records:  # flat selection (registry/completion)
+        for zone, day_of in reg.conn.execute(
+                "SELECT h.zone, substr(c.chosen_at, 1, 10) FROM flat_choice c JOIN household h "
+                "ON h.id = c.household_id WHERE c.deleted IS NULL AND h.deleted IS NULL"):
+            row = rows.setdefault(zone or "", _empty(zone or ""))
+            row["chosen"] += 1
+            row["chosen_day"] += day_of == today
     out = [r for r in rows.values() if r["households"] or r["zone"] in zone_names(reg)]
     total = _empty("合计")
     for r in out:

@@ -12,13 +12,14 @@ from __future__ import annotations
 import json
 import uuid
 
+from anju.registry.core.i18n import N_
 from anju.registry.core.store import Registry, StoreError
 from anju.registry.publication.privacy import mask_id_for_staff
 from anju.registry.review.checks import CLOSING, KINDS, closed_sql, prepare
 
 DECISION_NS = uuid.UUID("5b0c6f1e-8d43-4c4e-9a57-2f1c3a6e0d11")
-DECISIONS = {"confirmed": ("属实", "Confirmed"), "dismissed": ("排除", "Dismissed"),
-             "reopened": ("重新审核", "Reopened")}
+DECISIONS = {"confirmed": (N_("属实"), "Confirmed"), "dismissed": (N_("排除"), "Dismissed"),
+             "reopened": (N_("重新审核"), "Reopened")}
 
 
 def decision_id(flag_key: str) -> str:
@@ -177,7 +178,7 @@ def _detail(reg: Registry, item: str, key: str, kind: str, at: str) -> dict:
 
 def kinds() -> dict[str, tuple[str, str]]:
     """Every item kind the queue can be filtered by, with its Chinese and English names."""
-    return {**KINDS, "conflict": ("同步冲突", "Sync conflict")}
+    return {**KINDS, "conflict": (N_("同步冲突"), "Sync conflict")}
 
 
 def is_closing(decision: dict | None) -> bool:

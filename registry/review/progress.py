@@ -14,6 +14,7 @@ from __future__ import annotations
 import datetime as dt
 
 from anju.registry.core import workflow
+from anju.registry.core.i18n import N_
 from anju.registry.core.settings import cadres as cadre_teams
 from anju.registry.core.settings import load as load_settings
 from anju.registry.core.store import Registry
@@ -21,8 +22,8 @@ from anju.registry.core.store import Registry
 PATH = ("unsurveyed", "surveyed", "published", "valued", "signed", "handed_over", "demolished")
 SIDE = ("disputed", "decision")  # side states reached from published onwards
 TREND = ("surveyed", "signed", "handed_over", "demolished")
-LABELS = {"surveyed": ("已登记", "Surveyed"), "signed": ("已签约", "Signed"),
-          "handed_over": ("已交房", "Handed over"), "demolished": ("已拆除", "Demolished")}
+LABELS = {"surveyed": (N_("已登记"), "Surveyed"), "signed": (N_("已签约"), "Signed"),
+          "handed_over": (N_("已交房"), "Handed over"), "demolished": (N_("已拆除"), "Demolished")}
 
 
 def reached(stage: str) -> tuple[str, ...]:

@@ -3,6 +3,7 @@
 The same numbers as the progress page (registry/progress.py), one sheet per table, headers in
 Chinese and English. Written to a temporary file and renamed, so a report is whole or absent.
 """
+# i18n: no-catalog (Excel report headers are bilingual in the file).
 
 from __future__ import annotations
 

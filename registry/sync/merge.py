@@ -25,6 +25,8 @@ from anju.registry.core import definition as definition_mod
 from anju.registry.core import surveys
 from anju.registry.core.changes import DELETED, Change, now
 from anju.registry.core.definition import Definition, DefinitionError
+from anju.registry.core.errors import AnjuError
+from anju.registry.core.i18n import N_
 from anju.registry.core.store import Registry, StoreError, derive_tables, transaction
 from anju.registry.core.validation import message, validate
 from anju.registry.field import backup, generation
@@ -36,16 +38,16 @@ AT_RE = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z$")
 MAX_ID = 64
 
 
-class MergeError(Exception):
+class MergeError(AnjuError):
     """A change or frame that cannot be merged; the message is the one-line reason.
 
     `code` and `params` say the same for people (see registry.sync.wording).
     """
 
+    zh = N_("数据无法合并：%(detail)s")
+
     def __init__(self, message: str, code: str = "malformed", **params):
-        super().__init__(message)
-        self.code = code
-        self.params = params
+        super().__init__(message, code, **params)
 
 
 @dataclass

@@ -27,6 +27,8 @@ from pathlib import Path
 from anju.registry.compensation.rules import export_versions
 from anju.registry.core import surveys
 from anju.registry.core.changes import dumps, now
+from anju.registry.core.errors import AnjuError
+from anju.registry.core.i18n import N_
 from anju.registry.core.store import SCHEMA_VERSION, Registry
 from anju.registry.sync import central_meta, enrollment
 from cryptography.exceptions import InvalidSignature, InvalidTag
@@ -42,17 +44,17 @@ TRAILER = 64 + 32             # signature + checksum
 CHUNK = 1 << 20
 
 
-class PackError(Exception):
+class PackError(AnjuError):
     """A pack that cannot be merged; the message is the one-line reason.
 
     `code` names the reason for people (registry.sync.wording turns it into a Chinese sentence
     a clerk can act on) and `params` holds the details the sentence needs.
     """
 
+    zh = N_("数据包无法使用：%(detail)s")
+
     def __init__(self, message: str, code: str = "damaged", **params):
-        super().__init__(message)
-        self.code = code
-        self.params = params
+        super().__init__(message, code, **params)
 
 
 def _b64(data: bytes) -> str:

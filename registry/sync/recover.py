@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from anju.registry.core.origin import device_of
-from anju.registry.core.store import Registry, StoreError, transaction
+from anju.registry.core.store import Registry, StoreError, connect, transaction
 from anju.registry.field.backup import BackupError, verify
 from anju.registry.sync.authority import Checker, TrustError, bare, blob_mime
 from anju.registry.sync.merge import MergeError, parse_change
@@ -60,7 +60,7 @@ def recover_backup(reg: Registry, backup: str | os.PathLike, *,
         raise BackupError("only the central registry recovers a laptop's backup; on the laptop "
                           "itself use `anju restore`")
     verify(path)
-    src = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
+    src = connect(path, readonly=True)
     try:
         project = src.execute("SELECT value FROM meta WHERE key = 'project_id'").fetchone()[0]
         if project != reg.project_id:
