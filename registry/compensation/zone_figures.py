@@ -205,10 +205,12 @@ def agreements_for(reg: Registry, household_ids: list[str], ctx: Context
     params["tampered"] = ctx.tampered_json
     cands: dict[str, list[dict]] = {}
     for (aid, hid, number, signed_on, mode, total, area_type, area, flat_type, flat,
-         amended) in reg.conn.execute(
+         flats, amended) in reg.conn.execute(
             "SELECT a.id, a.household_id, a.number, a.signed_on, a.mode, a.total, "
             "json_type(a.breakdown, '$.area'), json_extract(a.breakdown, '$.area'), "
             "json_type(a.breakdown, '$.flat'), json_extract(a.breakdown, '$.flat'), "
+            "CASE json_type(a.breakdown, '$.flats') WHEN 'array' THEN "
+            "json_extract(a.breakdown, '$.flats') END, "
             f"{_amended_sql('a')} FROM agreement a "
             f"WHERE a.household_id IN ({marks}) AND a.deleted IS NULL", params):
         if aid in ctx.aside or aid in ctx.frozen_amends:
@@ -221,7 +223,7 @@ def agreements_for(reg: Registry, household_ids: list[str], ctx: Context
             b = Breakdown.from_json(values["breakdown"])
             a = {"id": aid, "number": values.get("number"), "signed_on": values.get("signed_on"),
                  "mode": values.get("mode"), "total": money(values["total"]), "area": b.area,
-                 "flat": b.flat}
+                 "flat": b.flat, "flats": b.flats or None}
         else:
             if amended:
                 continue
@@ -234,7 +236,8 @@ def agreements_for(reg: Registry, household_ids: list[str], ctx: Context
                     "SELECT breakdown FROM agreement WHERE id = ?", (aid,)).fetchone()[0]).area
             flat = json.loads(flat) if flat_type == "object" else None  # code, label, ...
             a = {"id": aid, "number": number, "signed_on": signed_on, "mode": mode,
-                 "total": money(total), "area": area_value, "flat": flat}
+                 "total": money(total), "area": area_value, "flat": flat,
+                 "flats": json.loads(flats) if flats else None}  # a several-flat swap
         cands.setdefault(hid, []).append(a)
     in_force = {hid: c[0] for hid, c in cands.items() if len(c) == 1}
     return in_force, {hid for hid, c in cands.items() if len(c) > 1}

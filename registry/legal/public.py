@@ -54,7 +54,7 @@ def _owner_published(reg: Registry) -> bool:
     return rtype.has("owner_name") and rtype.field("owner_name").publish != "never"
 
 
-def write_tables(conn, reg: Registry, people: list[str]) -> None:
+def write_tables(conn, reg: Registry, people: list[str] | NameScrubber) -> None:
     """Create and fill the lawful-path tables of a public database (caller's transaction)."""
     with_owner = _owner_published(reg)
     for table, cols in COLUMNS.items():
@@ -66,9 +66,13 @@ def write_tables(conn, reg: Registry, people: list[str]) -> None:
     if not supported(reg, "publication_round"):
         return
     all_rounds = rounds.rounds(reg)
+    if not all_rounds:  # nothing to list: no map of every household (1,000,000 at scale)
+        conn.execute("CREATE INDEX round_household_house ON round_household (house_no)")
+        return
     houses = {r[0]: (r[1], r[2], r[3]) for r in reg.conn.execute(
         "SELECT id, house_no, zone, owner_name FROM household WHERE deleted IS NULL")}
-    names = NameScrubber(people) if all_rounds else None
+    # publish passes the NameScrubber it built already (a million names are read once)
+    names = people if isinstance(people, NameScrubber) else NameScrubber(people)
     conn.executemany("INSERT INTO publication_round VALUES (?, ?, ?, ?, ?, ?, ?, ?)", [
         (r["number"], r["kind_zh"], scrub_text(r.get("title"), names), r["start_on"],
          r["end_on"], r["count"], r.get("public_digest"), r.get("public_file"))

@@ -47,8 +47,17 @@ _WORDS = re.compile("|".join(re.escape(w.translate(_CN_DIGITS).lower()) for w in
 HIDDEN = "[已隐去]"
 
 
+# Characters the walk below leaves as they are, one for one: ideographs but the Chinese digits,
+# ASCII lower-case letters, digits and punctuation, the ideographic comma and full stop. A text
+# made only of them is its own view (most survey text is), without the per-character walk.
+_AS_IS = re.compile("[\u4e00-\u9fffa-z0-9!-/:-@\\[-`{-~\u3001\u3002]+")
+_CN_DIGIT_CHARS = re.compile("[零〇一二三四五六七八九]")
+
+
 def normalised_view(text: str) -> tuple[str, list[int]]:
     """The text as it is searched (see above) and, per view character, its original index."""
+    if _AS_IS.fullmatch(text) and not _CN_DIGIT_CHARS.search(text):
+        return text, list(range(len(text)))
     chars: list[str] = []
     index: list[int] = []
     for i, ch in enumerate(text):
@@ -61,6 +70,13 @@ def normalised_view(text: str) -> tuple[str, list[int]]:
             chars.append(low if len(low) == 1 else c)
             index.append(i)
     return "".join(chars), index
+
+
+def _name_view(name: str) -> str:
+    """normalised_view(name)[0], without building the index list."""
+    if _AS_IS.fullmatch(name) and not _CN_DIGIT_CHARS.search(name):
+        return name
+    return normalised_view(name)[0]
 
 
 def secret_spans(view: str) -> list[tuple[int, int]]:
@@ -134,8 +150,9 @@ class NameScrubber:
     """
 
     def __init__(self, names: Iterable[str]):
-        # Names as the normalised view of a text writes them (NFKC, no spaces, lower case).
-        self.names = {v for v in (normalised_view(str(n))[0] for n in names if n) if len(v) > 1}
+        # Names as the normalised view of a text writes them (NFKC, no spaces, lower case);
+        # each distinct name normalised once (a registry repeats names by the hundred thousand).
+        self.names = {v for v in (_name_view(str(n)) for n in set(names) if n) if len(v) > 1}
         self.lengths: dict[str, list[int]] = {}
         for n in self.names:
             self.lengths.setdefault(n[0], []).append(len(n))

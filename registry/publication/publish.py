@@ -43,6 +43,9 @@ from anju.registry.core.digest import digest
 from anju.registry.core.store import Registry, StoreError, connect
 from anju.registry.legal.public import write_tables as write_legal_tables
 from anju.registry.publication import disclosure
+from anju.registry.publication.aggregate import Aggregates, write_daily
+from anju.registry.publication.facets import sort_indexes
+from anju.registry.publication.facets import write_counts as write_facet_counts
 from anju.registry.publication.privacy import (
     MIN_GROUP,
     NEVER_TYPES,
@@ -50,7 +53,7 @@ from anju.registry.publication.privacy import (
     mask_name,
     scrub_text,
 )
-from anju.registry.publication.totals import SURVEYED, write_daily, write_totals
+from anju.registry.publication.totals import SURVEYED
 
 # Legal identifying data, published exactly as registered (the same address in public.db, the
 # lookup, the zone lists and their XLSX): never rewritten, so lookups and facets keep working.
@@ -272,28 +275,19 @@ def _build(reg: Registry, conn: sqlite3.Connection, compensation: dict, comp_col
     reg.conn.execute("BEGIN")
     try:
         marker = _snapshot_marker(reg.conn)
-        people = [n for (n,) in reg.conn.execute("SELECT name FROM member")]
-        cur = reg.conn.execute(
-            "SELECT {} FROM household WHERE deleted IS NULL ORDER BY zone, house_no, id".format(
-                ", ".join(f"[{n}]" for n in needed)))
-        rows = [dict(zip(needed, r)) for r in cur]
         deleted = reg.conn.execute(
             "SELECT count(*) FROM household WHERE deleted IS NOT NULL").fetchone()[0]
         last_change = reg.conn.execute("SELECT max(at) FROM change").fetchone()[0]
         packs = _packs_merged(reg)
-        masked = [f.name for f in shown if f.publish == "masked"]
-        if "owner_name" in stored:
-            masked.append("owner_name")
-        for name in dict.fromkeys(masked):
-            people += [n for (n,) in reg.conn.execute(f"SELECT [{name}] FROM household")]
-        people += _staff_names(reg)
-        summary = _write(reg, conn, shown, totalled, cols, rows, people, compensation,
-                         comp_columns, progress)
-        write_legal_tables(conn, reg, people)  # rounds, what each published, decisions
-        completion_public.write_tables(conn, reg)  # selection order, results, flats left
-
+        # Every person's name in the registry, so that no free text names anyone, a neighbour
+        # included: read straight into the scrubber's set (no list of millions of names).
+        names = NameScrubber(_people(reg, shown, stored))
         cells = disclosure.sensitive_cells(totalled)
-        current = disclosure.contributions(cells, rows, SURVEYED)
+        summary, totals = _write(reg, conn, shown, totalled, cols, needed, names, cells,
+                                 compensation, comp_columns, progress)
+        write_legal_tables(conn, reg, names)  # rounds, what each published, decisions
+        completion_public.write_tables(conn, reg)  # selection order, results, flats left
+        current = totals.current()
         # A failed or outdated helper: compute it here, in our snapshot.
         registry_digest = _digest_result(helper, marker) or digest(reg)
     finally:
@@ -308,7 +302,7 @@ def _build(reg: Registry, conn: sqlite3.Connection, compensation: dict, comp_col
     _provenance(conn, reg, {
         "as_of": now(), "last_change_at": last_change or "", "registry_digest": registry_digest,
         "packs_merged": packs, "anju_version": _version(), "survey_hash": survey_hash,
-        "survey_version": str(defn.version), "households": str(len(rows)),
+        "survey_version": str(defn.version), "households": str(summary["households"]),
         "households_deleted": str(deleted), "min_group": str(MIN_GROUP),
         "sensitive_rounding": f"{disclosure.ROUND_COUNT}/{disclosure.ROUND_SUM}",
         "sensitive_min_change": str(disclosure.K_CHANGED),
@@ -316,6 +310,7 @@ def _build(reg: Registry, conn: sqlite3.Connection, compensation: dict, comp_col
     _neutralise_formulas(conn)
     conn.execute("COMMIT")
     _indexes(conn, shown, comp_columns)
+    write_facet_counts(conn)  # the site's facet counts, once (registry/publication/facets.py)
     return {**summary, "deleted": deleted, "registry_digest": registry_digest,
             "survey_hash": survey_hash}
 
@@ -334,25 +329,45 @@ def _neutralise_formulas(conn) -> None:
                          f"IN ({marks})", starts)
 
 
+def _people(reg: Registry, shown: list[Field], stored: set[str]):
+    """Every name the public text must not show: members, the masked household fields (owner),
+    deleted households included, and the staff; yielded, never collected."""
+    yield from (n for (n,) in reg.conn.execute("SELECT name FROM member"))
+    masked = [f.name for f in shown if f.publish == "masked"]
+    if "owner_name" in stored:
+        masked.append("owner_name")
+    for name in dict.fromkeys(masked):
+        yield from (n for (n,) in reg.conn.execute(f"SELECT [{name}] FROM household"))
+    yield from _staff_names(reg)
+
+
 def _write(reg: Registry, conn, shown: list[Field], totalled: list[Field], cols: list,
-           rows: list[dict], people: list[str], compensation: dict, comp_columns: list,
-           progress) -> dict:
-    """Insert the household rows and the aggregate tables (inside the caller's transaction)."""
+           needed: list[str], names: NameScrubber, cells: list, compensation: dict,
+           comp_columns: list, progress) -> tuple[dict, Aggregates]:
+    """Stream the household rows into the public table, summing the aggregates on the way, and
+    write the aggregate tables (inside the caller's transactions)."""
     status_field = reg.definition.record("household").field("status")
     order = {c.value: i for i, c in enumerate(status_field.choices)}
-    # Every person's name in the registry, so that no free text names anyone, a neighbour included.
-    names = NameScrubber(people)
     convert = [(f.name, _converter(f, names)) for f in shown]
     comp_convert = [(c["name"], _converter(c["choices"], _NO_NAMES) if c["choices"]
                      else (lambda v: v)) for c in comp_columns]
+    totals = Aggregates(totalled, status_field, order, cells, SURVEYED)
     marks = ", ".join("?" for _ in cols)
+    # NOT INDEXED: one pass and a sort (on disk beyond the cache) is twice as quick as walking
+    # the collector's (zone, house_no) index and reading every row at random.
+    cur = reg.conn.execute(
+        "SELECT {} FROM household NOT INDEXED WHERE deleted IS NULL "
+        "ORDER BY zone, house_no, id".format(", ".join(f"[{n}]" for n in needed)))
     batch = []
-    for i, row in enumerate(rows, 1):
+    i = 0
+    for i, values_in in enumerate(cur, 1):
+        row = dict(zip(needed, values_in))
         values = [i] + [fn(row[name]) for name, fn in convert] + [row["status"]]
         comp = compensation.get(row["id"])
         if comp_convert:
             values += [fn(comp.get(name)) if comp else None for name, fn in comp_convert]
         batch.append(values)
+        totals.add(row)
         if len(batch) >= 5000:
             conn.executemany(f"INSERT INTO household VALUES ({marks})", batch)
             if progress:
@@ -361,10 +376,10 @@ def _write(reg: Registry, conn, shown: list[Field], totalled: list[Field], cols:
     conn.executemany(f"INSERT INTO household VALUES ({marks})", batch)
     if progress:
         progress(len(batch))
-    write_totals(conn, reg, rows, totalled, status_field, order)
-    write_daily(conn, reg, rows)
+    totals.write(conn, reg)
+    write_daily(conn, reg)
     _column_info(conn, shown, comp_columns)
-    return {"households": len(rows), "columns": [c for c, _ in cols]}
+    return {"households": i, "columns": [c for c, _ in cols]}, totals
 
 
 def _column_info(conn, shown: list[Field], comp_columns: list[dict]) -> None:
@@ -434,6 +449,7 @@ def _indexes(conn, shown: list[Field], comp_columns: list[dict]) -> None:
     for name in indexed:
         conn.execute(f"CREATE INDEX [household_{name}] ON household ([{name}])")
     conn.execute("CREATE INDEX household_zone_status ON household (zone, status)")
+    sort_indexes(conn)  # (facet column, house_no): a filtered page's rows in the site's order
     conn.execute("CREATE INDEX progress_zone ON progress (zone, status_order)")
     conn.execute("CREATE INDEX choice_total_zone ON choice_total (zone, field)")
     db = sqlite_utils.Database(conn)

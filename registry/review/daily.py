@@ -20,9 +20,15 @@ from decimal import Decimal
 
 from anju.registry.compensation import zone_figures
 from anju.registry.compensation.agreements import all_agreements
-from anju.registry.compensation.calculation import RulesError, dec, recognised_area, rules_of
+from anju.registry.compensation.calculation import (
+    Breakdown,
+    RulesError,
+    dec,
+    recognised_area,
+    rules_of,
+)
 from anju.registry.compensation.lists import zones as zone_names
-from anju.registry.completion import payments
+from anju.registry.completion import payments, rewards
 from anju.registry.core import stages, workflow
 from anju.registry.core.store import Registry
 from anju.registry.review import progress
@@ -121,6 +127,7 @@ def zone_rows(reg: Registry, day: dt.date) -> tuple[list[dict], dict]:
                 paid[hid] = paid.get(hid, Decimal(0)) + value
                 if paid_on == today:
                     paid_today[hid] = paid_today.get(hid, Decimal(0)) + value
+        extra = _after_handover(reg, in_force) if has_payments else {}
         for h in batch:
             zone = h.get("zone") or ""
             row = rows.get(zone) or rows.setdefault(zone, _empty(zone))
@@ -146,7 +153,7 @@ def zone_rows(reg: Registry, day: dt.date) -> tuple[list[dict], dict]:
             if agreement is None:
                 continue
             # the payments ledger against the agreement in force (payments.zone_totals)
-            row["due"] += payments.due_of(agreement)
+            row["due"] += payments.due_of(agreement, extra.get(h["id"], Decimal(0)))
             row["paid"] += paid.get(h["id"], Decimal(0))
             row["paid_day"] += paid_today.get(h["id"], Decimal(0))
             row["with_agreement"] = True
@@ -162,9 +169,10 @@ def zone_rows(reg: Registry, day: dt.date) -> tuple[list[dict], dict]:
                 mode = agreement["mode"]
                 row[f"{mode}_households"] += 1
                 row[f"{mode}_amount"] += total
-                flat = agreement["flat"]
-                if mode == "swap" and flat:
-                    code = flat.get("code")
+                several = agreement["flats"] or ([agreement["flat"]] if agreement["flat"]
+                                                 else [])
+                for flat in several if mode == "swap" else ():
+                    code = flat.get("code")  # each flat of a several-flat swap is demanded
                     row["flats"][code] = row["flats"].get(code, 0) + 1
                     flats.setdefault(code, flat.get("label") or code)
     for row in rows.values():
@@ -185,6 +193,27 @@ def _count_choices(reg: Registry, rows: dict[str, dict], today: str) -> None:
         row = rows.setdefault(zone or "", _empty(zone or ""))
         row["chosen"] += 1
         row["chosen_day"] += day_of == today
+
+
+def _after_handover(reg: Registry, in_force: dict[str, dict]) -> dict[str, Decimal]:
+    """What the handover settled on top of the signed totals (the on-time reward, the
+    recounted temporary fee: completion/rewards.py), for the households of one batch that
+    have handed over; only their breakdowns are decoded."""
+    if not in_force or "handover" not in reg.definition.records:
+        return {}
+    marks = ", ".join("?" for _ in in_force)
+    cur = reg.conn.execute(f"SELECT * FROM handover WHERE deleted IS NULL AND household_id IN "
+                           f"({marks})", list(in_force))
+    cols = [d[0] for d in cur.description]
+    handed = {row["household_id"]: row for row in (dict(zip(cols, r)) for r in cur)}
+    out = {}
+    for hid, handover in handed.items():
+        a = in_force[hid]
+        (text,) = reg.conn.execute("SELECT breakdown FROM agreement WHERE id = ?",
+                                   (a["id"],)).fetchone()
+        full = {**a, "household_id": hid, "breakdown": Breakdown.from_json(text)}
+        out[hid] = rewards.after_handover(reg, full, handover).total
+    return out
 
 
 def _finish(reg: Registry, rows: dict[str, dict], flats: dict, names: list[str]
