@@ -73,19 +73,23 @@ def test_the_public_site_shows_the_order_masked_results_and_the_flats_left(regis
     assert {r[0] for r in left}.isdisjoint({r[3] for r in published})
 
 
-def test_priority_households_are_not_listed_and_the_rest_keep_their_lottery_order(
-        registry, tmp_path):
+def test_a_priority_batch_gives_no_household_s_hardship_away(registry, tmp_path):
+    """With hardship priority the order would say who is a hardship household (its head), and
+    so would a swap household missing from it, since every household's mode is public. The
+    attacker holds the published batch and the public compensation table: every swap household
+    of the batch is listed, in house-number order, with no position and no time."""
     hids, order = selection_project(registry, n=4, hardship_first=True)
     hardship = hids[-1]
-    assert order[0] == hardship  # the plan's priority
+    assert order[0] == hardship  # the plan's priority, inside the registry
     out = tmp_path / "public.db"
     publish(registry, out)
     houses = dict(registry.conn.execute("SELECT id, house_no FROM household"))
-    published = [r[0] for r in rows(out, "SELECT house_no FROM selection_order "
-                                         "ORDER BY position")]
-    assert published == [houses[h] for h in order if h != hardship]
-    assert rows(out, "SELECT min(position) FROM selection_order") == [(1,)]
-    assert rows(out, "SELECT households FROM selection_batch") == [(3,)]
+    published = rows(out, "SELECT position, house_no, chosen_at, flat FROM selection_order")
+    assert sorted(r[1] for r in published) == sorted(houses[h] for h in order)  # nobody missing
+    assert [r[1] for r in published] == sorted(houses[h] for h in order)  # by house number
+    assert all(r[0] is None and r[2] is None for r in published)
+    assert sum(bool(r[3]) for r in published) == 2  # the results are still public
+    assert rows(out, "SELECT households FROM selection_batch") == [(4,)]
 
 
 def test_the_selection_tables_pass_the_privacy_scan(registry, tmp_path):

@@ -7,10 +7,10 @@ Written by registry/publication/publish.py into public.db:
   lottery algorithm in words, so that anyone can recompute the order from the house numbers;
 - selection_order: per batch, each household's position, house number, zone, masked owner name
   (the one masking of privacy.py, and no column at all when the survey does not publish the
-  owner), the flat it chose and when. Where the plan gives hardship households priority, those
-  households are left out (a position at the head of the list would say "hardship") and the
-  positions count the published households only; the relative order of the rest is unchanged,
-  so the lottery still recomputes from the published seed;
+  owner), the flat it chose and when. Where the plan gives hardship households priority, a
+  position at the head of the list would say "hardship", and so would a swap household left
+  out of it (every household's compensation mode is public): such a batch lists every one of
+  its households by house number, with the flat chosen but no position and no time;
 - flat_left: the flats not chosen and not withheld;
 - paid_by_zone: per zone, the households with an agreement in force, the agreed total and the
   paid total. The agreed totals are the sums of what Art. 29 already publishes per household;
@@ -114,31 +114,31 @@ def write_tables(conn, reg: Registry) -> None:
     if "flat_choice" not in reg.definition.records:
         return
     houses = {r[0]: r[1:] for r in reg.conn.execute(
-        "SELECT id, house_no, zone, owner_name, hardship FROM household WHERE deleted IS NULL")}
+        "SELECT id, house_no, zone, owner_name FROM household WHERE deleted IS NULL")}
     flats = {f["id"]: f for f in fl.all_flats(reg)}
     chosen = sel.choices(reg)
     batches, order_rows = [], []
     for order in sel.orders(reg):
-        hidden = set()
-        if order.get("priority") == sel.PRIORITY_HARDSHIP:
-            hidden = {h for h in order["households"]
-                      if h in houses and houses[h][3] and houses[h][3] not in ("[]", "")}
-        position = 0
-        for hid in order["households"]:
-            if hid not in houses or hid in hidden:
-                continue
-            position += 1
-            house_no, zone, owner, _ = houses[hid]
+        listed = [h for h in order["households"] if h in houses]
+        # Where the plan gives hardship households priority, a position at the head of the
+        # list says "hardship", and so would a swap household missing from it (every
+        # household's compensation mode is public): such a batch lists every household, by
+        # house number, with no position and no time of choosing.
+        blind = order.get("priority") == sel.PRIORITY_HARDSHIP
+        if blind:
+            listed.sort(key=lambda h: houses[h][0] or "")
+        for position, hid in enumerate(listed, 1):
+            house_no, zone, owner = houses[hid]
             c = chosen.get(hid)
             f = flats.get(c["flat"]) if c else None
-            order_rows.append({"batch": order["batch"], "position": position,
+            order_rows.append({"batch": order["batch"], "position": None if blind else position,
                                "house_no": house_no, "zone": zone,
                                "owner_name": mask_name(owner), "flat": f["label"] if f else None,
                                "flat_area": float(f["area"]) if f else None,
-                               "chosen_at": c["chosen_at"] if c else None})
+                               "chosen_at": None if blind or not c else c["chosen_at"]})
         batches.append({"batch": order["batch"], "rule": sel.RULES.get(order["rule"]),
                         "seed": order.get("seed"), "fixed_at": order["drawn_at"],
-                        "witness": order.get("witness"), "households": position,
+                        "witness": order.get("witness"), "households": len(listed),
                         "algorithm": ALGORITHM})
     _insert(conn, "selection_batch", tables["selection_batch"], batches)
     _insert(conn, "selection_order", tables["selection_order"], order_rows)
