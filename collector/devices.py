@@ -12,11 +12,11 @@ import tempfile
 from pathlib import Path
 
 from anju.registry.core.store import Registry, StoreError
+from anju.registry.sync import devices as device_overview
 from anju.registry.sync import scope as scopes
 from anju.registry.sync.authority import (
     CAPABILITIES,
     FIELD_DEFAULT,
-    capabilities_of,
     set_capabilities,
 )
 from flask import Blueprint, Response, flash, redirect, render_template, request, url_for
@@ -29,57 +29,12 @@ bp = Blueprint("devices", __name__)
 NAV = [("devices.index", N_("设备"), "Devices", "supervisor")]
 
 
-def device_rows(reg: Registry) -> list[dict]:
-    """Every device with its change counts, last pack and last-seen time."""
-    cols = {r[1] for r in reg.conn.execute("PRAGMA table_info(device)")}
-    role = "d.role" if "role" in cols else "NULL"
-    caps = "d.capabilities" if "capabilities" in cols else "NULL"
-    scope = "d.scope" if "scope" in cols else "NULL"
-    devices = [dict(zip(("device_id", "name", "enrolled_at", "revoked_at", "role",
-                         "capabilities", "scope"), r))
-               for r in reg.conn.execute(f"SELECT d.device_id, d.name, d.enrolled_at, "
-                                         f"d.revoked_at, {role}, {caps}, {scope} FROM device d "
-                                         "ORDER BY d.enrolled_at, d.name")]
-    for d in devices:
-        d["scope"] = scopes.normalise(d["scope"])
-        d["scope_en"] = scopes.describe(d["scope"])
-    # A device restored from backup writes as `<device id>~<generation>` (registry/core/origin.py):
-    # its changes count for the device.
-    for d in devices:
-        d["may"] = [c for c in CAPABILITIES if c in capabilities_of(d)]
-    stats = {r[0]: r[1:] for r in reg.conn.execute(
-        "SELECT substr(device_id, 1, instr(device_id || '~', '~') - 1) AS device, count(*), "
-        "sum(record_type = 'household'), max(at), max(received_at) FROM change GROUP BY device")}
-    has_packs = reg.conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'pack_received'"
-                                 ).fetchone()
-    for d in devices:
-        changes, households, last_change, received = stats.get(d["device_id"],
-                                                               (0, 0, None, None))
-        d.update(changes=changes, household_changes=households or 0, last_change=last_change,
-                 last_received=received, packs=0, last_pack=None)
-        if has_packs:
-            row = reg.conn.execute(
-                "SELECT file_name, made_at, changes, new, conflicts, last_seen_at, "
-                "(SELECT count(*) FROM pack_received WHERE device_id = ?) FROM pack_received "
-                "WHERE device_id = ? ORDER BY last_seen_at DESC LIMIT 1",
-                (d["device_id"], d["device_id"])).fetchone()
-            if row:
-                d["last_pack"] = dict(zip(("file_name", "made_at", "changes", "new",
-                                           "conflicts", "last_seen_at"), row[:6]))
-                d["packs"] = row[6]
-        d["self"] = d["device_id"] == reg.device_id
-        # Last seen: the latest of its last pack and its newest change we hold.
-        d["last_seen"] = max(filter(None, [d["last_pack"] and d["last_pack"]["last_seen_at"],
-                                           d["last_change"]]), default=None)
-    return devices
-
-
 @bp.route("/devices")
 @role_required("supervisor")
 def index():
     """The devices list, with the enrol form for admins."""
     reg = get_registry()
-    return render_template("devices/index.html", devices=device_rows(reg),
+    return render_template("devices/index.html", devices=device_overview.overview(reg),
                            central=reg.meta("role") == "central", admin=has_role("admin"),
                            capabilities=CAPABILITIES, field_default=FIELD_DEFAULT,
                            scope_words=scope_words, **scope_choices(reg))
@@ -90,8 +45,7 @@ def scope_choices(reg: Registry) -> dict:
     have; the settings' teams."""
     zones = [z.get("name") for z in reg.settings.get("zones") or () if z.get("name")]
     if not zones:
-        zones = [r[0] for r in reg.conn.execute(
-            "SELECT DISTINCT zone FROM household WHERE zone IS NOT NULL ORDER BY zone LIMIT 200")]
+        zones = reg.distinct_values("zone")[:200]
     teams = [tm.get("name") for tm in reg.settings.get("teams") or () if tm.get("name")]
     return {"zones": zones, "teams": teams}
 

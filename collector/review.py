@@ -66,7 +66,7 @@ def index():
                                    cadre=args["cadre"] or None, closed=args["closed"] == "1",
                                    limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE)
     counts = checks.summary(reg)
-    conflicts = reg.open_conflicts()
+    conflicts = reg.conflict_count()
     return render_template("review/queue.html", items=items, total=total, page=page,
                            pages=max((total + PAGE_SIZE - 1) // PAGE_SIZE, 1), args=args,
                            options=_options(reg), counts=counts, conflicts=conflicts)

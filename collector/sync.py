@@ -18,6 +18,7 @@ from anju.registry.core.origin import device_of
 from anju.registry.core.redirects import safe_next
 from anju.registry.core.store import InvalidChange, StoreError
 from anju.registry.core.validation import localize
+from anju.registry.sync import devices
 from anju.registry.sync.conflicts import get_conflict, open_conflicts, resolve
 from anju.registry.sync.merge import merge_packs, summary
 from anju.registry.sync.packs import PackError, export_pack
@@ -42,15 +43,10 @@ def _central() -> bool:
 def index():
     """Export and import packs; on the central registry, the packs received so far."""
     reg = get_registry()
-    received = [dict(zip(("file_name", "device", "made_at", "changes", "new", "known",
-                          "conflicts", "last_seen_at", "times"), r))
-                for r in reg.conn.execute(
-                    "SELECT p.file_name, COALESCE(d.name, p.device_id), p.made_at, p.changes, "
-                    "p.new, p.known, p.conflicts, p.last_seen_at, p.times FROM pack_received p "
-                    "LEFT JOIN device d USING (device_id) ORDER BY p.last_seen_at DESC LIMIT 20")]
+    received = devices.received_packs(reg)
     return render_template("sync/index.html", central=_central(), received=received,
                            scoped=_scoped_laptops(reg) if _central() else [],
-                           conflicts=reg.open_conflicts(),
+                           conflicts=reg.conflict_count(),
                            can_merge=not _central() or has_role("supervisor"))
 
 
@@ -59,13 +55,8 @@ def _scoped_laptops(reg) -> list[dict]:
     from anju.registry.sync import scope as scopes
 
     from .devices import scope_words
-    out = []
-    for name, text in reg.conn.execute("SELECT name, scope FROM device WHERE scope IS NOT NULL "
-                                       "AND revoked_at IS NULL AND role != 'central' "
-                                       "ORDER BY name"):
-        scope = scopes.normalise(text)
-        out.append({"name": name, "zh": scope_words(scope), "en": scopes.describe(scope)})
-    return out
+    return [{"name": name, "zh": scope_words(scope), "en": scopes.describe(scope)}
+            for name, scope in devices.scoped_laptops(reg)]
 
 
 @bp.route("/sync/export", methods=("POST",))

@@ -19,7 +19,7 @@ def test_a_record_leads_to_its_household_and_house_number(registry, household):
     assert registry.record_type_of(new_id()) is None
     assert registry.house_no_of("visit", new_id()) is None
     assert registry.house_numbers() == {household: HOUSEHOLD["house_no"]}
-    assert registry.open_conflicts() == 0
+    assert registry.conflict_count() == 0
     assert registry.device_names()[registry.device_id] == "central"
 
 

@@ -22,7 +22,7 @@ class Lookups:
         """{device id: its enrolled name}, for showing who made a change."""
         return dict(self.conn.execute("SELECT device_id, name FROM device"))
 
-    def open_conflicts(self) -> int:
+    def conflict_count(self) -> int:
         """How many merge conflicts wait for a person to settle them."""
         return self.conn.execute("SELECT count(*) FROM conflict").fetchone()[0]
 
