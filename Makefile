@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 DEMO := demo
 
-.PHONY: run test lint bench clean bundle browser
+.PHONY: run test lint bench clean bundle browser catalogs
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -30,6 +30,10 @@ BUNDLE ?= dist/anju-bundle
 bundle: $(STAMP)
 	rm -rf $(BUNDLE)
 	$(BIN)/anju bundle --out $(BUNDLE)
+
+# Extract the UI messages, update the zh and en catalogs, compile them (scripts/catalogs.py).
+catalogs: $(STAMP)
+	$(BIN)/python scripts/catalogs.py
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -65,7 +65,7 @@ def test_every_message_has_english_with_the_same_placeholders():
 
 def test_catalogs_are_current_with_the_sources():
     """The .pot is what extraction gives today, and both .po hold exactly its messages: a
-    message added in code without re-running /work/tools/i18n_rerun.sh fails here."""
+    message added in code without re-running `make catalogs` fails here."""
     with (ROOT / "babel.cfg").open(encoding="utf-8") as f:
         method_map, options_map = parse_mapping_cfg(f)
     found = set()
