@@ -15,11 +15,9 @@ import io
 from dataclasses import dataclass
 from decimal import Decimal
 
-from anju.registry.compensation.agreements import DISPUTED_LABEL, agreements_in_force, disputes
+from anju.registry.compensation.agreements import agreements_in_force, disputes
 from anju.registry.compensation.amounts import HOUSEHOLD_PAYS, PAYS_HOUSEHOLD
 from anju.registry.compensation.calculation import (
-    MODE_LABELS,
-    STRUCTURE_ZH,
     RulesError,
     recognised_area,
     rules_of,
@@ -28,7 +26,6 @@ from anju.registry.core import page_indexes
 from anju.registry.core.cells import safe_cell
 from anju.registry.core.store import Registry
 from anju.registry.core.workflow import is_signed
-from anju.registry.publication.privacy import mask_name
 from openpyxl import Workbook
 from openpyxl.cell import WriteOnlyCell
 from openpyxl.styles import Alignment, Font
@@ -83,6 +80,7 @@ def zone_list(reg: Registry, zone: str, *, in_force: dict | None = None,
               area_rule: dict | None = None, disputed: dict | None = None) -> ZoneList:
     """The posting list of one zone, names masked. `in_force`, `area_rule` and `disputed` may be
     given when listing many zones, so they are read once."""
+    from anju.registry.compensation import zone_figures  # the row shape, shared with the pages
     status_field = reg.definition.record("household").field("status")
     if in_force is None:
         in_force = agreements_in_force(reg)
@@ -104,22 +102,8 @@ def zone_list(reg: Registry, zone: str, *, in_force: dict | None = None,
             area = recognised_area(area_rule, h, settings)[0]
         else:
             area = None
-        rows.append({
-            "no": n, "id": h["id"], "house_no": h["house_no"],
-            "owner": mask_name(h.get("owner_name")) or "", "address": h.get("address") or "",
-            "structure": STRUCTURE_ZH.get(h.get("structure"), h.get("structure") or ""),
-            "area": area, "status": status_field.choice_label(h.get("status") or "unsurveyed"),
-            "status_code": h.get("status") or "unsurveyed",
-            "mode": MODE_LABELS[agreement["mode"]][0] if agreement else "",
-            "agreement_no": agreement["number"] if agreement else (
-                DISPUTED_LABEL if h["id"] in disputed else ""),
-            "signed_on": agreement["signed_on"] if agreement else "",
-            "direction": "" if not agreement else (
-                HOUSEHOLD_PAYS if agreement["total"] < 0 else PAYS_HOUSEHOLD),
-            "total": abs(agreement["total"]) if agreement else None,
-            "net": agreement["total"] if agreement else None,
-            "disputed": h["id"] in disputed,
-        })
+        rows.append(zone_figures.list_row(n, h, agreement, area, h["id"] in disputed,
+                                          status_field))
     return ZoneList(zone=zone, rows=rows)
 
 

@@ -266,23 +266,30 @@ def shape_rows(reg: Registry, households: list[dict], first_no: int, ctx: Contex
             area = recognised_area(area_rule, h, settings)[0]
         else:
             area = None
-        rows.append({
-            "no": n, "id": h["id"], "house_no": h["house_no"],
-            "owner": mask_name(h.get("owner_name")) or "", "address": h.get("address") or "",
-            "structure": STRUCTURE_ZH.get(h.get("structure"), h.get("structure") or ""),
-            "area": area, "status": status_field.choice_label(h.get("status") or "unsurveyed"),
-            "status_code": h.get("status") or "unsurveyed",
-            "mode": MODE_LABELS[agreement["mode"]][0] if agreement else "",
-            "agreement_no": agreement["number"] if agreement else (
-                DISPUTED_LABEL if h["id"] in disputed else ""),
-            "signed_on": agreement["signed_on"] if agreement else "",
-            "direction": "" if not agreement else (
-                HOUSEHOLD_PAYS if agreement["total"] < 0 else PAYS_HOUSEHOLD),
-            "total": abs(agreement["total"]) if agreement else None,
-            "net": agreement["total"] if agreement else None,
-            "disputed": h["id"] in disputed,
-        })
+        rows.append(list_row(n, h, agreement, area, h["id"] in disputed, status_field))
     return rows
+
+
+def list_row(n: int, h: dict, agreement: dict | None, area, disputed: bool,
+             status_field) -> dict:
+    """One row of a zone's posting list (lists.COLUMNS): the household as Art. 29 publishes it
+    and its agreement in force (None: not signed), shared by the paged and the whole list."""
+    return {
+        "no": n, "id": h["id"], "house_no": h["house_no"],
+        "owner": mask_name(h.get("owner_name")) or "", "address": h.get("address") or "",
+        "structure": STRUCTURE_ZH.get(h.get("structure"), h.get("structure") or ""),
+        "area": area, "status": status_field.choice_label(h.get("status") or "unsurveyed"),
+        "status_code": h.get("status") or "unsurveyed",
+        "mode": MODE_LABELS[agreement["mode"]][0] if agreement else "",
+        "agreement_no": agreement["number"] if agreement else (
+            DISPUTED_LABEL if disputed else ""),
+        "signed_on": agreement["signed_on"] if agreement else "",
+        "direction": "" if not agreement else (
+            HOUSEHOLD_PAYS if agreement["total"] < 0 else PAYS_HOUSEHOLD),
+        "total": abs(agreement["total"]) if agreement else None,
+        "net": agreement["total"] if agreement else None,
+        "disputed": disputed,
+    }
 
 
 ZONE_ORDER = ("FROM household INDEXED BY pages_household_zone_list "
